@@ -1,0 +1,240 @@
+//! `/api/v1/devices...`: list, read, rename, forget, switch, and the raw request.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::engine::device::Device;
+use crate::protocol::payloads::ToggleX;
+use crate::protocol::{now_secs, Method};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Recent events shown with a device.
+const DETAIL_EVENTS: usize = 20;
+/// Default and largest `limit` of the events route.
+const DEFAULT_EVENTS: usize = 50;
+const MAX_EVENTS: usize = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/devices", get(list))
+        .route("/devices/:uuid", get(detail).patch(rename).delete(forget))
+        .route("/devices/:uuid/toggle", post(toggle))
+        .route("/devices/:uuid/request", post(raw_request))
+        .route("/devices/:uuid/events", get(events))
+}
+
+/// A uuid is letters and digits; anything else (a `/`, `..`, `%`) is refused outright.
+fn check_uuid(uuid: &str) -> Result<(), ApiError> {
+    if !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_uuid",
+            "A device uuid is 1 to 64 letters and digits.",
+        ))
+    }
+}
+
+fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
+    check_uuid(uuid)?;
+    state
+        .engine
+        .device(uuid)
+        .ok_or_else(|| ApiError::unknown_device(uuid))
+}
+
+/// Parses a JSON body ourselves, so that every mistake gets our error shape.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_body("malformed_json", format!("The body is not JSON: {e}.")))?;
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_body("invalid_body", format!("The body does not fit this route: {e}.")))
+}
+
+/// The list entry of a device.
+fn summary(d: &Device) -> Value {
+    let channels: Vec<Value> = d
+        .channels
+        .iter()
+        .map(|(channel, state)| json!({"channel": channel, "on": state.on}))
+        .collect();
+    json!({
+        "uuid": d.uuid,
+        "name": d.name,
+        "type": d.kind(),
+        "firmware": d.firmware_version(),
+        "online": d.online,
+        "last_seen": d.last_seen,
+        "ip": d.inner_ip(),
+        "channels": channels,
+    })
+}
+
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    let devices: Vec<Value> = state.engine.devices().iter().map(summary).collect();
+    Json(json!({ "devices": devices }))
+}
+
+async fn detail(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<Json<Value>, ApiError> {
+    let device = known(&state, &uuid)?;
+    let events = state
+        .store
+        .events(Some(uuid), DETAIL_EVENTS)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut out = summary(&device);
+    let extra = json!({
+        "mac": device.mac,
+        "user_id": device.user_id,
+        "peer": device.peer,
+        "hardware": device.hardware,
+        "first_seen": device.first_seen,
+        "bound_at": device.bound_at,
+        "abilities": device.ability,
+        "system_all": device.all,
+        "last_report": device.last_report,
+        "events": events,
+    });
+    if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
+        out.extend(extra);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    name: Option<String>,
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    known(&state, &uuid)?;
+    let RenameBody { name } = body(&bytes)?;
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        return Err(ApiError::bad_body("invalid_body", "A name is at most 100 characters."));
+    }
+    let device = state
+        .engine
+        .rename(&uuid, name)
+        .ok_or_else(|| ApiError::unknown_device(&uuid))?;
+    Ok(Json(summary(&device)))
+}
+
+async fn forget(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<StatusCode, ApiError> {
+    check_uuid(&uuid)?;
+    if state.engine.forget(&uuid) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::unknown_device(&uuid))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToggleBody {
+    #[serde(default)]
+    channel: u32,
+    on: bool,
+}
+
+async fn toggle(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let device = known(&state, &uuid)?;
+    let ToggleBody { channel, on } = body(&bytes)?;
+    let onoff = u8::from(on);
+    // Old firmware knows only the single-channel Toggle; everything newer has ToggleX.
+    let (namespace, payload) = if !device.has_ability("Appliance.Control.ToggleX")
+        && device.has_ability("Appliance.Control.Toggle")
+    {
+        if channel != 0 {
+            return Err(ApiError::bad_body("invalid_body", "This device has one channel: 0."));
+        }
+        ("Appliance.Control.Toggle", json!({"channel": 0, "toggle": {"onoff": onoff}}))
+    } else {
+        ("Appliance.Control.ToggleX", json!({"togglex": {"channel": channel, "onoff": onoff}}))
+    };
+    state
+        .engine
+        .request(&uuid, Method::Set, namespace, payload, state.request_timeout)
+        .await?;
+    let toggles = [ToggleX { channel, onoff, lm_time: None }];
+    state.engine.record_toggles(&uuid, &toggles, now_secs());
+    Ok(Json(json!({"uuid": uuid, "channel": channel, "on": on})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    method: String,
+    namespace: String,
+    #[serde(default = "empty_object")]
+    payload: Value,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+async fn raw_request(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    known(&state, &uuid)?;
+    let raw: RawRequest = body(&bytes)?;
+    let method = Method::parse(&raw.method)
+        .filter(|m| matches!(m, Method::Get | Method::Set | Method::Delete))
+        .ok_or_else(|| ApiError::bad_body("invalid_body", "`method` must be GET, SET or DELETE."))?;
+    let ns_ok = raw.namespace.starts_with("Appliance.")
+        && raw.namespace.len() <= 128
+        && raw.namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    if !ns_ok {
+        return Err(ApiError::bad_body("invalid_body", "`namespace` must look like Appliance.System.All."));
+    }
+    if !raw.payload.is_object() {
+        return Err(ApiError::bad_body("invalid_body", "`payload` must be a JSON object."));
+    }
+    let reply = state
+        .engine
+        .request(&uuid, method, &raw.namespace, raw.payload, state.request_timeout)
+        .await?;
+    Ok(Json(json!({"header": reply.header, "payload": reply.payload})))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    limit: Option<usize>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    known(&state, &uuid)?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "`limit` must be a whole number.")
+    })?;
+    let limit = query.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS);
+    let events = state
+        .store
+        .events(Some(uuid), limit)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(json!({ "events": events })))
+}

@@ -1,0 +1,92 @@
+//! The one error type at the HTTP edge: a status and `{"error":{"code","message"}}`. The
+//! internal cause is logged, never returned.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid `Authorization: Bearer <token>` header is needed (`merossd account` shows the token).",
+        )
+    }
+
+    pub fn unknown_device(uuid: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_device",
+            format!("No device with uuid {uuid} is known."),
+        )
+    }
+
+    pub fn bad_body(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "API request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "The daemon could not complete the request; its log says why.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::engine::RequestError> for ApiError {
+    fn from(e: crate::engine::RequestError) -> ApiError {
+        use crate::engine::RequestError::*;
+        match e {
+            UnknownDevice(uuid) => ApiError::unknown_device(&uuid),
+            Offline(uuid) => ApiError::new(
+                StatusCode::CONFLICT,
+                "device_offline",
+                format!("Device {uuid} is offline; it must be connected to be asked anything."),
+            ),
+            Timeout(after) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "device_timeout",
+                format!("The device did not answer within {} ms.", after.as_millis()),
+            ),
+            DeviceError { code, .. } => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "device_error",
+                match code {
+                    Some(code) => format!("The device answered ERROR (code {code})."),
+                    None => "The device answered ERROR.".to_owned(),
+                },
+            ),
+            Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "The daemon is stopping.",
+            ),
+        }
+    }
+}

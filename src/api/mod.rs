@@ -1,0 +1,121 @@
+//! The admin HTTP API (axum): JSON in and out under `/api/v1`, every route behind a bearer
+//! token, bodies bounded, errors as `{"error":{"code","message"}}`.
+
+mod devices;
+pub mod error;
+
+use crate::engine::Engine;
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use error::ApiError;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+/// The largest request body taken.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub store: Store,
+    token: Arc<str>,
+    started: Instant,
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, store: Store, token: String, request_timeout: Duration) -> AppState {
+        AppState {
+            engine,
+            store,
+            token: token.into(),
+            started: Instant::now(),
+            request_timeout,
+        }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .merge(devices::routes())
+        .fallback(not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the API until shutdown.
+pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
+    let app = router(state);
+    let stop = async move { shutdown.wait().await };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::error!(error = %e, "admin API stopped");
+    }
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let ok = !given.is_empty()
+        && given.len() == state.token.len()
+        && bool::from(given.as_bytes().ct_eq(state.token.as_bytes()));
+    if !ok {
+        return ApiError::unauthorized().into_response();
+    }
+    let response = next.run(request).await;
+    // Axum's own rejections (a body over the limit, say) come as plain text: give them
+    // the JSON shape every other error has.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("The request body is over {MAX_BODY_BYTES} bytes."),
+        )
+        .into_response();
+    }
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such route.")
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let devices = state.engine.devices();
+    let online = devices.iter().filter(|d| d.online).count();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+        "devices": {"known": devices.len(), "online": online},
+    }))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../docs/openapi.json"),
+    )
+        .into_response()
+}

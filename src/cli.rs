@@ -1,0 +1,259 @@
+//! The command line: `serve`, `account`, `sim`, and the API clients.
+
+use crate::client::{devices_table, Client, ClientError};
+use crate::config::{Config, ConfigError};
+use crate::daemon::{self, StartError};
+use crate::datadir::DataDir;
+use crate::sim::{self, Profile, SimConfig, Timings};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(name = "merossd", version, about = "Your own cloud for Meross smart plugs")]
+pub struct Cli {
+    /// Configuration file (TOML); without one, the defaults apply.
+    #[arg(long, global = true, env = "MEROSSD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir` in the config).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Admin API URL for the client commands (default: from the config).
+    #[arg(long, global = true, env = "MEROSSD_URL")]
+    pub url: Option<String>,
+    /// Admin API token for the client commands (default: from the data directory).
+    #[arg(long, global = true, env = "MEROSSD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon.
+    Serve,
+    /// Print what a pairing tool needs: host, TLS port, user id and key (and the API token).
+    Account {
+        /// One JSON object with the keys host, port, user_id, key.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run simulated plugs against a merossd (for trying it without hardware, and tests).
+    Sim {
+        #[arg(long, default_value_t = 1)]
+        devices: u32,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8883)]
+        port: u16,
+        /// Default: the account in the data directory.
+        #[arg(long)]
+        user_id: Option<String>,
+        /// Default: the account in the data directory.
+        #[arg(long)]
+        key: Option<String>,
+        /// Build the devices from a recorded trace (../shared/device-traces/...).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Number of the first device (uuids and MACs follow from it).
+        #[arg(long, default_value_t = 1)]
+        first: u32,
+        /// Connect with MQTT 3.1.1 instead of 3.1.
+        #[arg(long)]
+        mqtt311: bool,
+        /// Stop after all devices bound (prints the time it took).
+        #[arg(long)]
+        exit_when_bound: bool,
+    },
+    /// List devices.
+    Devices,
+    /// Show one device.
+    Device { uuid: String },
+    /// Switch a channel on or off.
+    Toggle {
+        uuid: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+    },
+    /// Send any request to a device (signed for you) and print its reply.
+    Request {
+        uuid: String,
+        /// GET or SET
+        method: String,
+        /// e.g. Appliance.System.Runtime
+        namespace: String,
+        /// JSON payload (default {}).
+        payload: Option<String>,
+    },
+}
+
+/// What went wrong, with the exit code it deserves.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Config(_) => 2,
+            CliError::Start(e) => e.exit_code(),
+            CliError::Client(_) | CliError::Other(_) => 1,
+        }
+    }
+}
+
+impl Cli {
+    fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+
+    fn client(&self, config: &Config) -> Result<Client, ClientError> {
+        Client::new(config, self.url.clone(), self.token.clone())
+    }
+
+    pub async fn run(self) -> Result<(), CliError> {
+        let config = self.load_config()?;
+        match &self.command {
+            Command::Serve => daemon::run(config).await?,
+            Command::Account { json } => account(&config, *json)?,
+            Command::Sim { .. } => self.sim(&config).await?,
+            Command::Devices => {
+                let list = blocking(self.client(&config)?, |c| c.call("GET", "/devices", None)).await?;
+                println!("{}", devices_table(&list));
+            }
+            Command::Device { uuid } => {
+                let path = format!("/devices/{}", encode(uuid));
+                print_json(&blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?);
+            }
+            Command::Toggle { uuid, state, channel } => {
+                let path = format!("/devices/{}/toggle", encode(uuid));
+                let body = json!({"channel": channel, "on": state == "on"});
+                let reply = blocking(self.client(&config)?, move |c| c.call("POST", &path, Some(body))).await?;
+                let on = reply.get("on").and_then(Value::as_bool).unwrap_or(false);
+                println!("{uuid} channel {channel} is {}", if on { "on" } else { "off" });
+            }
+            Command::Request { uuid, method, namespace, payload } => {
+                let payload: Value = match payload {
+                    Some(text) => serde_json::from_str(text)
+                        .map_err(|e| CliError::Other(format!("PAYLOAD is not JSON: {e}")))?,
+                    None => json!({}),
+                };
+                let path = format!("/devices/{}/request", encode(uuid));
+                let body = json!({"method": method, "namespace": namespace, "payload": payload});
+                print_json(&blocking(self.client(&config)?, move |c| c.call("POST", &path, Some(body))).await?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn sim(&self, config: &Config) -> Result<(), CliError> {
+        let Command::Sim { devices, host, port, user_id, key, trace, first, mqtt311, exit_when_bound } = &self.command else {
+            return Ok(());
+        };
+        let (user_id, key) = match (user_id, key) {
+            (Some(u), Some(k)) => (u.clone(), k.clone()),
+            _ => {
+                let data = DataDir::create(&config.data_dir)
+                    .map_err(|e| CliError::Other(format!("data directory: {e}")))?;
+                let account = daemon::accounts(config, &data)
+                    .map_err(|e| CliError::Other(format!("account: {e}")))?
+                    .remove(0);
+                (user_id.clone().unwrap_or(account.user_id), key.clone().unwrap_or(account.key))
+            }
+        };
+        let profile = match trace {
+            Some(path) => Profile::from_trace(path).map_err(|e| CliError::Other(e.to_string()))?,
+            None => Profile::metering_plug(),
+        };
+        let base = SimConfig {
+            host: host.clone(),
+            port: *port,
+            user_id,
+            key,
+            uuid: String::new(),
+            mac: String::new(),
+            profile,
+            timings: Timings::default(),
+            mqtt311: *mqtt311,
+        };
+        let started = Instant::now();
+        let fleet = sim::fleet(&base, "5e3f0000000000000000", *first, *devices);
+        eprintln!("started {} simulated plugs against {host}:{port}", fleet.len());
+        let mut reported = 0usize;
+        loop {
+            let bound = fleet.iter().filter(|d| d.state().bound).count();
+            if bound != reported {
+                reported = bound;
+                eprintln!("{bound}/{} bound after {:.3} s", fleet.len(), started.elapsed().as_secs_f64());
+            }
+            if bound == fleet.len() && *exit_when_bound {
+                println!("all {bound} plugs bound in {:.3} s", started.elapsed().as_secs_f64());
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+}
+
+fn encode(uuid: &str) -> String {
+    uuid.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .collect()
+}
+
+fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// Runs a blocking HTTP call off the async runtime.
+async fn blocking<T: Send + 'static>(
+    client: Client,
+    call: impl FnOnce(&Client) -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(move || call(&client))
+        .await
+        .map_err(|e| ClientError(e.to_string()))?
+}
+
+/// `merossd account`: host, TLS port, user id, key (and where the API is).
+fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
+    let data = DataDir::create(&config.data_dir).map_err(|e| CliError::Other(format!("data directory: {e}")))?;
+    let accounts = daemon::accounts(config, &data).map_err(|e| CliError::Other(format!("account: {e}")))?;
+    let account = &accounts[0];
+    let port = config.mqtt.tls_listen[0].port();
+    let host = crate::gate::tls::host_addresses()
+        .into_iter()
+        .find(|ip| ip.is_ipv4())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let token = if config.api.token.is_empty() { data.read_api_token() } else { Some(config.api.token.clone()) };
+    if as_json {
+        print_json(&json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}));
+    } else {
+        println!("host     {host}");
+        println!("port     {port}");
+        println!("user_id  {}", account.user_id);
+        println!("key      {}", account.key);
+        println!("api      http://{}", config.api.listen);
+        println!("token    {}", token.unwrap_or_else(|| "(generated when the daemon first starts)".into()));
+    }
+    Ok(())
+}

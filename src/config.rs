@@ -1,0 +1,262 @@
+//! The configuration file (TOML): its keys, their defaults, and errors that name the key,
+//! the file and the line.
+
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the daemon can be told. Every key has a default; see `config/merossd.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database, the generated certificate, account and API token live.
+    pub data_dir: PathBuf,
+    pub mqtt: MqttConfig,
+    pub accounts: Vec<Account>,
+    pub tls: Option<TlsFiles>,
+    pub api: ApiConfig,
+    pub store: StoreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            mqtt: MqttConfig::default(),
+            accounts: Vec::new(),
+            tls: None,
+            api: ApiConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// TLS listeners where plugs connect.
+    pub tls_listen: Vec<SocketAddr>,
+    /// A plain MQTT listener for tools on this host; `""` disables it.
+    #[serde(deserialize_with = "optional_addr")]
+    pub local_listen: Option<SocketAddr>,
+    /// Seconds a new connection has to finish TLS and send its CONNECT.
+    pub handshake_timeout_s: u64,
+    /// Connections the gate holds at once, over all listeners; more are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 8883))],
+            local_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1883))),
+            handshake_timeout_s: 10,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl MqttConfig {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_s.max(1))
+    }
+}
+
+/// A Meross account: the user id and key a plug was paired with.
+#[derive(Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub user_id: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for Account {
+    // The key never reaches a log, not even through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("user_id", &self.user_id)
+            .field("key", &"<hidden>")
+            .finish()
+    }
+}
+
+/// A certificate and key of the user's own, in place of the generated pair.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Where the admin API listens.
+    pub listen: SocketAddr,
+    /// The bearer token; when empty one is generated into the data directory.
+    pub token: String,
+    /// Seconds a device has to answer a command sent through the API.
+    pub request_timeout_s: u64,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("listen", &self.listen)
+            .field("token", &"<hidden>")
+            .field("request_timeout_s", &self.request_timeout_s)
+            .finish()
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: String::new(),
+            request_timeout_s: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Days the events table keeps.
+    pub event_retention_days: u64,
+    /// Writes the store's queue holds before it drops (and counts) new ones.
+    pub queue_capacity: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            event_retention_days: 30,
+            queue_capacity: 10_000,
+        }
+    }
+}
+
+fn optional_addr<'de, D: Deserializer<'de>>(de: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(de)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an address such as \"127.0.0.1:1883\" (\"\" disables the listener)"
+        ))
+    })
+}
+
+/// A configuration that cannot be used; the daemon stops with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `path`, or returns the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let place = match line {
+                Some(line) => format!("{origin}, line {line}"),
+                None => origin.to_owned(),
+            };
+            ConfigError(format!("{place}: {}", e.message()))
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{origin}: `{key}` {why}")));
+        if self.mqtt.tls_listen.is_empty() {
+            return bad("mqtt.tls_listen", "needs at least one address: plugs connect there");
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            if account.user_id.is_empty() || !account.user_id.chars().all(|c| c.is_ascii_digit())
+            {
+                return bad(
+                    &format!("accounts[{i}].user_id"),
+                    "must be a number such as \"1234\" (plugs send it as digits)",
+                );
+            }
+            if account.key.is_empty() {
+                return bad(&format!("accounts[{i}].key"), "must not be empty");
+            }
+        }
+        if self.api.request_timeout_s == 0 {
+            return bad("api.request_timeout_s", "must be at least 1");
+        }
+        if self.mqtt.max_connections == 0 {
+            return bad("mqtt.max_connections", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let c = Config::parse("", "t").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.mqtt.tls_listen, vec!["0.0.0.0:8883".parse().unwrap()]);
+        assert_eq!(c.mqtt.local_listen, Some("127.0.0.1:1883".parse().unwrap()));
+        assert_eq!(c.api.listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(c.accounts.is_empty() && c.tls.is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = Config::parse("data_dir = \"x\"\n[mqtt]\ntls_listn = []\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("f.toml, line 3"), "{err}");
+        assert!(err.contains("tls_listn"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_line() {
+        let err = Config::parse("[mqtt]\ntls_listen = 8883\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn empty_local_listen_disables_it() {
+        let c = Config::parse("[mqtt]\nlocal_listen = \"\"\n", "t").unwrap();
+        assert_eq!(c.mqtt.local_listen, None);
+    }
+
+    #[test]
+    fn account_key_is_hidden_from_debug() {
+        let c = Config::parse("[[accounts]]\nuser_id = \"1234\"\nkey = \"testkey\"\n", "t").unwrap();
+        assert!(!format!("{c:?}").contains("testkey"));
+    }
+
+    #[test]
+    fn non_numeric_user_id_is_refused() {
+        let err = Config::parse("[[accounts]]\nuser_id = \"bob\"\nkey = \"k\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("accounts[0].user_id"), "{err}");
+    }
+}

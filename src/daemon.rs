@@ -1,0 +1,213 @@
+//! Wires the parts together and owns their lifetime: data directory, certificate, router,
+//! engine, gate listeners; one shutdown for all, the store flushed last.
+
+use crate::config::{Account, Config};
+use crate::datadir::DataDir;
+use crate::engine::Engine;
+use crate::gate::{self, Gate, Listener};
+use crate::metrics::Counters;
+use crate::shutdown::{self, Shutdown, Trigger};
+use crate::{broker, store};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::info;
+
+/// Gate events the engine may have waiting.
+const GATE_EVENTS: usize = 4096;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration or an address that cannot be bound: exit code 2.
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) => 2,
+            StartError::Other(_) => 1,
+        }
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// Where the TLS listeners are bound (in `mqtt.tls_listen` order).
+    pub tls_addrs: Vec<SocketAddr>,
+    /// Where the plain local listener is bound, if enabled.
+    pub local_addr: Option<SocketAddr>,
+    /// Where the admin API listens.
+    pub api_addr: SocketAddr,
+    pub engine: Engine,
+    /// The accounts plugs may log in with (the configured ones, or the generated one).
+    pub accounts: Vec<Account>,
+    pub api_token: String,
+    pub counters: Arc<Counters>,
+    trigger: Trigger,
+    tasks: JoinSet<()>,
+    store: store::Store,
+}
+
+async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Config(format!("`{key}`: cannot listen on {addr}: {e}")))
+}
+
+/// The accounts plugs may use: the configured ones, else the one generated on first start.
+pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>> {
+    if config.accounts.is_empty() {
+        Ok(vec![data.account()?])
+    } else {
+        Ok(config.accounts.clone())
+    }
+}
+
+impl Daemon {
+    /// Starts every part; returns once all listeners are bound.
+    pub async fn start(config: Config) -> Result<Daemon, StartError> {
+        let other = |what: &str, e: &dyn std::fmt::Display| StartError::Other(format!("{what}: {e}"));
+        let data = DataDir::create(&config.data_dir).map_err(|e| {
+            StartError::Config(format!(
+                "`data_dir`: cannot create {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let accounts = accounts(&config, &data).map_err(|e| other("account", &e))?;
+        let api_token = if config.api.token.is_empty() {
+            data.api_token().map_err(|e| other("api token", &e))?
+        } else {
+            config.api.token.clone()
+        };
+        let tls = gate::tls::server_config(
+            config.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path())),
+            &data,
+        )
+        .map_err(|e| StartError::Config(format!("`tls`: {e}")))?;
+
+        // Bind everything first, so that a taken port stops start-up before anything runs.
+        let mut tls_listeners = Vec::new();
+        for addr in &config.mqtt.tls_listen {
+            tls_listeners.push(bind("mqtt.tls_listen", *addr).await?);
+        }
+        let local_listener = match config.mqtt.local_listen {
+            Some(addr) => Some(bind("mqtt.local_listen", addr).await?),
+            None => None,
+        };
+        let api_listener = bind("api.listen", config.api.listen).await?;
+
+        let counters = Arc::new(Counters::default());
+        let store = store::Store::open(&data, &config.store, counters.clone())
+            .map_err(|e| other("database", &e))?;
+        let known = store.load_devices().map_err(|e| other("database", &e))?;
+
+        let router = broker::start().map_err(|e| other("router", &e))?;
+        let (trigger, shutdown) = shutdown::channel();
+        let mut tasks = JoinSet::new();
+
+        let engine = Engine::new(
+            router.outbox.clone(),
+            accounts.clone(),
+            counters.clone(),
+            known,
+            store.sink(),
+        );
+        let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
+        tasks.spawn(engine.clone().run(router.incoming, gate_rx, shutdown.clone()));
+
+        let gate = Arc::new(Gate::new(
+            accounts.clone(),
+            tls,
+            router.upstream.clone(),
+            config.mqtt.handshake_timeout(),
+            config.mqtt.max_connections,
+            gate_tx,
+            counters.clone(),
+        ));
+        let mut tls_addrs = Vec::new();
+        for listener in tls_listeners {
+            tls_addrs.push(listener.local_addr().map_err(|e| other("listener", &e))?);
+            tasks.spawn(gate::serve(gate.clone(), listener, Listener::Tls, shutdown.clone()));
+        }
+        let mut local_addr = None;
+        if let Some(listener) = local_listener {
+            let addr = listener.local_addr().map_err(|e| other("listener", &e))?;
+            let open = addr.ip().is_loopback();
+            local_addr = Some(addr);
+            tasks.spawn(gate::serve(gate.clone(), listener, Listener::Plain { open }, shutdown.clone()));
+        }
+        let api_addr = api_listener.local_addr().map_err(|e| other("listener", &e))?;
+        tasks.spawn(crate::api::serve(
+            api_listener,
+            crate::api::AppState::new(
+                engine.clone(),
+                store.clone(),
+                api_token.clone(),
+                std::time::Duration::from_secs(config.api.request_timeout_s),
+            ),
+            shutdown.clone(),
+        ));
+
+        info!(
+            tls = ?tls_addrs, local = ?local_addr, api = %api_addr,
+            data_dir = %config.data_dir.display(), "merossd listening"
+        );
+        Ok(Daemon {
+            tls_addrs,
+            local_addr,
+            api_addr,
+            engine,
+            accounts,
+            api_token,
+            counters,
+            trigger,
+            tasks,
+            store,
+        })
+    }
+
+    /// A handle that stops this daemon when triggered.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.trigger.subscribe()
+    }
+
+    /// Stops every task, then flushes the store.
+    pub async fn stop(mut self) {
+        self.trigger.trigger();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+        self.store.close().await;
+        info!("merossd stopped");
+    }
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let daemon = Daemon::start(config).await?;
+    wait_for_signal().await;
+    info!("stopping");
+    daemon.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The data directory: the generated account, API token, certificate and key, and the
+//! database. Everything secret is written readable by its owner only.
+
+use crate::config::Account;
+use rand::Rng;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const ACCOUNT_FILE: &str = "account.json";
+const TOKEN_FILE: &str = "api-token";
+pub const CERT_FILE: &str = "cert.pem";
+pub const KEY_FILE: &str = "key.pem";
+pub const DB_FILE: &str = "merossd.db";
+
+/// An open data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+impl DataDir {
+    /// Opens `path`, creating it (mode 0700) if it does not exist.
+    pub fn create(path: &Path) -> io::Result<DataDir> {
+        if !path.exists() {
+            fs::create_dir_all(path)?;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(DataDir {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens `path` without creating anything (for the command-line clients).
+    pub fn existing(path: &Path) -> DataDir {
+        DataDir {
+            path: path.to_owned(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The account generated on first start: a numeric user id and a random 32-hex key.
+    pub fn account(&self) -> io::Result<Account> {
+        let path = self.file(ACCOUNT_FILE);
+        if let Ok(text) = fs::read_to_string(&path) {
+            return serde_json::from_str(&text).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is damaged ({e}); remove it to generate a new account (plugs must then be paired again)", path.display()),
+                )
+            });
+        }
+        let mut rng = rand::thread_rng();
+        let account = Account {
+            user_id: rng.gen_range(100_000u32..10_000_000).to_string(),
+            key: hex::encode(rng.gen::<[u8; 16]>()),
+        };
+        let text = serde_json::to_string_pretty(&account).map_err(io::Error::other)?;
+        write_secret(&path, text.as_bytes())?;
+        tracing::info!(user_id = %account.user_id, path = %path.display(), "generated an account");
+        Ok(account)
+    }
+
+    /// The admin API token generated on first start (read-only use: `None` if absent).
+    pub fn read_api_token(&self) -> Option<String> {
+        fs::read_to_string(self.file(TOKEN_FILE))
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The admin API token, generated on first start.
+    pub fn api_token(&self) -> io::Result<String> {
+        if let Some(token) = self.read_api_token() {
+            return Ok(token);
+        }
+        let token = hex::encode(rand::thread_rng().gen::<[u8; 24]>());
+        write_secret(&self.file(TOKEN_FILE), token.as_bytes())?;
+        tracing::info!("generated an admin API token (`merossd account` shows it)");
+        Ok(token)
+    }
+}
+
+/// Writes `bytes` to a new file readable by its owner only.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_is_generated_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("merossd-dd-{}", rand::random::<u64>()));
+        let dd = DataDir::create(&dir).unwrap();
+        let a = dd.account().unwrap();
+        assert!(a.user_id.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(a.key.len(), 32);
+        assert_eq!(dd.account().unwrap(), a);
+        let mode = fs::metadata(dir.join(ACCOUNT_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        fs::remove_dir_all(dir).ok();
+    }
+}

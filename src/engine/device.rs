@@ -1,0 +1,144 @@
+//! What the engine knows of one device, and the changes it reports to the store.
+
+use crate::protocol::payloads::{Firmware, Hardware, ToggleX};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One channel's relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub on: bool,
+    /// When it last changed (the device's `lmTime` if it sent one), epoch seconds.
+    pub changed_at: u64,
+}
+
+/// Everything known about one device, keyed by uuid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub uuid: String,
+    pub name: Option<String>,
+    pub mac: Option<String>,
+    pub user_id: Option<String>,
+    pub online: bool,
+    /// Where its MQTT connection comes from.
+    pub peer: Option<String>,
+    pub hardware: Option<Hardware>,
+    pub firmware: Option<Firmware>,
+    pub ability: Option<Value>,
+    pub all: Option<Value>,
+    pub channels: BTreeMap<u32, Channel>,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub bound_at: Option<u64>,
+    pub last_report: Option<Value>,
+    /// The current connection (tells a late Disconnected of an old one apart).
+    #[serde(skip)]
+    pub conn: Option<u64>,
+    /// True once Ability and All were asked for on the current connection.
+    #[serde(skip)]
+    pub queried: bool,
+}
+
+impl Device {
+    pub fn new(uuid: &str, now: u64) -> Device {
+        Device {
+            uuid: uuid.to_owned(),
+            first_seen: now,
+            last_seen: now,
+            ..Default::default()
+        }
+    }
+
+    /// The hardware type (`mss310`), if known.
+    pub fn kind(&self) -> Option<&str> {
+        self.hardware
+            .as_ref()
+            .map(|h| h.kind.as_str())
+            .filter(|k| !k.is_empty())
+    }
+
+    pub fn firmware_version(&self) -> Option<&str> {
+        self.firmware
+            .as_ref()
+            .map(|f| f.version.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The device's own address on its network, as its firmware reports it.
+    pub fn inner_ip(&self) -> Option<&str> {
+        self.firmware
+            .as_ref()
+            .map(|f| f.inner_ip.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// True if the device lists `namespace` among its abilities.
+    pub fn has_ability(&self, namespace: &str) -> bool {
+        self.ability
+            .as_ref()
+            .and_then(|a| a.get(namespace))
+            .is_some()
+    }
+
+    /// Applies channel states; returns the channels that changed.
+    pub fn apply_toggles(&mut self, toggles: &[ToggleX], now: u64) -> Vec<(u32, bool)> {
+        let mut changed = Vec::new();
+        for t in toggles {
+            let on = t.onoff != 0;
+            let at = t.lm_time.filter(|&t| t > 0).unwrap_or(now);
+            let prev = self.channels.insert(t.channel, Channel { on, changed_at: at });
+            if prev.map(|p| p.on) != Some(on) {
+                changed.push((t.channel, on));
+            }
+        }
+        changed
+    }
+}
+
+/// Something that happened to a device, for the events table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: u64,
+    pub uuid: Option<String>,
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Connected,
+    Disconnected,
+    Bound,
+    Unbound,
+    StateChanged,
+    RefusedLogin,
+    SignFailure,
+    Forgotten,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Connected => "connected",
+            EventKind::Disconnected => "disconnected",
+            EventKind::Bound => "bound",
+            EventKind::Unbound => "unbound",
+            EventKind::StateChanged => "state_changed",
+            EventKind::RefusedLogin => "refused_login",
+            EventKind::SignFailure => "sign_failure",
+            EventKind::Forgotten => "forgotten",
+        }
+    }
+}
+
+/// What the engine reports to the store and to observers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The device's whole current record.
+    Device(Box<Device>),
+    /// The device was forgotten.
+    Forget(String),
+    Event(Event),
+}

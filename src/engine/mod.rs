@@ -1,0 +1,282 @@
+//! The engine: answers each device's session (Bind, Clock, ...), keeps what every device
+//! says about itself, and offers the rest of the program one call, [`Engine::request`],
+//! that signs a message, publishes it and waits for the device's reply.
+
+pub mod device;
+mod session;
+
+use crate::broker::{Incoming, LinkClosed, Outbox};
+use crate::config::Account;
+use crate::gate::GateEvent;
+use crate::metrics::{inc, Counters};
+use crate::protocol::{self, device_subscribe_topic, Message, Method};
+use crate::shutdown::Shutdown;
+use crate::store::Sink;
+use device::{Change, Device, Event, EventKind};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+/// How long a device has to answer a request when the caller does not say.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a request got no good answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("no device with uuid {0}")]
+    UnknownDevice(String),
+    #[error("device {0} is offline")]
+    Offline(String),
+    #[error("device did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("device answered ERROR {code:?}")]
+    DeviceError { code: Option<i64>, reply: Box<Message> },
+    #[error("the daemon is stopping")]
+    Closed,
+}
+
+impl From<LinkClosed> for RequestError {
+    fn from(_: LinkClosed) -> Self {
+        RequestError::Closed
+    }
+}
+
+/// The engine's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    devices: RwLock<HashMap<String, Device>>,
+    /// Requests waiting for a reply: messageId -> (uuid, waiter).
+    pending: Mutex<HashMap<String, (String, oneshot::Sender<Message>)>>,
+    outbox: Outbox,
+    /// Where devices send the replies to our requests.
+    reply_topic: String,
+    accounts: Vec<Account>,
+    counters: Arc<Counters>,
+    sink: Sink,
+}
+
+impl Engine {
+    /// A new engine. `known` are the devices remembered from before (all offline);
+    /// `sink` receives every change for the store.
+    pub fn new(
+        outbox: Outbox,
+        accounts: Vec<Account>,
+        counters: Arc<Counters>,
+        known: Vec<Device>,
+        sink: Sink,
+    ) -> Engine {
+        let devices = known
+            .into_iter()
+            .map(|mut d| {
+                d.online = false;
+                (d.uuid.clone(), d)
+            })
+            .collect();
+        let reply_topic = format!("/app/merossd-{}/subscribe", &protocol::message_id()[..8]);
+        Engine {
+            shared: Arc::new(Shared {
+                devices: RwLock::new(devices),
+                pending: Mutex::new(HashMap::new()),
+                outbox,
+                reply_topic,
+                accounts,
+                counters,
+                sink,
+            }),
+        }
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.shared.counters
+    }
+
+    /// Every known device, sorted by uuid.
+    pub fn devices(&self) -> Vec<Device> {
+        let mut list: Vec<Device> = read(&self.shared.devices).values().cloned().collect();
+        list.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+        list
+    }
+
+    pub fn device(&self, uuid: &str) -> Option<Device> {
+        read(&self.shared.devices).get(uuid).cloned()
+    }
+
+    /// Gives a device a name; `None` if the uuid is unknown.
+    pub fn rename(&self, uuid: &str, name: Option<String>) -> Option<Device> {
+        let device = self.update(uuid, |d| d.name = name)?;
+        Some(device)
+    }
+
+    /// Forgets a device (it comes back if it connects again). False if unknown.
+    pub fn forget(&self, uuid: &str) -> bool {
+        let removed = write(&self.shared.devices).remove(uuid).is_some();
+        if removed {
+            self.emit(Change::Forget(uuid.to_owned()));
+            self.event(Some(uuid), EventKind::Forgotten, String::new());
+        }
+        removed
+    }
+
+    /// Sends a signed request to a device and waits for its reply (same messageId).
+    /// A timeout and an `ERROR` reply are distinct errors.
+    pub async fn request(
+        &self,
+        uuid: &str,
+        method: Method,
+        namespace: &str,
+        payload: Value,
+        timeout: Duration,
+    ) -> Result<Message, RequestError> {
+        let key = {
+            let devices = read(&self.shared.devices);
+            let device = devices
+                .get(uuid)
+                .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?;
+            if !device.online {
+                return Err(RequestError::Offline(uuid.to_owned()));
+            }
+            self.key_of(device).unwrap_or_default()
+        };
+        let message = Message::new(method, namespace, payload, &self.shared.reply_topic, &key);
+        let id = message.header.message_id.clone();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.shared.pending).insert(id.clone(), (uuid.to_owned(), tx));
+        // Removes the waiter however this call ends, also when its caller gives up.
+        let _guard = PendingGuard {
+            shared: &self.shared,
+            id,
+        };
+        self.send(&device_subscribe_topic(uuid), &message).await?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) if reply.header.method == Method::Error => {
+                Err(RequestError::DeviceError {
+                    code: reply.error_code(),
+                    reply: Box::new(reply),
+                })
+            }
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(RequestError::Closed),
+            Err(_) => {
+                inc(&self.shared.counters.request_timeouts);
+                Err(RequestError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Publishes a message on a topic and counts it.
+    async fn send(&self, topic: &str, message: &Message) -> Result<(), LinkClosed> {
+        debug!(topic, method = %message.header.method, namespace = %message.header.namespace, "send");
+        self.shared
+            .outbox
+            .publish(topic.to_owned(), message.to_bytes())
+            .await?;
+        inc(&self.shared.counters.messages_out);
+        Ok(())
+    }
+
+    /// The key of the account a device logged in with.
+    fn key_of(&self, device: &Device) -> Option<String> {
+        let user = device.user_id.as_deref()?;
+        self.shared
+            .accounts
+            .iter()
+            .find(|a| a.user_id == user)
+            .map(|a| a.key.clone())
+    }
+
+    /// Changes a device in place, reports the new record, returns it.
+    fn update(&self, uuid: &str, change: impl FnOnce(&mut Device)) -> Option<Device> {
+        let snapshot = {
+            let mut devices = write(&self.shared.devices);
+            let device = devices.get_mut(uuid)?;
+            change(device);
+            device.clone()
+        };
+        self.emit(Change::Device(Box::new(snapshot.clone())));
+        Some(snapshot)
+    }
+
+    /// Like [`Engine::update`], creating the device if it is new.
+    fn upsert(&self, uuid: &str, change: impl FnOnce(&mut Device)) -> Device {
+        let snapshot = {
+            let mut devices = write(&self.shared.devices);
+            let device = devices
+                .entry(uuid.to_owned())
+                .or_insert_with(|| Device::new(uuid, protocol::now_secs()));
+            change(device);
+            device.clone()
+        };
+        self.emit(Change::Device(Box::new(snapshot.clone())));
+        snapshot
+    }
+
+    fn event(&self, uuid: Option<&str>, kind: EventKind, detail: String) {
+        self.emit(Change::Event(Event {
+            at: protocol::now_secs(),
+            uuid: uuid.map(str::to_owned),
+            kind,
+            detail,
+        }));
+    }
+
+    /// Hands a change to the store without ever waiting.
+    fn emit(&self, change: Change) {
+        self.shared.sink.emit(change);
+    }
+
+    /// Runs the engine until shutdown: subscribes, then handles what the router and the
+    /// gate report.
+    pub async fn run(
+        self,
+        mut incoming: mpsc::Receiver<Incoming>,
+        mut gate: mpsc::Receiver<GateEvent>,
+        mut shutdown: Shutdown,
+    ) {
+        for filter in ["/appliance/+/publish", self.shared.reply_topic.as_str()] {
+            if self.shared.outbox.subscribe(filter).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            // Gate events first: a device's Connected is queued before any of its bytes
+            // reach the router, so its Bind never finds the engine ignorant of it.
+            tokio::select! {
+                biased;
+                _ = shutdown.wait() => return,
+                Some(event) = gate.recv() => self.on_gate(event),
+                Some(message) = incoming.recv() => self.on_incoming(message).await,
+                else => return,
+            }
+        }
+    }
+}
+
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).remove(&self.id);
+    }
+}
+
+// A poisoned lock means a panic elsewhere already; the data (plain records) is still
+// usable, so take it rather than spread the panic.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,325 @@
+//! What the engine does with each message and gate event: the session handshake that keeps
+//! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
+//! replies to our requests, and state PUSHes.
+
+use super::device::EventKind;
+use super::{lock, read, Engine, REQUEST_TIMEOUT};
+use crate::broker::Incoming;
+use crate::gate::GateEvent;
+use crate::metrics::inc;
+use crate::protocol::payloads::{
+    channels_of, AllPayload, BindPayload, TogglePayload, ToggleX, ToggleXPayload,
+};
+use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLOUD_FROM};
+use serde_json::{json, Value};
+use tracing::{debug, info, warn};
+
+const NS_BIND: &str = "Appliance.Control.Bind";
+const NS_UNBIND: &str = "Appliance.Control.Unbind";
+const NS_CLOCK: &str = "Appliance.System.Clock";
+const NS_REPORT: &str = "Appliance.System.Report";
+const NS_CONSUMPTION_CONFIG: &str = "Appliance.Control.ConsumptionConfig";
+const NS_ABILITY: &str = "Appliance.System.Ability";
+const NS_ALL: &str = "Appliance.System.All";
+const NS_TOGGLEX: &str = "Appliance.Control.ToggleX";
+const NS_TOGGLE: &str = "Appliance.Control.Toggle";
+
+/// The session messages a device may send before it has proved anything but its login.
+fn is_session(method: Method, namespace: &str) -> bool {
+    matches!(
+        (method, namespace),
+        (Method::Set, NS_BIND)
+            | (Method::Push, NS_CLOCK)
+            | (Method::Push, NS_CONSUMPTION_CONFIG)
+            | (Method::Push, NS_REPORT)
+    )
+}
+
+impl Engine {
+    pub(super) async fn on_incoming(&self, incoming: Incoming) {
+        inc(&self.shared.counters.messages_in);
+        let message = match Message::parse(&incoming.payload) {
+            Ok(m) => m,
+            Err(error) => {
+                inc(&self.shared.counters.bad_messages);
+                warn!(topic = %incoming.topic, %error, bytes = incoming.payload.len(), "not a Meross message; dropped");
+                return;
+            }
+        };
+        let uuid = match incoming.topic.strip_prefix("/appliance/").and_then(|t| t.strip_suffix("/publish")) {
+            Some(uuid) => uuid.to_owned(),
+            None if incoming.topic == self.shared.reply_topic => {
+                // A reply to us: old firmware leaves the uuid out of the header.
+                let pending = lock(&self.shared.pending);
+                match pending.get(&message.header.message_id) {
+                    Some((uuid, _)) => uuid.clone(),
+                    None => message.header.uuid.clone().unwrap_or_default(),
+                }
+            }
+            None => return,
+        };
+        debug!(%uuid, method = %message.header.method, namespace = %message.header.namespace, "received");
+
+        let (sign_ok, connected, key) = self.check_sign(&uuid, &message.header);
+        if !sign_ok {
+            inc(&self.shared.counters.sign_failures);
+            let answered = connected && is_session(message.header.method, &message.header.namespace);
+            warn!(%uuid, namespace = %message.header.namespace, answered, "sign does not verify");
+            self.event(
+                Some(&uuid).filter(|u| !u.is_empty()).map(|u| u.as_str()),
+                EventKind::SignFailure,
+                format!("{} {}", message.header.method, message.header.namespace),
+            );
+            if !answered {
+                return;
+            }
+        }
+
+        if message.header.method.is_reply() {
+            let waiter = lock(&self.shared.pending).remove(&message.header.message_id);
+            if let Some((_, waiter)) = waiter {
+                let _ = waiter.send(message.clone());
+            }
+            // A reply also tells us state (a ToggleX SETACK carries none, GETACKs do).
+            self.learn(&uuid, &message);
+            return;
+        }
+        if uuid.is_empty() {
+            return;
+        }
+        self.touch(&uuid);
+        match (message.header.method, message.header.namespace.as_str()) {
+            (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message).await,
+            (Method::Push, NS_CLOCK) => {
+                let payload = json!({"clock": {"timestamp": protocol::now_secs()}});
+                self.answer(&uuid, &key, Method::Push, NS_CLOCK, payload, None).await;
+            }
+            (Method::Push, NS_CONSUMPTION_CONFIG) => {
+                let echo = message.payload.clone();
+                self.answer(&uuid, &key, Method::Push, NS_CONSUMPTION_CONFIG, echo, None)
+                    .await;
+            }
+            (Method::Push, NS_REPORT) => {
+                let report = message.payload.get("report").cloned().unwrap_or(Value::Null);
+                self.update(&uuid, |d| d.last_report = Some(report));
+            }
+            (Method::Push | Method::Set, NS_UNBIND) => {
+                info!(%uuid, "device says it was unbound (reset)");
+                self.update(&uuid, |d| d.bound_at = None);
+                self.event(Some(&uuid), EventKind::Unbound, String::new());
+                if message.header.method == Method::Set {
+                    self.answer(&uuid, &key, Method::SetAck, NS_UNBIND, json!({}), Some(&message))
+                        .await;
+                }
+            }
+            (Method::Push, _) => self.learn(&uuid, &message),
+            (method, namespace) => debug!(%uuid, %method, namespace, "not handled"),
+        }
+    }
+
+    /// Checks a message's sign with the device's account key, or any account's key when the
+    /// device is not known. Returns whether it verified, whether the device is connected
+    /// through the gate, and the key to sign answers with.
+    fn check_sign(&self, uuid: &str, header: &Header) -> (bool, bool, String) {
+        let devices = read(&self.shared.devices);
+        let device = devices.get(uuid);
+        let connected = device.is_some_and(|d| d.online);
+        match device.and_then(|d| self.key_of(d)) {
+            Some(key) => (header.sign_ok(&key), connected, key),
+            None => match self.shared.accounts.iter().find(|a| header.sign_ok(&a.key)) {
+                Some(account) => (true, connected, account.key.clone()),
+                None => (false, connected, String::new()),
+            },
+        }
+    }
+
+    /// Sends a session answer to the device, signed with its key.
+    async fn answer(
+        &self,
+        uuid: &str,
+        key: &str,
+        method: Method,
+        namespace: &str,
+        payload: Value,
+        reply_to: Option<&Message>,
+    ) {
+        let header = match reply_to {
+            Some(m) => Header::with_id(m.header.message_id.clone(), method, namespace, CLOUD_FROM, key),
+            None => Header::new(method, namespace, CLOUD_FROM, key),
+        };
+        let message = Message { header, payload };
+        let _ = self.send(&device_subscribe_topic(uuid), &message).await;
+    }
+
+    async fn on_bind(&self, uuid: &str, key: &str, message: &Message) {
+        self.answer(uuid, key, Method::SetAck, NS_BIND, json!({}), Some(message))
+            .await;
+        inc(&self.shared.counters.binds);
+        let bind = serde_json::from_value::<BindPayload>(message.payload.clone()).ok();
+        let now = protocol::now_secs();
+        let mut first = false;
+        let device = self.upsert(uuid, |d| {
+            if let Some(bind) = bind.map(|b| b.bind) {
+                if let Some(hw) = bind.hardware {
+                    d.hardware = Some(hw);
+                }
+                if let Some(fw) = bind.firmware {
+                    d.firmware = Some(fw);
+                }
+            }
+            first = !d.queried;
+            d.queried = true;
+            d.bound_at = Some(now);
+        });
+        if !first {
+            return; // a repeated Bind on this connection: the SETACK was all it needed
+        }
+        info!(%uuid, kind = ?device.kind(), firmware = ?device.firmware_version(), "device bound");
+        self.event(
+            Some(uuid),
+            EventKind::Bound,
+            format!(
+                "{} {}",
+                device.kind().unwrap_or("?"),
+                device.firmware_version().unwrap_or("?")
+            ),
+        );
+        // Ask what it can do and what state it is in, off the engine's own task: the
+        // answers come back through it.
+        let engine = self.clone();
+        let uuid = uuid.to_owned();
+        tokio::spawn(async move {
+            for namespace in [NS_ABILITY, NS_ALL] {
+                match engine
+                    .request(&uuid, Method::Get, namespace, json!({}), REQUEST_TIMEOUT)
+                    .await
+                {
+                    Ok(_) => {} // learn() already took what it says
+                    Err(error) => warn!(%uuid, namespace, %error, "device did not answer"),
+                }
+            }
+        });
+    }
+
+    /// Takes state from a PUSH or a reply.
+    fn learn(&self, uuid: &str, message: &Message) {
+        if uuid.is_empty() || message.header.method == Method::Error {
+            return;
+        }
+        let now = protocol::now_secs();
+        let payload = &message.payload;
+        let toggles: Option<Vec<ToggleX>> = match message.header.namespace.as_str() {
+            NS_ABILITY => {
+                let ability = payload.get("ability").cloned().unwrap_or_else(|| payload.clone());
+                self.update(uuid, |d| d.ability = Some(ability));
+                None
+            }
+            NS_ALL => match serde_json::from_value::<AllPayload>(payload.clone()) {
+                Ok(all) => {
+                    let toggles = channels_of(&all.all);
+                    let raw = payload.get("all").cloned();
+                    self.update(uuid, |d| {
+                        d.hardware = Some(all.all.system.hardware.clone());
+                        d.firmware = Some(all.all.system.firmware.clone());
+                        d.all = raw;
+                    });
+                    Some(toggles)
+                }
+                Err(error) => {
+                    inc(&self.shared.counters.bad_messages);
+                    warn!(%uuid, %error, "System.All answer not understood");
+                    None
+                }
+            },
+            NS_TOGGLEX => serde_json::from_value::<ToggleXPayload>(payload.clone())
+                .ok()
+                .map(|t| t.togglex),
+            NS_TOGGLE => serde_json::from_value::<TogglePayload>(payload.clone())
+                .ok()
+                .map(|t| {
+                    vec![ToggleX {
+                        channel: t.channel,
+                        onoff: t.toggle.onoff,
+                        lm_time: t.toggle.lm_time,
+                    }]
+                }),
+            _ => None,
+        };
+        if let Some(toggles) = toggles.filter(|t| !t.is_empty()) {
+            self.record_toggles(uuid, &toggles, now);
+        }
+    }
+
+    /// Applies channel states (from a PUSH, a reply, or an acknowledged SET) and records
+    /// an event for each channel that changed.
+    pub fn record_toggles(&self, uuid: &str, toggles: &[ToggleX], now: u64) {
+        let mut changed = Vec::new();
+        self.update(uuid, |d| changed = d.apply_toggles(toggles, now));
+        for (channel, on) in changed {
+            self.event(
+                Some(uuid),
+                EventKind::StateChanged,
+                format!("channel {channel} {}", if on { "on" } else { "off" }),
+            );
+        }
+    }
+
+    /// Notes that a device spoke.
+    fn touch(&self, uuid: &str) {
+        let now = protocol::now_secs();
+        let mut devices = super::write(&self.shared.devices);
+        if let Some(d) = devices.get_mut(uuid) {
+            d.last_seen = now;
+        }
+    }
+
+    pub(super) fn on_gate(&self, event: GateEvent) {
+        match event {
+            GateEvent::Connected {
+                uuid,
+                mac,
+                user_id,
+                addr,
+                conn,
+            } => {
+                let now = protocol::now_secs();
+                self.upsert(&uuid, |d| {
+                    d.online = true;
+                    d.mac = Some(mac);
+                    d.user_id = Some(user_id);
+                    d.peer = Some(addr.to_string());
+                    d.conn = Some(conn);
+                    d.queried = false;
+                    d.last_seen = now;
+                });
+                self.event(Some(&uuid), EventKind::Connected, addr.to_string());
+            }
+            GateEvent::Disconnected { uuid, addr, conn } => {
+                let mut went = false;
+                self.update(&uuid, |d| {
+                    // A newer connection of the same device may already be up.
+                    if d.conn == Some(conn) {
+                        d.online = false;
+                        d.conn = None;
+                        went = true;
+                    }
+                });
+                if went {
+                    self.event(Some(&uuid), EventKind::Disconnected, addr.to_string());
+                }
+            }
+            GateEvent::Refused {
+                addr,
+                client_id,
+                code,
+            } => {
+                let uuid = crate::gate::auth::device_uuid(&client_id).map(str::to_owned);
+                self.event(
+                    uuid.as_deref(),
+                    EventKind::RefusedLogin,
+                    format!("{addr} CONNACK {code}"),
+                );
+            }
+        }
+    }
+}

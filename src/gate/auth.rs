@@ -1,0 +1,170 @@
+//! Who may log in: plugs with `<userId>_md5(mac + key)`, app clients (MerossIot style) with
+//! `md5(userId + key)`, and, on a loopback-only plain listener, local tools with nothing.
+
+use super::connect::{ConnackCode, Connect};
+use crate::config::Account;
+use crate::protocol::md5_hex;
+use subtle::ConstantTimeEq;
+
+/// Who a connection is, once the gate let it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A Meross device: `fmware:<uuid>_...`, user = MAC.
+    Device {
+        uuid: String,
+        mac: String,
+        user_id: String,
+    },
+    /// An app client logged in with an account's user id.
+    App { user_id: String },
+    /// A tool on this host, on the loopback plain listener.
+    Local,
+}
+
+/// The device part of a client id: `fmware:<uuid>_<random>` -> `<uuid>`.
+pub fn device_uuid(client_id: &str) -> Option<&str> {
+    let rest = client_id.strip_prefix("fmware:")?;
+    let uuid = rest.split('_').next().unwrap_or(rest);
+    let ok = !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric());
+    ok.then_some(uuid)
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Checks a CONNECT's credentials. `open` is true on a loopback plain listener, where a
+/// client without credentials is a local tool.
+pub fn authenticate(
+    connect: &Connect,
+    accounts: &[Account],
+    open: bool,
+) -> Result<Identity, ConnackCode> {
+    let password = connect
+        .password
+        .as_deref()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let (Some(user), Some(password)) = (connect.username.as_deref(), password) else {
+        return if open {
+            Ok(Identity::Local)
+        } else {
+            Err(ConnackCode::NotAuthorized)
+        };
+    };
+
+    if let Some(uuid) = device_uuid(&connect.client_id) {
+        // Device: password = "<userId>_" + md5hex(mac + key)
+        let mac = user.to_ascii_lowercase();
+        let (user_id, hash) = password
+            .split_once('_')
+            .ok_or(ConnackCode::BadUserNameOrPassword)?;
+        let account = accounts
+            .iter()
+            .find(|a| a.user_id == user_id)
+            .ok_or(ConnackCode::BadUserNameOrPassword)?;
+        if !same(&md5_hex(&format!("{mac}{}", account.key)), &hash.to_ascii_lowercase()) {
+            return Err(ConnackCode::BadUserNameOrPassword);
+        }
+        return Ok(Identity::Device {
+            uuid: uuid.to_owned(),
+            mac,
+            user_id: account.user_id.clone(),
+        });
+    }
+
+    // App client: user = userId, password = md5hex(userId + key)
+    let account = accounts
+        .iter()
+        .find(|a| a.user_id == user)
+        .ok_or(ConnackCode::BadUserNameOrPassword)?;
+    if same(&md5_hex(&format!("{}{}", account.user_id, account.key)), &password) {
+        Ok(Identity::App {
+            user_id: account.user_id.clone(),
+        })
+    } else if open {
+        // A local tool that sent credentials we don't know is still a local tool.
+        Ok(Identity::Local)
+    } else {
+        Err(ConnackCode::BadUserNameOrPassword)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::device_password;
+
+    fn accounts() -> Vec<Account> {
+        vec![Account {
+            user_id: "1234".into(),
+            key: "testkey".into(),
+        }]
+    }
+
+    fn device(password: &str) -> Connect {
+        Connect {
+            level: 3,
+            clean_session: true,
+            keep_alive: 30,
+            client_id: "fmware:2208022697555151200348e1e9aabbcc_0123456789abcdef".into(),
+            will: None,
+            username: Some("48:e1:e9:aa:bb:cc".into()),
+            password: Some(password.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn device_with_right_password_is_let_in() {
+        let pw = device_password("48:e1:e9:aa:bb:cc", "1234", "testkey");
+        let id = authenticate(&device(&pw), &accounts(), false).unwrap();
+        assert_eq!(
+            id,
+            Identity::Device {
+                uuid: "2208022697555151200348e1e9aabbcc".into(),
+                mac: "48:e1:e9:aa:bb:cc".into(),
+                user_id: "1234".into()
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_key_or_unknown_user_is_refused_even_on_the_local_listener() {
+        let wrong = device_password("48:e1:e9:aa:bb:cc", "1234", "nope");
+        let unknown = device_password("48:e1:e9:aa:bb:cc", "999", "testkey");
+        for pw in [wrong.as_str(), unknown.as_str(), "garbage"] {
+            for open in [false, true] {
+                assert_eq!(
+                    authenticate(&device(pw), &accounts(), open),
+                    Err(ConnackCode::BadUserNameOrPassword)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn anonymous_client_only_on_the_open_listener() {
+        let mut c = device("x");
+        c.client_id = "mosquitto_sub".into();
+        c.username = None;
+        c.password = None;
+        assert_eq!(authenticate(&c, &accounts(), true), Ok(Identity::Local));
+        assert_eq!(
+            authenticate(&c, &accounts(), false),
+            Err(ConnackCode::NotAuthorized)
+        );
+    }
+
+    #[test]
+    fn app_client_logs_in_with_md5_of_user_id_and_key() {
+        let mut c = device("x");
+        c.client_id = "app:abc".into();
+        c.username = Some("1234".into());
+        c.password = Some(md5_hex("1234testkey").into_bytes());
+        assert_eq!(
+            authenticate(&c, &accounts(), false),
+            Ok(Identity::App {
+                user_id: "1234".into()
+            })
+        );
+    }
+}

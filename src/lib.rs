@@ -1,0 +1,22 @@
+//! merossd: a small daemon that takes the Meross cloud's place for Meross plugs.
+//!
+//! Plugs dial the [`gate`] (TLS, MQTT 3.1 made 3.1.1, login checked), which relays them to
+//! an embedded rumqttd router ([`broker`]). The [`engine`] answers each device's session so
+//! current firmware stays bound and keeps what devices say; the [`store`] remembers it in
+//! SQLite; the [`api`] serves it over HTTP. [`sim`] is a simulated plug for tests and trials.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod datadir;
+pub mod engine;
+pub mod gate;
+pub mod metrics;
+pub mod protocol;
+pub mod shutdown;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,16 @@
+use clap::Parser;
+use merossd::cli::Cli;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = cli.run().await {
+        eprintln!("merossd: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,69 @@
+//! The daemon's counters: one struct of atomics shared by every part, read by the API.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Counters and gauges, updated lock-free from every task.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        /// A plain copy of [`Counters`] at one moment.
+        #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+        pub struct Snapshot {
+            $(pub $name: u64,)*
+        }
+
+        impl Counters {
+            pub fn snapshot(&self) -> Snapshot {
+                Snapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Connections the gate holds now (gauge).
+    connections_open,
+    /// Connections accepted since start.
+    connections_total,
+    /// Connections closed at once because the cap was reached.
+    connections_over_cap,
+    /// TLS handshakes that failed.
+    handshake_failures,
+    /// Connections dropped at the handshake deadline.
+    handshake_timeouts,
+    /// First packets that were not a well-formed CONNECT (truncated, oversized, garbage).
+    bad_connects,
+    /// Logins refused with a CONNACK code.
+    refused_logins,
+    /// Device binds answered.
+    binds,
+    /// Messages the engine received.
+    messages_in,
+    /// Messages the engine sent.
+    messages_out,
+    /// Messages that were not valid Meross JSON.
+    bad_messages,
+    /// Messages whose sign did not verify.
+    sign_failures,
+    /// Requests a device did not answer in time.
+    request_timeouts,
+    /// Store writes waiting (gauge).
+    store_queue_depth,
+    /// Store writes dropped because the queue was full.
+    store_queue_full,
+}
+
+/// Adds one to a counter.
+pub fn inc(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes one from a gauge.
+pub fn dec(counter: &AtomicU64) {
+    counter.fetch_sub(1, Ordering::Relaxed);
+}

@@ -1,0 +1,234 @@
+//! The Meross wire: the message envelope and its header, the `sign`, the device's MQTT
+//! password, and typed payloads for the namespaces the engine reads.
+
+pub mod payloads;
+mod sign;
+
+pub use sign::{device_password, md5_hex, message_id, sign};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The topic a device subscribes to: everything sent *to* a device goes here.
+pub fn device_subscribe_topic(uuid: &str) -> String {
+    format!("/appliance/{uuid}/subscribe")
+}
+
+/// The topic a device publishes everything on.
+pub fn device_publish_topic(uuid: &str) -> String {
+    format!("/appliance/{uuid}/publish")
+}
+
+/// The `from` the Meross cloud puts on its answers to a device's session messages.
+pub const CLOUD_FROM: &str = "/cloud/hook/subscribe";
+
+/// The message methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "GETACK")]
+    GetAck,
+    #[serde(rename = "SET")]
+    Set,
+    #[serde(rename = "SETACK")]
+    SetAck,
+    #[serde(rename = "PUSH")]
+    Push,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "DELETEACK")]
+    DeleteAck,
+    #[serde(rename = "ERROR")]
+    Error,
+}
+
+impl Method {
+    /// The acknowledgement a device sends for a request with this method.
+    pub fn ack(self) -> Method {
+        match self {
+            Method::Get => Method::GetAck,
+            Method::Set => Method::SetAck,
+            Method::Delete => Method::DeleteAck,
+            other => other,
+        }
+    }
+
+    /// True for the methods that answer a request.
+    pub fn is_reply(self) -> bool {
+        matches!(
+            self,
+            Method::GetAck | Method::SetAck | Method::DeleteAck | Method::Error
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::GetAck => "GETACK",
+            Method::Set => "SET",
+            Method::SetAck => "SETACK",
+            Method::Push => "PUSH",
+            Method::Delete => "DELETE",
+            Method::DeleteAck => "DELETEACK",
+            Method::Error => "ERROR",
+        }
+    }
+
+    /// Parses a method name as a user types it (`get`, `SET`, ...).
+    pub fn parse(text: &str) -> Option<Method> {
+        serde_json::from_value(Value::String(text.to_ascii_uppercase())).ok()
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The header every message carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    pub message_id: String,
+    pub namespace: String,
+    pub method: Method,
+    #[serde(default = "payload_version")]
+    pub payload_version: u32,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub timestamp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<u32>,
+    #[serde(default)]
+    pub sign: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_src: Option<String>,
+}
+
+fn payload_version() -> u32 {
+    1
+}
+
+impl Header {
+    /// A fresh, signed header: new messageId, the current time.
+    pub fn new(method: Method, namespace: &str, from: &str, key: &str) -> Header {
+        Header::with_id(message_id(), method, namespace, from, key)
+    }
+
+    /// A signed header with a given messageId (replies carry the request's).
+    pub fn with_id(id: String, method: Method, namespace: &str, from: &str, key: &str) -> Header {
+        let timestamp = now_secs();
+        Header {
+            sign: sign(&id, key, timestamp),
+            message_id: id,
+            namespace: namespace.to_owned(),
+            method,
+            payload_version: 1,
+            from: from.to_owned(),
+            timestamp,
+            timestamp_ms: Some(now_millis_part()),
+            uuid: None,
+            trigger_src: None,
+        }
+    }
+
+    /// True when `sign` is `md5(messageId + key + timestamp)`.
+    pub fn sign_ok(&self, key: &str) -> bool {
+        self.sign.eq_ignore_ascii_case(&sign(&self.message_id, key, self.timestamp))
+    }
+}
+
+/// One Meross message: `{"header": {...}, "payload": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub header: Header,
+    #[serde(default)]
+    pub payload: Value,
+}
+
+impl Message {
+    /// A new signed message.
+    pub fn new(method: Method, namespace: &str, payload: Value, from: &str, key: &str) -> Message {
+        Message {
+            header: Header::new(method, namespace, from, key),
+            payload,
+        }
+    }
+
+    /// The reply to this message, with the same messageId.
+    pub fn reply(&self, method: Method, payload: Value, from: &str, key: &str) -> Message {
+        Message {
+            header: Header::with_id(
+                self.header.message_id.clone(),
+                method,
+                &self.header.namespace,
+                from,
+                key,
+            ),
+            payload,
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Message, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // A Message holds only strings, numbers and JSON values: it always serialises.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The `code` of an `ERROR` payload (`{"error":{"code":5001,...}}`), if any.
+    pub fn error_code(&self) -> Option<i64> {
+        self.payload.get("error")?.get("code")?.as_i64()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_millis_part() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_and_signs() {
+        let m = Message::new(
+            Method::Get,
+            "Appliance.System.All",
+            serde_json::json!({}),
+            "/app/x/subscribe",
+            "k",
+        );
+        let back = Message::parse(&m.to_bytes()).unwrap();
+        assert_eq!(back, m);
+        assert!(back.header.sign_ok("k"));
+        assert!(!back.header.sign_ok("other"));
+    }
+
+    #[test]
+    fn old_firmware_header_without_optional_fields_parses() {
+        let raw = br#"{"header":{"messageId":"a","namespace":"Appliance.System.Clock","method":"PUSH","payloadVersion":1,"from":"/appliance/u/publish","timestamp":5,"sign":"x"},"payload":{"clock":{"timestamp":5}}}"#;
+        let m = Message::parse(raw).unwrap();
+        assert_eq!(m.header.method, Method::Push);
+        assert_eq!(m.header.timestamp_ms, None);
+    }
+}

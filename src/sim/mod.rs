@@ -1,0 +1,94 @@
+//! A simulated Meross plug that behaves as current firmware does: TLS without a
+//! certificate check, an MQTT 3.1 CONNECT, Report and Bind after subscribing, Bind again
+//! every few seconds and a reconnect after three unanswered ones, Clock until answered
+//! (a restart after ten tries), answers to GET/SET from its state, `ERROR 5001` for a bad
+//! sign, and a ToggleX PUSH when switched. For tests, benchmarks, and trying merossd
+//! without hardware (`merossd sim`).
+
+mod device;
+mod tls;
+pub mod trace;
+
+pub use device::{SimDevice, SimState};
+pub use trace::Profile;
+
+use std::time::Duration;
+
+/// How fast the simulated firmware does things. The defaults are real firmware's.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// Between Bind attempts (and from the third to giving up).
+    pub bind_interval: Duration,
+    /// Binds sent before the device disconnects to try again.
+    pub binds_before_reconnect: u32,
+    /// Between Clock PUSHes while unanswered.
+    pub clock_interval: Duration,
+    /// Unanswered Clock PUSHes before the device restarts.
+    pub clock_tries: u32,
+    /// Wait before reconnecting after a drop or a refusal.
+    pub reconnect_delay: Duration,
+    /// MQTT keepalive.
+    pub keepalive: Duration,
+    /// Deadline for TCP + TLS + CONNACK.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            bind_interval: Duration::from_secs(5),
+            binds_before_reconnect: 3,
+            clock_interval: Duration::from_secs(5),
+            clock_tries: 10,
+            reconnect_delay: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything one simulated device needs to dial in.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub host: String,
+    pub port: u16,
+    pub user_id: String,
+    pub key: String,
+    pub uuid: String,
+    pub mac: String,
+    pub profile: Profile,
+    pub timings: Timings,
+    /// Send MQTT 3.1.1 instead of 3.1 (both must be accepted).
+    pub mqtt311: bool,
+}
+
+/// The uuid and MAC of the n-th simulated device: a Meross MAC (48:e1:e9) whose hex ends
+/// the uuid, as on real devices. `prefix` (20 hex digits) keeps fleets apart.
+pub fn identity(prefix: &str, n: u32) -> (String, String) {
+    let mac_hex = format!("48e1e9{:06x}", n & 0xff_ffff);
+    let mut prefix: String = prefix.chars().filter(|c| c.is_ascii_hexdigit()).take(20).collect();
+    while prefix.len() < 20 {
+        prefix.push('0');
+    }
+    let mac = mac_hex
+        .as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    (format!("{}{}", prefix.to_ascii_lowercase(), mac_hex), mac)
+}
+
+/// Starts `count` devices of one profile, numbered from `first`.
+pub fn fleet(base: &SimConfig, prefix: &str, first: u32, count: u32) -> Vec<SimDevice> {
+    (first..first + count)
+        .map(|n| {
+            let (uuid, mac) = identity(prefix, n);
+            SimDevice::start(SimConfig {
+                uuid,
+                mac,
+                ..base.clone()
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,57 @@
+//! The database schema as a list of migrations; `PRAGMA user_version` says how many ran.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up. Never edit one that has shipped: add another.
+const MIGRATIONS: &[&str] = &[
+    // 1: devices, their channels, and the events table.
+    "CREATE TABLE devices (
+        uuid        TEXT PRIMARY KEY NOT NULL,
+        name        TEXT,
+        mac         TEXT,
+        user_id     TEXT,
+        hw_type     TEXT,
+        hw_sub_type TEXT,
+        hw_version  TEXT,
+        hw_chip     TEXT,
+        fw_version  TEXT,
+        fw_compile_time TEXT,
+        inner_ip    TEXT,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        online      INTEGER NOT NULL DEFAULT 0,
+        bound_at    INTEGER,
+        ability     TEXT,
+        system_all  TEXT,
+        last_report TEXT
+    );
+    CREATE TABLE channels (
+        uuid       TEXT NOT NULL REFERENCES devices(uuid) ON DELETE CASCADE,
+        channel    INTEGER NOT NULL,
+        is_on      INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        PRIMARY KEY (uuid, channel)
+    );
+    CREATE TABLE events (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        uuid   TEXT,
+        kind   TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX events_by_device ON events (uuid, id);
+    CREATE INDEX events_by_time ON events (at);",
+];
+
+/// Brings the schema up to date in one transaction per step.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
