@@ -174,12 +174,16 @@ fn wait_listening(addr: SocketAddr, user: &str, password: &str) -> std::io::Resu
             return if ack == [0x20, 0x02, 0x00, 0x00] {
                 Ok(())
             } else {
-                Err(std::io::Error::other(format!("router refused its own login: {ack:?}")))
+                Err(std::io::Error::other(format!(
+                    "router refused its own login: {ack:?}"
+                )))
             };
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(std::io::Error::other(format!("router did not listen on {addr}")))
+    Err(std::io::Error::other(format!(
+        "router did not listen on {addr}"
+    )))
 }
 
 /// Runs on its own thread: `LinkTx` calls may block until the router drains its channel.

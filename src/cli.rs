@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(name = "merossd", version, about = "Your own cloud for Meross smart plugs")]
+#[command(
+    name = "merossd",
+    version,
+    about = "Your own cloud for Meross smart plugs"
+)]
 pub struct Cli {
     /// Configuration file (TOML); without one, the defaults apply.
     #[arg(long, global = true, env = "MEROSSD_CONFIG")]
@@ -133,21 +137,39 @@ impl Cli {
             Command::Account { json } => account(&config, *json)?,
             Command::Sim { .. } => self.sim(&config).await?,
             Command::Devices => {
-                let list = blocking(self.client(&config)?, |c| c.call("GET", "/devices", None)).await?;
+                let list =
+                    blocking(self.client(&config)?, |c| c.call("GET", "/devices", None)).await?;
                 println!("{}", devices_table(&list));
             }
             Command::Device { uuid } => {
                 let path = format!("/devices/{}", encode(uuid));
-                print_json(&blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?);
+                print_json(
+                    &blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?,
+                );
             }
-            Command::Toggle { uuid, state, channel } => {
+            Command::Toggle {
+                uuid,
+                state,
+                channel,
+            } => {
                 let path = format!("/devices/{}/toggle", encode(uuid));
                 let body = json!({"channel": channel, "on": state == "on"});
-                let reply = blocking(self.client(&config)?, move |c| c.call("POST", &path, Some(body))).await?;
+                let reply = blocking(self.client(&config)?, move |c| {
+                    c.call("POST", &path, Some(body))
+                })
+                .await?;
                 let on = reply.get("on").and_then(Value::as_bool).unwrap_or(false);
-                println!("{uuid} channel {channel} is {}", if on { "on" } else { "off" });
+                println!(
+                    "{uuid} channel {channel} is {}",
+                    if on { "on" } else { "off" }
+                );
             }
-            Command::Request { uuid, method, namespace, payload } => {
+            Command::Request {
+                uuid,
+                method,
+                namespace,
+                payload,
+            } => {
                 let payload: Value = match payload {
                     Some(text) => serde_json::from_str(text)
                         .map_err(|e| CliError::Other(format!("PAYLOAD is not JSON: {e}")))?,
@@ -155,14 +177,30 @@ impl Cli {
                 };
                 let path = format!("/devices/{}/request", encode(uuid));
                 let body = json!({"method": method, "namespace": namespace, "payload": payload});
-                print_json(&blocking(self.client(&config)?, move |c| c.call("POST", &path, Some(body))).await?);
+                print_json(
+                    &blocking(self.client(&config)?, move |c| {
+                        c.call("POST", &path, Some(body))
+                    })
+                    .await?,
+                );
             }
         }
         Ok(())
     }
 
     async fn sim(&self, config: &Config) -> Result<(), CliError> {
-        let Command::Sim { devices, host, port, user_id, key, trace, first, mqtt311, exit_when_bound } = &self.command else {
+        let Command::Sim {
+            devices,
+            host,
+            port,
+            user_id,
+            key,
+            trace,
+            first,
+            mqtt311,
+            exit_when_bound,
+        } = &self.command
+        else {
             return Ok(());
         };
         let (user_id, key) = match (user_id, key) {
@@ -173,7 +211,10 @@ impl Cli {
                 let account = daemon::accounts(config, &data)
                     .map_err(|e| CliError::Other(format!("account: {e}")))?
                     .remove(0);
-                (user_id.clone().unwrap_or(account.user_id), key.clone().unwrap_or(account.key))
+                (
+                    user_id.clone().unwrap_or(account.user_id),
+                    key.clone().unwrap_or(account.key),
+                )
             }
         };
         let profile = match trace {
@@ -193,16 +234,26 @@ impl Cli {
         };
         let started = Instant::now();
         let fleet = sim::fleet(&base, "5e3f0000000000000000", *first, *devices);
-        eprintln!("started {} simulated plugs against {host}:{port}", fleet.len());
+        eprintln!(
+            "started {} simulated plugs against {host}:{port}",
+            fleet.len()
+        );
         let mut reported = 0usize;
         loop {
             let bound = fleet.iter().filter(|d| d.state().bound).count();
             if bound != reported {
                 reported = bound;
-                eprintln!("{bound}/{} bound after {:.3} s", fleet.len(), started.elapsed().as_secs_f64());
+                eprintln!(
+                    "{bound}/{} bound after {:.3} s",
+                    fleet.len(),
+                    started.elapsed().as_secs_f64()
+                );
             }
             if bound == fleet.len() && *exit_when_bound {
-                println!("all {bound} plugs bound in {:.3} s", started.elapsed().as_secs_f64());
+                println!(
+                    "all {bound} plugs bound in {:.3} s",
+                    started.elapsed().as_secs_f64()
+                );
                 return Ok(());
             }
             tokio::select! {
@@ -215,12 +266,21 @@ impl Cli {
 
 fn encode(uuid: &str) -> String {
     uuid.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32 & 0xff)
+            }
+        })
         .collect()
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// Runs a blocking HTTP call off the async runtime.
@@ -235,8 +295,10 @@ async fn blocking<T: Send + 'static>(
 
 /// `merossd account`: host, TLS port, user id, key (and where the API is).
 fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
-    let data = DataDir::create(&config.data_dir).map_err(|e| CliError::Other(format!("data directory: {e}")))?;
-    let accounts = daemon::accounts(config, &data).map_err(|e| CliError::Other(format!("account: {e}")))?;
+    let data = DataDir::create(&config.data_dir)
+        .map_err(|e| CliError::Other(format!("data directory: {e}")))?;
+    let accounts =
+        daemon::accounts(config, &data).map_err(|e| CliError::Other(format!("account: {e}")))?;
     let account = &accounts[0];
     let port = config.mqtt.tls_listen[0].port();
     let host = crate::gate::tls::host_addresses()
@@ -244,16 +306,25 @@ fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
         .find(|ip| ip.is_ipv4())
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "127.0.0.1".to_owned());
-    let token = if config.api.token.is_empty() { data.read_api_token() } else { Some(config.api.token.clone()) };
+    let token = if config.api.token.is_empty() {
+        data.read_api_token()
+    } else {
+        Some(config.api.token.clone())
+    };
     if as_json {
-        print_json(&json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}));
+        print_json(
+            &json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}),
+        );
     } else {
         println!("host     {host}");
         println!("port     {port}");
         println!("user_id  {}", account.user_id);
         println!("key      {}", account.key);
         println!("api      http://{}", config.api.listen);
-        println!("token    {}", token.unwrap_or_else(|| "(generated when the daemon first starts)".into()));
+        println!(
+            "token    {}",
+            token.unwrap_or_else(|| "(generated when the daemon first starts)".into())
+        );
     }
     Ok(())
 }

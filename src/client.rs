@@ -24,7 +24,11 @@ pub struct ClientError(pub String);
 impl Client {
     /// From `--url`/`--token` (or `MEROSSD_URL`/`MEROSSD_TOKEN`), else the config and data
     /// directory of the daemon on this host.
-    pub fn new(config: &Config, url: Option<String>, token: Option<String>) -> Result<Client, ClientError> {
+    pub fn new(
+        config: &Config,
+        url: Option<String>,
+        token: Option<String>,
+    ) -> Result<Client, ClientError> {
         let base = url.unwrap_or_else(|| {
             let mut addr = config.api.listen;
             if addr.ip().is_unspecified() {
@@ -35,12 +39,14 @@ impl Client {
         let token = match token {
             Some(t) => t,
             None if !config.api.token.is_empty() => config.api.token.clone(),
-            None => DataDir::existing(&config.data_dir).read_api_token().ok_or_else(|| {
-                ClientError(format!(
+            None => DataDir::existing(&config.data_dir)
+                .read_api_token()
+                .ok_or_else(|| {
+                    ClientError(format!(
                     "no API token: the daemon has not run with data directory {} (or pass --token)",
                     config.data_dir.display()
                 ))
-            })?,
+                })?,
         };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -55,25 +61,48 @@ impl Client {
     }
 
     /// Calls the API; a non-2xx answer becomes its error message.
-    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}/api/v1{path}", self.base);
         let auth = format!("Bearer {}", self.token);
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
-            ("PATCH", body) => self.agent.patch(&url).header("Authorization", &auth).send_json(body.unwrap_or(json!({}))),
-            (_, body) => self.agent.post(&url).header("Authorization", &auth).send_json(body.unwrap_or(json!({}))),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
+            ("PATCH", body) => self
+                .agent
+                .patch(&url)
+                .header("Authorization", &auth)
+                .send_json(body.unwrap_or(json!({}))),
+            (_, body) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .send_json(body.unwrap_or(json!({}))),
         };
         let mut response = result.map_err(|e| match e {
-            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => ClientError(format!(
-                "cannot reach merossd at {} (is it running? `merossd serve`)",
-                self.base
-            )),
+            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                ClientError(format!(
+                    "cannot reach merossd at {} (is it running? `merossd serve`)",
+                    self.base
+                ))
+            }
             other => ClientError(format!("request to {} failed: {other}", self.base)),
         })?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if status.is_success() {
             Ok(value)
         } else {
@@ -103,10 +132,18 @@ fn channels(v: &Value) -> String {
         .flatten()
         .map(|c| {
             let on = c.get("on").and_then(Value::as_bool).unwrap_or(false);
-            format!("{}:{}", c.get("channel").and_then(Value::as_u64).unwrap_or(0), if on { "on" } else { "off" })
+            format!(
+                "{}:{}",
+                c.get("channel").and_then(Value::as_u64).unwrap_or(0),
+                if on { "on" } else { "off" }
+            )
         })
         .collect();
-    if list.is_empty() { "-".into() } else { list.join(" ") }
+    if list.is_empty() {
+        "-".into()
+    } else {
+        list.join(" ")
+    }
 }
 
 /// The `devices` table: name, uuid, type, firmware, online, channels.
@@ -122,7 +159,11 @@ pub fn devices_table(list: &Value) -> String {
                 text(d, "uuid"),
                 text(d, "type"),
                 text(d, "firmware"),
-                if d.get("online").and_then(Value::as_bool).unwrap_or(false) { "yes".into() } else { "no".into() },
+                if d.get("online").and_then(Value::as_bool).unwrap_or(false) {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
                 channels(d),
             ]
         })

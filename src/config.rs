@@ -185,11 +185,13 @@ impl Config {
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{origin}: `{key}` {why}")));
         if self.mqtt.tls_listen.is_empty() {
-            return bad("mqtt.tls_listen", "needs at least one address: plugs connect there");
+            return bad(
+                "mqtt.tls_listen",
+                "needs at least one address: plugs connect there",
+            );
         }
         for (i, account) in self.accounts.iter().enumerate() {
-            if account.user_id.is_empty() || !account.user_id.chars().all(|c| c.is_ascii_digit())
-            {
+            if account.user_id.is_empty() || !account.user_id.chars().all(|c| c.is_ascii_digit()) {
                 return bad(
                     &format!("accounts[{i}].user_id"),
                     "must be a number such as \"1234\" (plugs send it as digits)",
@@ -248,7 +250,8 @@ mod tests {
 
     #[test]
     fn account_key_is_hidden_from_debug() {
-        let c = Config::parse("[[accounts]]\nuser_id = \"1234\"\nkey = \"testkey\"\n", "t").unwrap();
+        let c =
+            Config::parse("[[accounts]]\nuser_id = \"1234\"\nkey = \"testkey\"\n", "t").unwrap();
         assert!(!format!("{c:?}").contains("testkey"));
     }
 

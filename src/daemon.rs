@@ -73,7 +73,8 @@ pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>
 impl Daemon {
     /// Starts every part; returns once all listeners are bound.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
-        let other = |what: &str, e: &dyn std::fmt::Display| StartError::Other(format!("{what}: {e}"));
+        let other =
+            |what: &str, e: &dyn std::fmt::Display| StartError::Other(format!("{what}: {e}"));
         let data = DataDir::create(&config.data_dir).map_err(|e| {
             StartError::Config(format!(
                 "`data_dir`: cannot create {}: {e}",
@@ -87,7 +88,10 @@ impl Daemon {
             config.api.token.clone()
         };
         let tls = gate::tls::server_config(
-            config.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path())),
+            config
+                .tls
+                .as_ref()
+                .map(|t| (t.cert.as_path(), t.key.as_path())),
             &data,
         )
         .map_err(|e| StartError::Config(format!("`tls`: {e}")))?;
@@ -120,7 +124,11 @@ impl Daemon {
             store.sink(),
         );
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
-        tasks.spawn(engine.clone().run(router.incoming, gate_rx, shutdown.clone()));
+        tasks.spawn(
+            engine
+                .clone()
+                .run(router.incoming, gate_rx, shutdown.clone()),
+        );
 
         let gate = Arc::new(Gate::new(
             accounts.clone(),
@@ -134,16 +142,28 @@ impl Daemon {
         let mut tls_addrs = Vec::new();
         for listener in tls_listeners {
             tls_addrs.push(listener.local_addr().map_err(|e| other("listener", &e))?);
-            tasks.spawn(gate::serve(gate.clone(), listener, Listener::Tls, shutdown.clone()));
+            tasks.spawn(gate::serve(
+                gate.clone(),
+                listener,
+                Listener::Tls,
+                shutdown.clone(),
+            ));
         }
         let mut local_addr = None;
         if let Some(listener) = local_listener {
             let addr = listener.local_addr().map_err(|e| other("listener", &e))?;
             let open = addr.ip().is_loopback();
             local_addr = Some(addr);
-            tasks.spawn(gate::serve(gate.clone(), listener, Listener::Plain { open }, shutdown.clone()));
+            tasks.spawn(gate::serve(
+                gate.clone(),
+                listener,
+                Listener::Plain { open },
+                shutdown.clone(),
+            ));
         }
-        let api_addr = api_listener.local_addr().map_err(|e| other("listener", &e))?;
+        let api_addr = api_listener
+            .local_addr()
+            .map_err(|e| other("listener", &e))?;
         tasks.spawn(crate::api::serve(
             api_listener,
             crate::api::AppState::new(

@@ -115,7 +115,10 @@ mod tests {
         assert!(a.user_id.chars().all(|c| c.is_ascii_digit()));
         assert_eq!(a.key.len(), 32);
         assert_eq!(dd.account().unwrap(), a);
-        let mode = fs::metadata(dir.join(ACCOUNT_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.join(ACCOUNT_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         fs::remove_dir_all(dir).ok();
     }

@@ -6,7 +6,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = cli.run().await {

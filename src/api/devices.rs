@@ -54,8 +54,12 @@ fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_body("malformed_json", format!("The body is not JSON: {e}.")))?;
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_body("invalid_body", format!("The body does not fit this route: {e}.")))
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_body(
+            "invalid_body",
+            format!("The body does not fit this route: {e}."),
+        )
+    })
 }
 
 /// The list entry of a device.
@@ -82,7 +86,10 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "devices": devices }))
 }
 
-async fn detail(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn detail(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let device = known(&state, &uuid)?;
     let events = state
         .store
@@ -123,7 +130,10 @@ async fn rename(
     let RenameBody { name } = body(&bytes)?;
     let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-        return Err(ApiError::bad_body("invalid_body", "A name is at most 100 characters."));
+        return Err(ApiError::bad_body(
+            "invalid_body",
+            "A name is at most 100 characters.",
+        ));
     }
     let device = state
         .engine
@@ -132,7 +142,10 @@ async fn rename(
     Ok(Json(summary(&device)))
 }
 
-async fn forget(State(state): State<AppState>, Path(uuid): Path<String>) -> Result<StatusCode, ApiError> {
+async fn forget(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     check_uuid(&uuid)?;
     if state.engine.forget(&uuid) {
         Ok(StatusCode::NO_CONTENT)
@@ -162,17 +175,36 @@ async fn toggle(
         && device.has_ability("Appliance.Control.Toggle")
     {
         if channel != 0 {
-            return Err(ApiError::bad_body("invalid_body", "This device has one channel: 0."));
+            return Err(ApiError::bad_body(
+                "invalid_body",
+                "This device has one channel: 0.",
+            ));
         }
-        ("Appliance.Control.Toggle", json!({"channel": 0, "toggle": {"onoff": onoff}}))
+        (
+            "Appliance.Control.Toggle",
+            json!({"channel": 0, "toggle": {"onoff": onoff}}),
+        )
     } else {
-        ("Appliance.Control.ToggleX", json!({"togglex": {"channel": channel, "onoff": onoff}}))
+        (
+            "Appliance.Control.ToggleX",
+            json!({"togglex": {"channel": channel, "onoff": onoff}}),
+        )
     };
     state
         .engine
-        .request(&uuid, Method::Set, namespace, payload, state.request_timeout)
+        .request(
+            &uuid,
+            Method::Set,
+            namespace,
+            payload,
+            state.request_timeout,
+        )
         .await?;
-    let toggles = [ToggleX { channel, onoff, lm_time: None }];
+    let toggles = [ToggleX {
+        channel,
+        onoff,
+        lm_time: None,
+    }];
     state.engine.record_toggles(&uuid, &toggles, now_secs());
     Ok(Json(json!({"uuid": uuid, "channel": channel, "on": on})))
 }
@@ -199,21 +231,40 @@ async fn raw_request(
     let raw: RawRequest = body(&bytes)?;
     let method = Method::parse(&raw.method)
         .filter(|m| matches!(m, Method::Get | Method::Set | Method::Delete))
-        .ok_or_else(|| ApiError::bad_body("invalid_body", "`method` must be GET, SET or DELETE."))?;
+        .ok_or_else(|| {
+            ApiError::bad_body("invalid_body", "`method` must be GET, SET or DELETE.")
+        })?;
     let ns_ok = raw.namespace.starts_with("Appliance.")
         && raw.namespace.len() <= 128
-        && raw.namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+        && raw
+            .namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.');
     if !ns_ok {
-        return Err(ApiError::bad_body("invalid_body", "`namespace` must look like Appliance.System.All."));
+        return Err(ApiError::bad_body(
+            "invalid_body",
+            "`namespace` must look like Appliance.System.All.",
+        ));
     }
     if !raw.payload.is_object() {
-        return Err(ApiError::bad_body("invalid_body", "`payload` must be a JSON object."));
+        return Err(ApiError::bad_body(
+            "invalid_body",
+            "`payload` must be a JSON object.",
+        ));
     }
     let reply = state
         .engine
-        .request(&uuid, method, &raw.namespace, raw.payload, state.request_timeout)
+        .request(
+            &uuid,
+            method,
+            &raw.namespace,
+            raw.payload,
+            state.request_timeout,
+        )
         .await?;
-    Ok(Json(json!({"header": reply.header, "payload": reply.payload})))
+    Ok(Json(
+        json!({"header": reply.header, "payload": reply.payload}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -228,7 +279,11 @@ async fn events(
 ) -> Result<Json<Value>, ApiError> {
     known(&state, &uuid)?;
     let Query(query) = query.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "`limit` must be a whole number.")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "`limit` must be a whole number.",
+        )
     })?;
     let limit = query.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS);
     let events = state

@@ -64,7 +64,10 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
     let app = router(state);
     let stop = async move { shutdown.wait().await };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
         tracing::error!(error = %e, "admin API stopped");
     }
 }
@@ -83,18 +86,36 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     if !ok {
         return ApiError::unauthorized().into_response();
     }
-    let response = next.run(request).await;
-    // Axum's own rejections (a body over the limit, say) come as plain text: give them
-    // the JSON shape every other error has.
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+    json_errors(next.run(request).await)
+}
+
+/// Axum's own rejections (a body over the limit, a wrong method, a path that does not
+/// decode) come as plain text: give them the JSON shape every other error has.
+fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
             "body_too_large",
             format!("The request body is over {MAX_BODY_BYTES} bytes."),
-        )
-        .into_response();
-    }
-    response
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This route does not take that method.".to_owned(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send JSON.".to_owned()),
+        _ => (
+            "bad_request",
+            "The request could not be understood.".to_owned(),
+        ),
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 async fn not_found() -> ApiError {

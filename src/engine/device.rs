@@ -87,7 +87,9 @@ impl Device {
         for t in toggles {
             let on = t.onoff != 0;
             let at = t.lm_time.filter(|&t| t > 0).unwrap_or(now);
-            let prev = self.channels.insert(t.channel, Channel { on, changed_at: at });
+            let prev = self
+                .channels
+                .insert(t.channel, Channel { on, changed_at: at });
             if prev.map(|p| p.on) != Some(on) {
                 changed.push((t.channel, on));
             }

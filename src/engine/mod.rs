@@ -33,7 +33,10 @@ pub enum RequestError {
     #[error("device did not answer within {0:?}")]
     Timeout(Duration),
     #[error("device answered ERROR {code:?}")]
-    DeviceError { code: Option<i64>, reply: Box<Message> },
+    DeviceError {
+        code: Option<i64>,
+        reply: Box<Message>,
+    },
     #[error("the daemon is stopping")]
     Closed,
 }

@@ -46,7 +46,11 @@ impl Engine {
                 return;
             }
         };
-        let uuid = match incoming.topic.strip_prefix("/appliance/").and_then(|t| t.strip_suffix("/publish")) {
+        let uuid = match incoming
+            .topic
+            .strip_prefix("/appliance/")
+            .and_then(|t| t.strip_suffix("/publish"))
+        {
             Some(uuid) => uuid.to_owned(),
             None if incoming.topic == self.shared.reply_topic => {
                 // A reply to us: old firmware leaves the uuid out of the header.
@@ -63,7 +67,8 @@ impl Engine {
         let (sign_ok, connected, key) = self.check_sign(&uuid, &message.header);
         if !sign_ok {
             inc(&self.shared.counters.sign_failures);
-            let answered = connected && is_session(message.header.method, &message.header.namespace);
+            let answered =
+                connected && is_session(message.header.method, &message.header.namespace);
             warn!(%uuid, namespace = %message.header.namespace, answered, "sign does not verify");
             self.event(
                 Some(&uuid).filter(|u| !u.is_empty()).map(|u| u.as_str()),
@@ -92,7 +97,8 @@ impl Engine {
             (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message).await,
             (Method::Push, NS_CLOCK) => {
                 let payload = json!({"clock": {"timestamp": protocol::now_secs()}});
-                self.answer(&uuid, &key, Method::Push, NS_CLOCK, payload, None).await;
+                self.answer(&uuid, &key, Method::Push, NS_CLOCK, payload, None)
+                    .await;
             }
             (Method::Push, NS_CONSUMPTION_CONFIG) => {
                 let echo = message.payload.clone();
@@ -100,7 +106,11 @@ impl Engine {
                     .await;
             }
             (Method::Push, NS_REPORT) => {
-                let report = message.payload.get("report").cloned().unwrap_or(Value::Null);
+                let report = message
+                    .payload
+                    .get("report")
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 self.update(&uuid, |d| d.last_report = Some(report));
             }
             (Method::Push | Method::Set, NS_UNBIND) => {
@@ -108,8 +118,15 @@ impl Engine {
                 self.update(&uuid, |d| d.bound_at = None);
                 self.event(Some(&uuid), EventKind::Unbound, String::new());
                 if message.header.method == Method::Set {
-                    self.answer(&uuid, &key, Method::SetAck, NS_UNBIND, json!({}), Some(&message))
-                        .await;
+                    self.answer(
+                        &uuid,
+                        &key,
+                        Method::SetAck,
+                        NS_UNBIND,
+                        json!({}),
+                        Some(&message),
+                    )
+                    .await;
                 }
             }
             (Method::Push, _) => self.learn(&uuid, &message),
@@ -144,7 +161,13 @@ impl Engine {
         reply_to: Option<&Message>,
     ) {
         let header = match reply_to {
-            Some(m) => Header::with_id(m.header.message_id.clone(), method, namespace, CLOUD_FROM, key),
+            Some(m) => Header::with_id(
+                m.header.message_id.clone(),
+                method,
+                namespace,
+                CLOUD_FROM,
+                key,
+            ),
             None => Header::new(method, namespace, CLOUD_FROM, key),
         };
         let message = Message { header, payload };
@@ -210,7 +233,10 @@ impl Engine {
         let payload = &message.payload;
         let toggles: Option<Vec<ToggleX>> = match message.header.namespace.as_str() {
             NS_ABILITY => {
-                let ability = payload.get("ability").cloned().unwrap_or_else(|| payload.clone());
+                let ability = payload
+                    .get("ability")
+                    .cloned()
+                    .unwrap_or_else(|| payload.clone());
                 self.update(uuid, |d| d.ability = Some(ability));
                 None
             }

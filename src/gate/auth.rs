@@ -25,7 +25,8 @@ pub enum Identity {
 pub fn device_uuid(client_id: &str) -> Option<&str> {
     let rest = client_id.strip_prefix("fmware:")?;
     let uuid = rest.split('_').next().unwrap_or(rest);
-    let ok = !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric());
+    let ok =
+        !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric());
     ok.then_some(uuid)
 }
 
@@ -62,7 +63,10 @@ pub fn authenticate(
             .iter()
             .find(|a| a.user_id == user_id)
             .ok_or(ConnackCode::BadUserNameOrPassword)?;
-        if !same(&md5_hex(&format!("{mac}{}", account.key)), &hash.to_ascii_lowercase()) {
+        if !same(
+            &md5_hex(&format!("{mac}{}", account.key)),
+            &hash.to_ascii_lowercase(),
+        ) {
             return Err(ConnackCode::BadUserNameOrPassword);
         }
         return Ok(Identity::Device {
@@ -77,7 +81,10 @@ pub fn authenticate(
         .iter()
         .find(|a| a.user_id == user)
         .ok_or(ConnackCode::BadUserNameOrPassword)?;
-    if same(&md5_hex(&format!("{}{}", account.user_id, account.key)), &password) {
+    if same(
+        &md5_hex(&format!("{}{}", account.user_id, account.key)),
+        &password,
+    ) {
         Ok(Identity::App {
             user_id: account.user_id.clone(),
         })

@@ -78,7 +78,9 @@ pub struct Gate {
 pub enum Listener {
     Tls,
     /// Plain MQTT; `open` lets clients in without credentials (loopback only).
-    Plain { open: bool },
+    Plain {
+        open: bool,
+    },
 }
 
 impl Gate {
@@ -141,7 +143,13 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
     }
 }
 
-async fn handle(gate: &Gate, stream: TcpStream, addr: SocketAddr, kind: Listener, shutdown: Shutdown) {
+async fn handle(
+    gate: &Gate,
+    stream: TcpStream,
+    addr: SocketAddr,
+    kind: Listener,
+    shutdown: Shutdown,
+) {
     let deadline = Instant::now() + gate.handshake_timeout;
     match kind {
         Listener::Plain { open } => session(gate, stream, addr, open, deadline, shutdown).await,
@@ -161,7 +169,9 @@ async fn handle(gate: &Gate, stream: TcpStream, addr: SocketAddr, kind: Listener
                             cipher_suites = ?hello.cipher_suites,
                             "TLS handshake failed; the client offered these"
                         ),
-                        None => warn!(peer = %addr, %error, "TLS handshake failed (no ClientHello seen)"),
+                        None => {
+                            warn!(peer = %addr, %error, "TLS handshake failed (no ClientHello seen)")
+                        }
                     }
                 }
                 Ok(Ok(mut stream)) => {
@@ -192,7 +202,9 @@ async fn session<S>(
             Err(ConnectError::Protocol { name, level }) => {
                 inc(&gate.counters.bad_connects);
                 warn!(%addr, protocol = %name, level, "refused: not MQTT 3.1 or 3.1.1");
-                let _ = client.write_all(&connect::connack(ConnackCode::UnacceptableProtocol)).await;
+                let _ = client
+                    .write_all(&connect::connack(ConnackCode::UnacceptableProtocol))
+                    .await;
                 let _ = client.shutdown().await;
                 return;
             }
@@ -244,7 +256,9 @@ async fn session<S>(
         Ok(up) => up,
         Err(error) => {
             warn!(%addr, %error, "router did not take the connection");
-            let _ = client.write_all(&connect::connack(ConnackCode::NotAuthorized)).await;
+            let _ = client
+                .write_all(&connect::connack(ConnackCode::NotAuthorized))
+                .await;
             return;
         }
     };
@@ -254,7 +268,9 @@ async fn session<S>(
         Ok(Ok(_)) if ack[0] == 0x20 => {}
         _ => {
             warn!(%addr, "router refused or did not answer the CONNECT");
-            let _ = client.write_all(&connect::connack(ConnackCode::NotAuthorized)).await;
+            let _ = client
+                .write_all(&connect::connack(ConnackCode::NotAuthorized))
+                .await;
             return;
         }
     }
@@ -262,7 +278,9 @@ async fn session<S>(
         return;
     }
 
-    let conn = gate.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let conn = gate
+        .next_conn
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Identity::Device { uuid, mac, user_id } = &identity {
         info!(%addr, %uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, "device connected");
         let _ = gate

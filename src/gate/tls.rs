@@ -77,8 +77,8 @@ pub fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
     let names = host_names();
     let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
         .map_err(|e| TlsError::Generate(e.to_string()))?;
-    let mut params =
-        rcgen::CertificateParams::new(names.clone()).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(names.clone())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, names[0].clone());

@@ -140,7 +140,8 @@ impl Header {
 
     /// True when `sign` is `md5(messageId + key + timestamp)`.
     pub fn sign_ok(&self, key: &str) -> bool {
-        self.sign.eq_ignore_ascii_case(&sign(&self.message_id, key, self.timestamp))
+        self.sign
+            .eq_ignore_ascii_case(&sign(&self.message_id, key, self.timestamp))
     }
 }
 

@@ -48,7 +48,9 @@ mod tests {
     fn message_ids_are_32_lowercase_hex() {
         let id = message_id();
         assert_eq!(id.len(), 32);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(id, message_id());
     }
 }

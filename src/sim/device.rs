@@ -152,7 +152,10 @@ fn initial_state(config: &SimConfig) -> SimState {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
-        time_rules: all.pointer("/system/time/timeRule").cloned().unwrap_or(json!([])),
+        time_rules: all
+            .pointer("/system/time/timeRule")
+            .cloned()
+            .unwrap_or(json!([])),
         ..Default::default()
     }
 }
@@ -162,7 +165,11 @@ fn lock(state: &Mutex<SimState>) -> std::sync::MutexGuard<'_, SimState> {
 }
 
 /// Connects, runs a session, and reconnects after it ends, for ever.
-async fn run(config: SimConfig, state: Arc<Mutex<SimState>>, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(
+    config: SimConfig,
+    state: Arc<Mutex<SimState>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     let tls = TlsConnector::from(tls::client_config());
     let mut muted = false;
     loop {
@@ -289,9 +296,19 @@ async fn session(
     link.write(&out).await?;
 
     let pub_topic = device_publish_topic(&config.uuid);
-    let report = json!({"report": [{"type": "1", "value": "0", "timestamp": protocol::now_secs()}]});
-    link.publish(&pub_topic, &device_message(config, Method::Push, "Appliance.System.Report", report, &pub_topic))
-        .await?;
+    let report =
+        json!({"report": [{"type": "1", "value": "0", "timestamp": protocol::now_secs()}]});
+    link.publish(
+        &pub_topic,
+        &device_message(
+            config,
+            Method::Push,
+            "Appliance.System.Report",
+            report,
+            &pub_topic,
+        ),
+    )
+    .await?;
 
     let mut bind_ids: Vec<String> = Vec::new();
     let mut next_bind = Instant::now();
@@ -321,8 +338,17 @@ async fn session(
             }
             clock_tries += 1;
             let clock = json!({"clock": {"timestamp": protocol::now_secs()}});
-            link.publish(&pub_topic, &device_message(config, Method::Push, "Appliance.System.Clock", clock, &pub_topic))
-                .await?;
+            link.publish(
+                &pub_topic,
+                &device_message(
+                    config,
+                    Method::Push,
+                    "Appliance.System.Clock",
+                    clock,
+                    &pub_topic,
+                ),
+            )
+            .await?;
             next_clock = Some(Instant::now() + t.clock_interval);
         }
         if Instant::now() >= next_ping {
@@ -412,7 +438,13 @@ fn remember(state: &Mutex<SimState>, message: &Message) {
 }
 
 /// A message from the device, signed with its key, `from` its publish topic.
-fn device_message(config: &SimConfig, method: Method, namespace: &str, payload: Value, from: &str) -> Message {
+fn device_message(
+    config: &SimConfig,
+    method: Method,
+    namespace: &str,
+    payload: Value,
+    from: &str,
+) -> Message {
     let mut m = Message::new(method, namespace, payload, from, &config.key);
     m.header.uuid = Some(config.uuid.clone());
     m
@@ -420,7 +452,12 @@ fn device_message(config: &SimConfig, method: Method, namespace: &str, payload: 
 
 /// The `system` block with this device's identity in place of the trace's masked values.
 fn system(config: &SimConfig, state: &Mutex<SimState>) -> Value {
-    let mut system = config.profile.all.get("system").cloned().unwrap_or(json!({}));
+    let mut system = config
+        .profile
+        .all
+        .get("system")
+        .cloned()
+        .unwrap_or(json!({}));
     let s = lock(state);
     if let Some(hw) = system.get_mut("hardware").and_then(Value::as_object_mut) {
         hw.insert("uuid".into(), json!(config.uuid));
@@ -431,7 +468,10 @@ fn system(config: &SimConfig, state: &Mutex<SimState>) -> Value {
         fw.insert("innerIp".into(), json!("127.0.0.1"));
         fw.insert("server".into(), json!(config.host));
         fw.insert("port".into(), json!(config.port));
-        fw.insert("userId".into(), json!(config.user_id.parse::<u64>().unwrap_or(0)));
+        fw.insert(
+            "userId".into(),
+            json!(config.user_id.parse::<u64>().unwrap_or(0)),
+        );
     }
     system["time"] = json!({
         "timestamp": protocol::now_secs(),
@@ -450,16 +490,32 @@ fn bind_message(config: &SimConfig, state: &Mutex<SimState>) -> Message {
         "firmware": system.get("firmware").cloned().unwrap_or(json!({})),
     }});
     // The device asks for the answer on its own subscribe topic (seeds/003).
-    device_message(config, Method::Set, "Appliance.Control.Bind", payload, &device_subscribe_topic(&config.uuid))
+    device_message(
+        config,
+        Method::Set,
+        "Appliance.Control.Bind",
+        payload,
+        &device_subscribe_topic(&config.uuid),
+    )
 }
 
 fn togglex_push(config: &SimConfig, channel: u32, on: bool, pub_topic: &str) -> Message {
     let payload = json!({"togglex": [{"channel": channel, "onoff": u8::from(on), "lmTime": protocol::now_secs()}]});
-    device_message(config, Method::Push, "Appliance.Control.ToggleX", payload, pub_topic)
+    device_message(
+        config,
+        Method::Push,
+        "Appliance.Control.ToggleX",
+        payload,
+        pub_topic,
+    )
 }
 
 /// Answers a GET or SET from the device's state: the reply, and a PUSH to send after it.
-fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Message, Option<Message>) {
+fn answer(
+    config: &SimConfig,
+    state: &Mutex<SimState>,
+    request: &Message,
+) -> (Message, Option<Message>) {
     let pub_topic = device_publish_topic(&config.uuid);
     let reply = |method: Method, payload: Value| {
         let mut m = request.reply(method, payload, &pub_topic, &config.key);
@@ -468,14 +524,26 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
     };
     if !request.header.sign_ok(&config.key) {
         lock(state).sign_errors += 1;
-        return (reply(Method::Error, json!({"error": {"code": 5001, "detail": "sign error"}})), None);
+        return (
+            reply(
+                Method::Error,
+                json!({"error": {"code": 5001, "detail": "sign error"}}),
+            ),
+            None,
+        );
     }
     let ns = request.header.namespace.as_str();
     let ack = request.header.method.ack();
     let p = &request.payload;
     let has = |n: &str| config.profile.ability.get(n).is_some();
     if !has(ns) && !config.profile.recorded.contains_key(ns) {
-        return (reply(Method::Error, json!({"error": {"code": 5000, "detail": "unknown namespace"}})), None);
+        return (
+            reply(
+                Method::Error,
+                json!({"error": {"code": 5000, "detail": "unknown namespace"}}),
+            ),
+            None,
+        );
     }
     let is_get = request.header.method == Method::Get;
     match ns {
@@ -484,7 +552,11 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
             let s = lock(state);
             if let Some(digest) = config.profile.all.get("digest") {
                 let mut digest = digest.clone();
-                digest["togglex"] = json!(s.relays.iter().map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0})).collect::<Vec<_>>());
+                digest["togglex"] = json!(s
+                    .relays
+                    .iter()
+                    .map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0}))
+                    .collect::<Vec<_>>());
                 all["digest"] = digest;
             } else if let Some(control) = config.profile.all.get("control") {
                 let mut control = control.clone();
@@ -493,10 +565,16 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
             }
             (reply(ack, json!({"all": all})), None)
         }
-        "Appliance.System.Ability" => (reply(ack, json!({"ability": config.profile.ability})), None),
+        "Appliance.System.Ability" => {
+            (reply(ack, json!({"ability": config.profile.ability})), None)
+        }
         "Appliance.Control.ToggleX" if is_get => {
             let s = lock(state);
-            let list: Vec<Value> = s.relays.iter().map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0})).collect();
+            let list: Vec<Value> = s
+                .relays
+                .iter()
+                .map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0}))
+                .collect();
             (reply(ack, json!({"togglex": list})), None)
         }
         "Appliance.Control.ToggleX" => {
@@ -516,20 +594,32 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
                     }
                 }
             }
-            let push = changed.first().map(|(c, on)| togglex_push(config, *c, *on, &pub_topic));
+            let push = changed
+                .first()
+                .map(|(c, on)| togglex_push(config, *c, *on, &pub_topic));
             (reply(ack, json!({})), push)
         }
         "Appliance.Control.Toggle" if is_get => {
             let on = lock(state).relays.get(&0).copied().unwrap_or(false);
-            (reply(ack, json!({"toggle": {"onoff": u8::from(on), "lmTime": 0}})), None)
+            (
+                reply(ack, json!({"toggle": {"onoff": u8::from(on), "lmTime": 0}})),
+                None,
+            )
         }
         "Appliance.Control.Toggle" => {
-            let on = p.pointer("/toggle/onoff").and_then(Value::as_u64).unwrap_or(0) != 0;
+            let on = p
+                .pointer("/toggle/onoff")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                != 0;
             lock(state).relays.insert(0, on);
             (reply(ack, json!({})), None)
         }
         "Appliance.Control.Electricity" => {
-            let channel = p.pointer("/electricity/channel").and_then(Value::as_u64).unwrap_or(0);
+            let channel = p
+                .pointer("/electricity/channel")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             let s = lock(state);
             // Metering firmware reports nothing until it has been given a time zone.
             let (current, voltage, power) = if s.timezone.is_empty() {
@@ -539,7 +629,13 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
             } else {
                 (0, 2387, 0)
             };
-            (reply(ack, json!({"electricity": {"channel": channel, "current": current, "voltage": voltage, "power": power, "config": {"voltageRatio": 188, "electricityRatio": 102}}})), None)
+            (
+                reply(
+                    ack,
+                    json!({"electricity": {"channel": channel, "current": current, "voltage": voltage, "power": power, "config": {"voltageRatio": 188, "electricityRatio": 102}}}),
+                ),
+                None,
+            )
         }
         "Appliance.Control.ConsumptionX" => {
             let today = protocol::now_secs() / 86_400;
@@ -563,7 +659,13 @@ fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> (Me
         }
         "Appliance.System.Time" => {
             let s = lock(state);
-            (reply(ack, json!({"time": {"timestamp": protocol::now_secs(), "timezone": s.timezone, "timeRule": s.time_rules}})), None)
+            (
+                reply(
+                    ack,
+                    json!({"time": {"timestamp": protocol::now_secs(), "timezone": s.timezone, "timeRule": s.time_rules}}),
+                ),
+                None,
+            )
         }
         "Appliance.System.DNDMode" if !is_get => (reply(ack, json!({})), None),
         "Appliance.System.DNDMode" => (reply(ack, json!({"DNDMode": {"mode": 0}})), None),

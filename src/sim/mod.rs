@@ -6,7 +6,7 @@
 //! without hardware (`merossd sim`).
 
 mod device;
-mod tls;
+pub mod tls;
 pub mod trace;
 
 pub use device::{SimDevice, SimState};
@@ -66,7 +66,11 @@ pub struct SimConfig {
 /// the uuid, as on real devices. `prefix` (20 hex digits) keeps fleets apart.
 pub fn identity(prefix: &str, n: u32) -> (String, String) {
     let mac_hex = format!("48e1e9{:06x}", n & 0xff_ffff);
-    let mut prefix: String = prefix.chars().filter(|c| c.is_ascii_hexdigit()).take(20).collect();
+    let mut prefix: String = prefix
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(20)
+        .collect();
     while prefix.len() < 20 {
         prefix.push('0');
     }

@@ -55,7 +55,10 @@ impl Profile {
             "digest": {"togglex": [{"channel": 0, "onoff": 0, "lmTime": 0}], "triggerx": [], "timerx": []}
         });
         let mut recorded = HashMap::new();
-        recorded.insert("Appliance.System.Runtime".to_owned(), json!({"runtime": {"signal": 80}}));
+        recorded.insert(
+            "Appliance.System.Runtime".to_owned(),
+            json!({"runtime": {"signal": 80}}),
+        );
         recorded.insert(
             "Appliance.Control.ConsumptionConfig".to_owned(),
             json!({"config": {"voltageRatio": 188, "electricityRatio": 102, "maxElectricityCurrent": 11000}}),
@@ -95,8 +98,10 @@ impl Profile {
                 _ => {}
             }
         }
-        let all = all.ok_or_else(|| TraceError::Format(name.clone(), "no System.All row".into()))?;
-        let ability = ability.ok_or_else(|| TraceError::Format(name.clone(), "no System.Ability row".into()))?;
+        let all =
+            all.ok_or_else(|| TraceError::Format(name.clone(), "no System.All row".into()))?;
+        let ability = ability
+            .ok_or_else(|| TraceError::Format(name.clone(), "no System.Ability row".into()))?;
         let uuid = path
             .file_name()
             .and_then(|f| f.to_str())
@@ -152,7 +157,10 @@ fn json_rows(text: &str) -> Result<Vec<Row>, String> {
     let data = doc.get("data").ok_or("no `data`")?;
     let mut rows = Vec::new();
     if let Some(payload) = data.get("payload") {
-        for (ns, key) in [("Appliance.System.All", "all"), ("Appliance.System.Ability", "ability")] {
+        for (ns, key) in [
+            ("Appliance.System.All", "all"),
+            ("Appliance.System.Ability", "ability"),
+        ] {
             if let Some(v) = payload.get(key) {
                 rows.push(Row {
                     method: "GETACK".into(),
@@ -162,7 +170,13 @@ fn json_rows(text: &str) -> Result<Vec<Row>, String> {
             }
         }
     }
-    for row in data.get("trace").and_then(Value::as_array).into_iter().flatten().skip(1) {
+    for row in data
+        .get("trace")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .skip(1)
+    {
         let cols = row.as_array().ok_or("a trace row is not a list")?;
         if cols.len() < 6 {
             continue;

@@ -83,11 +83,19 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 
 impl Store {
     /// Opens (creating and migrating) `merossd.db` and starts the writer thread.
-    pub fn open(data: &DataDir, config: &StoreConfig, counters: Arc<Counters>) -> Result<Store, StoreError> {
+    pub fn open(
+        data: &DataDir,
+        config: &StoreConfig,
+        counters: Arc<Counters>,
+    ) -> Result<Store, StoreError> {
         Store::open_path(&data.file(DB_FILE), config, counters)
     }
 
-    pub fn open_path(path: &Path, config: &StoreConfig, counters: Arc<Counters>) -> Result<Store, StoreError> {
+    pub fn open_path(
+        path: &Path,
+        config: &StoreConfig,
+        counters: Arc<Counters>,
+    ) -> Result<Store, StoreError> {
         let mut writer = open_connection(path)?;
         schema::migrate(&mut writer)?;
         // Nothing is online until it connects to this process.
@@ -135,7 +143,11 @@ impl Store {
     }
 
     /// The newest events, of one device or of all, newest first.
-    pub async fn events(&self, uuid: Option<String>, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub async fn events(
+        &self,
+        uuid: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
             let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +158,12 @@ impl Store {
     }
 }
 
-fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Op>, retention: Duration, counters: Arc<Counters>) {
+fn write_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Op>,
+    retention: Duration,
+    counters: Arc<Counters>,
+) {
     let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -156,7 +173,9 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Op>, retention: Durat
                 Err(_) => break,
             }
         }
-        counters.store_queue_depth.store(rx.len() as u64, Ordering::Relaxed);
+        counters
+            .store_queue_depth
+            .store(rx.len() as u64, Ordering::Relaxed);
         let mut flushes = Vec::new();
         let mut changes = Vec::new();
         for op in batch {
@@ -219,7 +238,9 @@ fn write_batch(conn: &mut Connection, changes: Vec<Change>) -> rusqlite::Result<
         }
     }
     {
-        let mut insert = tx.prepare_cached("INSERT INTO events (at, uuid, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (at, uuid, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         for e in events {
             insert.execute(params![e.at, e.uuid, e.kind.as_str(), e.detail])?;
         }
@@ -319,11 +340,18 @@ fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare("SELECT channel, is_on, changed_at FROM channels WHERE uuid = ?1")?;
+    let mut stmt =
+        conn.prepare("SELECT channel, is_on, changed_at FROM channels WHERE uuid = ?1")?;
     for device in &mut devices {
         let channels = stmt
             .query_map([&device.uuid], |r| {
-                Ok((r.get::<_, u32>(0)?, Channel { on: r.get(1)?, changed_at: r.get(2)? }))
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    Channel {
+                        on: r.get(1)?,
+                        changed_at: r.get(2)?,
+                    },
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?;
         device.channels = channels;
@@ -331,14 +359,19 @@ fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
     Ok(devices)
 }
 
-fn read_events(conn: &Connection, uuid: Option<&str>, limit: usize) -> Result<Vec<Event>, StoreError> {
+fn read_events(
+    conn: &Connection,
+    uuid: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
     let limit = limit.min(10_000) as i64;
     let row = |r: &rusqlite::Row| -> rusqlite::Result<Event> {
         let kind: String = r.get(2)?;
         Ok(Event {
             at: r.get(0)?,
             uuid: r.get(1)?,
-            kind: serde_json::from_value(serde_json::Value::String(kind)).unwrap_or(EventKind::StateChanged),
+            kind: serde_json::from_value(serde_json::Value::String(kind))
+                .unwrap_or(EventKind::StateChanged),
             detail: r.get(3)?,
         })
     };
@@ -381,10 +414,24 @@ mod tests {
         let mut d = Device::new("u1", 10);
         d.name = Some("fridge".into());
         d.online = true;
-        d.hardware = Some(Hardware { kind: "mss310".into(), ..Default::default() });
-        d.channels.insert(0, Channel { on: true, changed_at: 11 });
+        d.hardware = Some(Hardware {
+            kind: "mss310".into(),
+            ..Default::default()
+        });
+        d.channels.insert(
+            0,
+            Channel {
+                on: true,
+                changed_at: 11,
+            },
+        );
         store.sink().emit(Change::Device(Box::new(d.clone())));
-        store.sink().emit(Change::Event(Event { at: 12, uuid: Some("u1".into()), kind: EventKind::Bound, detail: "x".into() }));
+        store.sink().emit(Change::Event(Event {
+            at: now_secs(),
+            uuid: Some("u1".into()),
+            kind: EventKind::Bound,
+            detail: "x".into(),
+        }));
         store.flush().await.unwrap();
         drop(store);
 
@@ -394,7 +441,13 @@ mod tests {
         assert_eq!(devices[0].name.as_deref(), Some("fridge"));
         assert_eq!(devices[0].kind(), Some("mss310"));
         assert!(!devices[0].online, "nothing is online after a restart");
-        assert_eq!(devices[0].channels[&0], Channel { on: true, changed_at: 11 });
+        assert_eq!(
+            devices[0].channels[&0],
+            Channel {
+                on: true,
+                changed_at: 11
+            }
+        );
         let events = again.events(Some("u1".into()), 10).await.unwrap();
         assert_eq!(events[0].kind, EventKind::Bound);
         assert_eq!(integrity_check(&path).unwrap(), "ok");
@@ -403,9 +456,20 @@ mod tests {
     #[tokio::test]
     async fn forget_removes_device_and_channels() {
         let path = temp_db();
-        let store = Store::open_path(&path, &StoreConfig::default(), Arc::new(Counters::default())).unwrap();
+        let store = Store::open_path(
+            &path,
+            &StoreConfig::default(),
+            Arc::new(Counters::default()),
+        )
+        .unwrap();
         let mut d = Device::new("u2", 1);
-        d.channels.insert(0, Channel { on: false, changed_at: 1 });
+        d.channels.insert(
+            0,
+            Channel {
+                on: false,
+                changed_at: 1,
+            },
+        );
         store.sink().emit(Change::Device(Box::new(d)));
         store.sink().emit(Change::Forget("u2".into()));
         store.flush().await.unwrap();

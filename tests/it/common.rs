@@ -1,0 +1,162 @@
+//! A daemon on loopback port 0 with a temporary data directory, simulated plugs with fast
+//! timings, and small clients for the API and the local MQTT listener.
+
+use merossd::config::{Account, Config};
+use merossd::daemon::Daemon;
+use merossd::sim::{self, Profile, SimConfig, SimDevice, Timings};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const USER_ID: &str = "1234";
+pub const KEY: &str = "testkey";
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("merossd-it-{tag}-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn config(data_dir: PathBuf) -> Config {
+    let mut c = Config::default();
+    c.data_dir = data_dir;
+    c.mqtt.tls_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    c.mqtt.local_listen = Some("127.0.0.1:0".parse().unwrap());
+    c.mqtt.handshake_timeout_s = 2;
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.request_timeout_s = 2;
+    c.accounts = vec![Account {
+        user_id: USER_ID.into(),
+        key: KEY.into(),
+    }];
+    c
+}
+
+pub async fn daemon() -> Daemon {
+    Daemon::start(config(temp_dir("d"))).await.unwrap()
+}
+
+/// Firmware behaviour at ten times real speed or more.
+pub fn fast() -> Timings {
+    Timings {
+        bind_interval: Duration::from_millis(300),
+        binds_before_reconnect: 3,
+        clock_interval: Duration::from_millis(300),
+        clock_tries: 10,
+        reconnect_delay: Duration::from_millis(300),
+        keepalive: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+pub fn sim_config(d: &Daemon, profile: Profile) -> SimConfig {
+    SimConfig {
+        host: "127.0.0.1".into(),
+        port: d.tls_addrs[0].port(),
+        user_id: USER_ID.into(),
+        key: KEY.into(),
+        uuid: String::new(),
+        mac: String::new(),
+        profile,
+        timings: fast(),
+        mqtt311: false,
+    }
+}
+
+/// `count` metering plugs; `prefix` keeps fleets of one test apart.
+pub fn plugs(d: &Daemon, prefix: &str, count: u32) -> Vec<SimDevice> {
+    sim::fleet(&sim_config(d, Profile::metering_plug()), prefix, 1, count)
+}
+
+pub async fn bound(plug: &SimDevice) {
+    assert!(
+        plug.wait_for(Duration::from_secs(10), |s| s.bound).await,
+        "plug {} did not bind: {:?}",
+        plug.uuid,
+        plug.state()
+    );
+}
+
+/// Waits until the plug bound and the engine has its abilities and System.All.
+pub async fn known(d: &merossd::daemon::Daemon, plug: &SimDevice) {
+    bound(plug).await;
+    eventually("abilities and state known", Duration::from_secs(5), || {
+        d.engine
+            .device(&plug.uuid)
+            .is_some_and(|x| x.ability.is_some() && x.all.is_some())
+    })
+    .await;
+}
+
+/// Waits (bounded) until `check` holds.
+pub async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let end = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Calls the admin API; returns status and JSON body (Null when empty).
+pub async fn api(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let url = format!("http://{}{path}", d.api_addr);
+    let token = token
+        .map(str::to_owned)
+        .unwrap_or_else(|| d.api_token.clone());
+    let body = body.map(str::to_owned);
+    let method = method.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let auth = format!("Bearer {token}");
+        let request = http_request(&method, &url, &auth, body);
+        let mut response = agent.run(request).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    })
+    .await
+    .unwrap()
+}
+
+fn http_request(
+    method: &str,
+    url: &str,
+    auth: &str,
+    body: Option<String>,
+) -> ureq::http::Request<Vec<u8>> {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    if !auth.ends_with(' ') {
+        b = b.header("Authorization", auth);
+    }
+    if body.is_some() {
+        b = b.header("Content-Type", "application/json");
+    }
+    b.body(body.unwrap_or_default().into_bytes()).unwrap()
+}
+
+/// A plain MQTT client on the daemon's local listener.
+pub async fn local_client(d: &Daemon, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+    let addr = d.local_addr.unwrap();
+    let mut options = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    rumqttc::AsyncClient::new(options, 2000)
+}

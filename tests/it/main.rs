@@ -1,0 +1,9 @@
+//! Integration tests: a real daemon on port 0 with simulated plugs. One binary, one module
+//! per area.
+
+mod api;
+mod common;
+mod gate;
+mod session;
+mod store;
+mod traces;

@@ -1,0 +1,275 @@
+//! The session a plug on current firmware needs to stay bound.
+
+use crate::common::*;
+use merossd::protocol::{Message, Method, CLOUD_FROM};
+use merossd::sim::{Profile, SimDevice};
+use std::time::Duration;
+
+#[tokio::test]
+async fn new_firmware_plug_binds_and_stays_connected_past_its_give_up_time() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a1", 1)[0];
+    bound(plug).await;
+    // Without a SETACK the plug gives up after 3 binds, 3 x bind_interval after connecting.
+    let give_up = fast().bind_interval * 3;
+    tokio::time::sleep(give_up * 2).await;
+    let s = plug.state();
+    assert!(s.connected && s.bound, "{s:?}");
+    assert_eq!(s.connects, 1, "the plug reconnected: {s:?}");
+    assert_eq!(s.binds_sent, 1, "one Bind was enough");
+
+    let ack = s
+        .received
+        .iter()
+        .find(|m| m.header.namespace == "Appliance.Control.Bind")
+        .expect("a Bind answer");
+    assert_eq!(ack.header.method, Method::SetAck);
+    assert_eq!(ack.header.from, CLOUD_FROM);
+    assert!(
+        ack.header.sign_ok(KEY),
+        "SETACK sign must verify with the key"
+    );
+    assert_eq!(ack.header.message_id.len(), 32);
+    assert_eq!(ack.payload, serde_json::json!({}));
+    assert!(d.counters.snapshot().binds >= 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn clock_push_is_answered_with_the_current_time() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a2", 1)[0];
+    assert!(
+        plug.wait_for(Duration::from_secs(10), |s| s.clock_answered)
+            .await
+    );
+    let now = merossd::protocol::now_secs();
+    let told = plug.state().clock_from_server.unwrap();
+    assert!(told.abs_diff(now) <= 5, "server said {told}, now is {now}");
+    let state = plug.state();
+    let clock = state
+        .received
+        .iter()
+        .find(|m| m.header.namespace == "Appliance.System.Clock")
+        .expect("a Clock answer");
+    assert_eq!(clock.header.method, Method::Push);
+    assert!(clock.header.sign_ok(KEY));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn engine_learns_abilities_and_state_after_bind() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a3", 1)[0];
+    bound(plug).await;
+    eventually(
+        "System.All and Ability stored",
+        Duration::from_secs(5),
+        || {
+            d.engine
+                .device(&plug.uuid)
+                .is_some_and(|dev| dev.all.is_some() && dev.ability.is_some())
+        },
+    )
+    .await;
+    let dev = d.engine.device(&plug.uuid).unwrap();
+    assert!(dev.online);
+    assert_eq!(dev.kind(), Some("mss310"));
+    assert_eq!(dev.firmware_version(), Some("2.1.17"));
+    assert_eq!(dev.inner_ip(), Some("127.0.0.1"));
+    assert_eq!(dev.mac.as_deref(), Some(plug.mac.as_str()));
+    assert!(dev.has_ability("Appliance.Control.Electricity"));
+    assert_eq!(dev.channels.get(&0).map(|c| c.on), Some(false));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_plug_that_drops_is_offline_and_online_again_when_it_returns() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a4", 1)[0];
+    bound(plug).await;
+    let online = |d: &merossd::daemon::Daemon, uuid: &str| d.engine.device(uuid).map(|x| x.online);
+    assert_eq!(online(&d, &plug.uuid), Some(true));
+    plug.drop_connection();
+    eventually("offline", Duration::from_secs(5), || {
+        online(&d, &plug.uuid) == Some(false)
+    })
+    .await;
+    // The simulated firmware reconnects after its delay.
+    eventually("online again", Duration::from_secs(5), || {
+        online(&d, &plug.uuid) == Some(true)
+    })
+    .await;
+    bound(plug).await;
+    assert_eq!(plug.state().connects, 2);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_press_on_the_plug_reaches_the_engine() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a5", 1)[0];
+    bound(plug).await;
+    plug.press(0);
+    eventually("channel 0 on", Duration::from_secs(5), || {
+        d.engine
+            .device(&plug.uuid)
+            .and_then(|x| x.channels.get(&0).map(|c| c.on))
+            == Some(true)
+    })
+    .await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn request_returns_the_reply_and_tells_timeout_from_error() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a6", 1)[0];
+    bound(plug).await;
+    let t = Duration::from_secs(2);
+    let reply = d
+        .engine
+        .request(
+            &plug.uuid,
+            Method::Get,
+            "Appliance.System.Runtime",
+            serde_json::json!({}),
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.header.method, Method::GetAck);
+    assert!(reply.payload.get("runtime").is_some());
+
+    let err = d
+        .engine
+        .request(
+            &plug.uuid,
+            Method::Get,
+            "Appliance.No.Such",
+            serde_json::json!({}),
+            t,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            merossd::engine::RequestError::DeviceError {
+                code: Some(5000),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    plug.mute(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = d
+        .engine
+        .request(
+            &plug.uuid,
+            Method::Get,
+            "Appliance.System.Runtime",
+            serde_json::json!({}),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, merossd::engine::RequestError::Timeout(_)),
+        "{err:?}"
+    );
+    assert!(d.counters.snapshot().request_timeouts >= 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_requests_in_a_burst_all_get_answers() {
+    // Through the engine's link both ways: 1000 requests out, 1000 replies in. The router
+    // unschedules a link after max_outgoing_packet_count; without a wake() this stalls.
+    let d = daemon().await;
+    let plug = &plugs(&d, "a7", 1)[0];
+    bound(plug).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let engine = d.engine.clone();
+        let uuid = plug.uuid.clone();
+        tasks.spawn(async move {
+            engine
+                .request(
+                    &uuid,
+                    Method::Get,
+                    "Appliance.Control.ToggleX",
+                    serde_json::json!({}),
+                    Duration::from_secs(30),
+                )
+                .await
+                .is_ok()
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        ok += usize::from(r.unwrap());
+    }
+    assert_eq!(ok, 1000);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_messages_from_a_local_client_all_reach_the_engine() {
+    let d = daemon().await;
+    let (client, mut events) = local_client(&d, "burst").await;
+    let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let before = d.counters.snapshot().messages_in;
+    for i in 0..1000u32 {
+        let m = Message::new(
+            Method::Push,
+            "Appliance.System.Report",
+            serde_json::json!({"report": [{"i": i}]}),
+            "/appliance/x/publish",
+            KEY,
+        );
+        client
+            .publish(
+                "/appliance/burst00000000000000000000000001/publish",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                m.to_bytes(),
+            )
+            .await
+            .unwrap();
+    }
+    eventually("1000 messages in", Duration::from_secs(20), || {
+        d.counters.snapshot().messages_in >= before + 1000
+    })
+    .await;
+    poll.abort();
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn plugs_of_both_mqtt_versions_bind() {
+    let d = daemon().await;
+    let mut c311 = sim_config(&d, Profile::metering_plug());
+    c311.mqtt311 = true;
+    let old = &plugs(&d, "a8", 1)[0];
+    let new = &merossd::sim::fleet(&c311, "a9", 1, 1)[0];
+    bound(old).await;
+    bound(new).await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn twenty_plugs_bind_and_are_listed_online() {
+    let d = daemon().await;
+    let fleet: Vec<SimDevice> = plugs(&d, "b1", 20);
+    for p in &fleet {
+        bound(p).await;
+    }
+    eventually("20 online", Duration::from_secs(5), || {
+        d.engine.devices().iter().filter(|x| x.online).count() == 20
+    })
+    .await;
+    d.stop().await;
+}
