@@ -18,8 +18,10 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 pub fn config(data_dir: PathBuf) -> Config {
-    let mut c = Config::default();
-    c.data_dir = data_dir;
+    let mut c = Config {
+        data_dir,
+        ..Default::default()
+    };
     c.mqtt.tls_listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.mqtt.local_listen = Some("127.0.0.1:0".parse().unwrap());
     c.mqtt.handshake_timeout_s = 2;

@@ -211,9 +211,8 @@ async fn invalid_json_and_wrong_signs_are_counted_and_dropped() {
         now.bad_messages >= before.bad_messages + 2 && now.sign_failures > before.sign_failures
     })
     .await;
-    assert_eq!(
-        d.engine.device(&plug.uuid).unwrap().channels[&0].on,
-        false,
+    assert!(
+        !d.engine.device(&plug.uuid).unwrap().channels[&0].on,
         "forged PUSH changed state"
     );
     // And the daemon still serves.
