@@ -11,7 +11,10 @@ use merossd::sim::{self, Profile, SimConfig, Timings};
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -26,7 +29,10 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("merossd-bench-{}", std::process::id()));
     let config = Config {
         data_dir: dir.clone(),
-        accounts: vec![Account { user_id: "1234".into(), key: "benchkey".into() }],
+        accounts: vec![Account {
+            user_id: "1234".into(),
+            key: "benchkey".into(),
+        }],
         mqtt: merossd::config::MqttConfig {
             tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
             local_listen: None,
@@ -55,11 +61,17 @@ async fn main() {
     let fleet = sim::fleet(&base, "be000000000000000000", 1, plugs);
     let deadline = started + Duration::from_secs(120);
     while fleet.iter().any(|p| !p.state().bound) {
-        assert!(Instant::now() < deadline, "not all plugs bound within 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "not all plugs bound within 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let bind_time = started.elapsed();
-    println!("bind: {plugs} plugs all bound in {:.3} s", bind_time.as_secs_f64());
+    println!(
+        "bind: {plugs} plugs all bound in {:.3} s",
+        bind_time.as_secs_f64()
+    );
 
     // Wait for the post-bind queries to settle so the toggles measure the steady state.
     tokio::time::sleep(Duration::from_secs(2)).await;

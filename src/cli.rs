@@ -82,6 +82,18 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         channel: u32,
     },
+    /// Read a metering plug's power now.
+    Power { uuid: String },
+    /// Show a metering plug's power history.
+    History {
+        uuid: String,
+        /// How far back: 30m, 24h, 7d, or a time (RFC 3339 or epoch seconds).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// raw or hour (default: raw up to two days, hour beyond).
+        #[arg(long)]
+        step: Option<String>,
+    },
     /// Send any request to a device (signed for you) and print its reply.
     Request {
         uuid: String,
@@ -163,6 +175,30 @@ impl Cli {
                     "{uuid} channel {channel} is {}",
                     if on { "on" } else { "off" }
                 );
+            }
+            Command::Power { uuid } => {
+                let path = format!("/devices/{}/electricity", encode(uuid));
+                let reply =
+                    blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?;
+                for ch in reply["channels"].as_array().into_iter().flatten() {
+                    println!(
+                        "channel {}: {:.1} W  {:.1} V  {:.3} A",
+                        ch["channel"],
+                        ch["power_w"].as_f64().unwrap_or(0.0),
+                        ch["voltage_v"].as_f64().unwrap_or(0.0),
+                        ch["current_a"].as_f64().unwrap_or(0.0)
+                    );
+                }
+            }
+            Command::History { uuid, since, step } => {
+                let from = since_to_epoch(since)?;
+                let mut path = format!("/devices/{}/history?from={from}", encode(uuid));
+                if let Some(step) = step {
+                    path.push_str(&format!("&step={}", encode(step)));
+                }
+                let reply =
+                    blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?;
+                println!("{}", history_table(&reply));
             }
             Command::Request {
                 uuid,
@@ -262,6 +298,68 @@ impl Cli {
             }
         }
     }
+}
+
+/// `30m`, `24h`, `7d` back from now, or a time as the API takes it.
+fn since_to_epoch(since: &str) -> Result<String, CliError> {
+    let units = [('s', 1u64), ('m', 60), ('h', 3600), ('d', 86_400)];
+    if let Some((unit, secs)) = units.iter().find(|(u, _)| since.ends_with(*u)) {
+        if let Ok(n) = since.trim_end_matches(*unit).parse::<u64>() {
+            return Ok(crate::protocol::now_secs()
+                .saturating_sub(n * secs)
+                .to_string());
+        }
+    }
+    if since.parse::<u64>().is_ok() || since.parse::<jiff::Timestamp>().is_ok() {
+        return Ok(since.to_owned());
+    }
+    Err(CliError::Other(format!(
+        "--since {since}: use 30m, 24h, 7d, RFC 3339 or epoch seconds"
+    )))
+}
+
+fn history_table(reply: &Value) -> String {
+    let local = |t: u64| {
+        jiff::Timestamp::from_second(t as i64)
+            .map(|t| {
+                t.to_zoned(jiff::tz::TimeZone::system())
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let points = reply["points"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    if reply["step"] == "hour" {
+        out.push("HOUR                 CH   AVG W    MIN W    MAX W      Wh".to_owned());
+        for p in &points {
+            out.push(format!(
+                "{:<20} {:>2} {:>7.1} {:>8.1} {:>8.1} {:>7.1}",
+                local(p["hour"].as_u64().unwrap_or(0)),
+                p["channel"],
+                p["avg_w"].as_f64().unwrap_or(0.0),
+                p["min_w"].as_f64().unwrap_or(0.0),
+                p["max_w"].as_f64().unwrap_or(0.0),
+                p["energy_wh"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    } else {
+        out.push("TIME                 CH   POWER W  VOLTAGE V  CURRENT A".to_owned());
+        for p in &points {
+            out.push(format!(
+                "{:<20} {:>2} {:>9.1} {:>10.1} {:>10.3}",
+                local(p["at"].as_u64().unwrap_or(0)),
+                p["channel"],
+                p["power_w"].as_f64().unwrap_or(0.0),
+                p["voltage_v"].as_f64().unwrap_or(0.0),
+                p["current_a"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    }
+    if points.is_empty() {
+        out.push("(no readings in that range yet)".to_owned());
+    }
+    out.join("\n")
 }
 
 fn encode(uuid: &str) -> String {

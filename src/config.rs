@@ -17,6 +17,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub api: ApiConfig,
     pub store: StoreConfig,
+    pub time: TimeConfig,
+    pub energy: EnergyConfig,
 }
 
 impl Default for Config {
@@ -28,6 +30,8 @@ impl Default for Config {
             tls: None,
             api: ApiConfig::default(),
             store: StoreConfig::default(),
+            time: TimeConfig::default(),
+            energy: EnergyConfig::default(),
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct ApiConfig {
     pub token: String,
     /// Seconds a device has to answer a command sent through the API.
     pub request_timeout_s: u64,
+    /// Serve `/metrics` without the token (for a Prometheus on this host).
+    pub metrics_public: bool,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -106,6 +112,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("listen", &self.listen)
             .field("token", &"<hidden>")
             .field("request_timeout_s", &self.request_timeout_s)
+            .field("metrics_public", &self.metrics_public)
             .finish()
     }
 }
@@ -116,6 +123,7 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: String::new(),
             request_timeout_s: 10,
+            metrics_public: false,
         }
     }
 }
@@ -135,6 +143,48 @@ impl Default for StoreConfig {
             event_retention_days: 30,
             queue_capacity: 10_000,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeConfig {
+    /// IANA zone the plugs are given (`Europe/London`); default: the host's, else UTC.
+    pub timezone: String,
+}
+
+impl Default for TimeConfig {
+    fn default() -> Self {
+        TimeConfig {
+            timezone: crate::timezone::host_zone_name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnergyConfig {
+    /// Seconds between Electricity polls of each metering plug (jittered).
+    pub poll_interval_s: u64,
+    /// Days full-resolution samples are kept.
+    pub raw_retention_days: u64,
+    /// Days hourly aggregates are kept.
+    pub hourly_retention_days: u64,
+}
+
+impl Default for EnergyConfig {
+    fn default() -> Self {
+        EnergyConfig {
+            poll_interval_s: 30,
+            raw_retention_days: 7,
+            hourly_retention_days: 365,
+        }
+    }
+}
+
+impl EnergyConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_s.max(1))
     }
 }
 
@@ -201,6 +251,18 @@ impl Config {
                 return bad(&format!("accounts[{i}].key"), "must not be empty");
             }
         }
+        if crate::timezone::zone(&self.time.timezone).is_none() {
+            return bad(
+                "time.timezone",
+                &format!(
+                    "`{}` is not a time zone the tz database knows (try \"Europe/London\")",
+                    self.time.timezone
+                ),
+            );
+        }
+        if self.energy.poll_interval_s == 0 {
+            return bad("energy.poll_interval_s", "must be at least 1");
+        }
         if self.api.request_timeout_s == 0 {
             return bad("api.request_timeout_s", "must be at least 1");
         }
@@ -253,6 +315,15 @@ mod tests {
         let c =
             Config::parse("[[accounts]]\nuser_id = \"1234\"\nkey = \"testkey\"\n", "t").unwrap();
         assert!(!format!("{c:?}").contains("testkey"));
+    }
+
+    #[test]
+    fn unknown_time_zone_is_named() {
+        let err = Config::parse("[time]\ntimezone = \"Mars/Olympus\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("time.timezone"), "{err}");
+        assert!(Config::parse("[time]\ntimezone = \"Asia/Kolkata\"\n", "t").is_ok());
     }
 
     #[test]

@@ -108,8 +108,12 @@ impl Daemon {
         let api_listener = bind("api.listen", config.api.listen).await?;
 
         let counters = Arc::new(Counters::default());
-        let store = store::Store::open(&data, &config.store, counters.clone())
-            .map_err(|e| other("database", &e))?;
+        let store = store::Store::open(
+            &data,
+            store::StoreOptions::from_config(&config),
+            counters.clone(),
+        )
+        .map_err(|e| other("database", &e))?;
         let known = store.load_devices().map_err(|e| other("database", &e))?;
 
         let router = broker::start().map_err(|e| other("router", &e))?;
@@ -122,6 +126,7 @@ impl Daemon {
             counters.clone(),
             known,
             store.sink(),
+            config.time.timezone.clone(),
         );
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
         tasks.spawn(
@@ -129,6 +134,11 @@ impl Daemon {
                 .clone()
                 .run(router.incoming, gate_rx, shutdown.clone()),
         );
+        tasks.spawn(crate::engine::run_poller(
+            engine.clone(),
+            config.energy.poll_interval(),
+            shutdown.clone(),
+        ));
 
         let gate = Arc::new(Gate::new(
             accounts.clone(),
@@ -171,6 +181,7 @@ impl Daemon {
                 store.clone(),
                 api_token.clone(),
                 std::time::Duration::from_secs(config.api.request_timeout_s),
+                config.api.metrics_public,
             ),
             shutdown.clone(),
         ));

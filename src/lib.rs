@@ -20,3 +20,4 @@ pub mod protocol;
 pub mod shutdown;
 pub mod sim;
 pub mod store;
+pub mod timezone;

@@ -23,7 +23,7 @@ const MAX_EVENTS: usize = 1000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/devices", get(list))
-        .route("/devices/:uuid", get(detail).patch(rename).delete(forget))
+        .route("/devices/:uuid", get(detail).patch(patch).delete(forget))
         .route("/devices/:uuid/toggle", post(toggle))
         .route("/devices/:uuid/request", post(raw_request))
         .route("/devices/:uuid/events", get(events))
@@ -42,7 +42,7 @@ fn check_uuid(uuid: &str) -> Result<(), ApiError> {
     }
 }
 
-fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
+pub(super) fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
     check_uuid(uuid)?;
     state
         .engine
@@ -67,7 +67,13 @@ fn summary(d: &Device) -> Value {
     let channels: Vec<Value> = d
         .channels
         .iter()
-        .map(|(channel, state)| json!({"channel": channel, "on": state.on}))
+        .map(|(channel, state)| {
+            let mut c = json!({"channel": channel, "on": state.on});
+            if d.is_metering() {
+                c["power_w"] = json!(d.electricity.get(channel).map(|r| r.power_w));
+            }
+            c
+        })
         .collect();
     json!({
         "uuid": d.uuid,
@@ -107,6 +113,8 @@ async fn detail(
         "abilities": device.ability,
         "system_all": device.all,
         "last_report": device.last_report,
+        "timezone": state.engine.zone_of(&device.uuid),
+        "electricity": super::energy::readings(&device),
         "events": events,
     });
     if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
@@ -117,29 +125,67 @@ async fn detail(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RenameBody {
-    name: Option<String>,
+struct PatchBody {
+    /// Absent: unchanged; null or "": no name.
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    /// Absent: unchanged; null or "": the configured zone.
+    #[serde(default, deserialize_with = "present")]
+    timezone: Option<Option<String>>,
 }
 
-async fn rename(
+/// Tells a key that is absent (`None`) from one that is null (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(de).map(Some)
+}
+
+async fn patch(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     known(&state, &uuid)?;
-    let RenameBody { name } = body(&bytes)?;
-    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+    let PatchBody { name, timezone } = body(&bytes)?;
+    let clean = |v: Option<String>| v.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let name = name.map(clean);
+    let timezone = timezone.map(clean);
+    if name
+        .as_ref()
+        .is_some_and(|n| n.as_ref().is_some_and(|n| n.chars().count() > 100))
+    {
         return Err(ApiError::bad_body(
             "invalid_body",
             "A name is at most 100 characters.",
         ));
     }
-    let device = state
-        .engine
-        .rename(&uuid, name)
-        .ok_or_else(|| ApiError::unknown_device(&uuid))?;
-    Ok(Json(summary(&device)))
+    if let Some(Some(zone)) = &timezone {
+        if crate::timezone::zone(zone).is_none() {
+            return Err(ApiError::bad_body(
+                "invalid_body",
+                format!(
+                    "`{zone}` is not a time zone the tz database knows (try \"Europe/London\")."
+                ),
+            ));
+        }
+    }
+    if let Some(name) = name {
+        state
+            .engine
+            .rename(&uuid, name)
+            .ok_or_else(|| ApiError::unknown_device(&uuid))?;
+    }
+    if let Some(zone) = timezone {
+        // Sent to the device at once if it is online; it gets it at its next bind if not.
+        state
+            .engine
+            .set_timezone(&uuid, zone)
+            .await
+            .ok_or_else(|| ApiError::unknown_device(&uuid))?;
+    }
+    let device = known(&state, &uuid)?;
+    let mut out = summary(&device);
+    out["timezone"] = json!(state.engine.zone_of(&uuid));
+    Ok(Json(out))
 }
 
 async fn forget(

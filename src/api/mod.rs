@@ -2,7 +2,9 @@
 //! token, bodies bounded, errors as `{"error":{"code","message"}}`.
 
 mod devices;
+mod energy;
 pub mod error;
+mod metrics;
 
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;
@@ -31,16 +33,25 @@ pub struct AppState {
     token: Arc<str>,
     started: Instant,
     pub request_timeout: Duration,
+    /// `/metrics` without the token.
+    pub metrics_public: bool,
 }
 
 impl AppState {
-    pub fn new(engine: Engine, store: Store, token: String, request_timeout: Duration) -> AppState {
+    pub fn new(
+        engine: Engine,
+        store: Store,
+        token: String,
+        request_timeout: Duration,
+        metrics_public: bool,
+    ) -> AppState {
         AppState {
             engine,
             store,
             token: token.into(),
             started: Instant::now(),
             request_timeout,
+            metrics_public,
         }
     }
 }
@@ -51,9 +62,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .merge(devices::routes())
+        .merge(energy::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -73,6 +86,9 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdow
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.metrics_public && request.uri().path() == "/metrics" {
+        return json_errors(next.run(request).await);
+    }
     let given = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -3,7 +3,11 @@
 //! that signs a message, publishes it and waits for the device's reply.
 
 pub mod device;
+mod poller;
 mod session;
+mod time;
+
+pub use poller::run_poller;
 
 use crate::broker::{Incoming, LinkClosed, Outbox};
 use crate::config::Account;
@@ -63,6 +67,8 @@ struct Shared {
     accounts: Vec<Account>,
     counters: Arc<Counters>,
     sink: Sink,
+    /// The zone devices get unless they have their own.
+    timezone: String,
 }
 
 impl Engine {
@@ -74,6 +80,7 @@ impl Engine {
         counters: Arc<Counters>,
         known: Vec<Device>,
         sink: Sink,
+        timezone: String,
     ) -> Engine {
         let devices = known
             .into_iter()
@@ -92,6 +99,7 @@ impl Engine {
                 accounts,
                 counters,
                 sink,
+                timezone,
             }),
         }
     }
@@ -204,6 +212,26 @@ impl Engine {
         };
         self.emit(Change::Device(Box::new(snapshot.clone())));
         Some(snapshot)
+    }
+
+    /// Changes a device in memory only (nothing for the store). False if unknown.
+    fn modify(&self, uuid: &str, change: impl FnOnce(&mut Device)) -> bool {
+        match write(&self.shared.devices).get_mut(uuid) {
+            Some(device) => {
+                change(device);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The uuids of online devices that measure electricity.
+    pub fn online_metering(&self) -> Vec<String> {
+        read(&self.shared.devices)
+            .values()
+            .filter(|d| d.online && d.is_metering())
+            .map(|d| d.uuid.clone())
+            .collect()
     }
 
     /// Like [`Engine::update`], creating the device if it is new.

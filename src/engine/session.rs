@@ -3,12 +3,14 @@
 //! replies to our requests, and state PUSHes.
 
 use super::device::EventKind;
+use super::device::{Change, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
 use crate::gate::GateEvent;
 use crate::metrics::inc;
 use crate::protocol::payloads::{
-    channels_of, AllPayload, BindPayload, TogglePayload, ToggleX, ToggleXPayload,
+    channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
+    ToggleX, ToggleXPayload,
 };
 use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLOUD_FROM};
 use serde_json::{json, Value};
@@ -23,6 +25,9 @@ const NS_ABILITY: &str = "Appliance.System.Ability";
 const NS_ALL: &str = "Appliance.System.All";
 const NS_TOGGLEX: &str = "Appliance.Control.ToggleX";
 const NS_TOGGLE: &str = "Appliance.Control.Toggle";
+pub(super) const NS_ELECTRICITY: &str = "Appliance.Control.Electricity";
+pub(super) const NS_ELECTRICITYX: &str = "Appliance.Control.ElectricityX";
+pub(super) const NS_CONSUMPTIONX: &str = "Appliance.Control.ConsumptionX";
 
 /// The session messages a device may send before it has proved anything but its login.
 fn is_session(method: Method, namespace: &str) -> bool {
@@ -96,9 +101,20 @@ impl Engine {
         match (message.header.method, message.header.namespace.as_str()) {
             (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message).await,
             (Method::Push, NS_CLOCK) => {
-                let payload = json!({"clock": {"timestamp": protocol::now_secs()}});
+                let now = protocol::now_secs();
+                let payload = json!({"clock": {"timestamp": now}});
                 self.answer(&uuid, &key, Method::Push, NS_CLOCK, payload, None)
                     .await;
+                let told = message
+                    .payload
+                    .pointer("/clock/timestamp")
+                    .and_then(Value::as_u64);
+                if let Some(told) =
+                    told.filter(|t| t.abs_diff(now) > super::time::DRIFT_TOLERANCE_S)
+                {
+                    debug!(%uuid, drift = told as i64 - now as i64, "device clock drifted");
+                    self.resync_time(&uuid);
+                }
             }
             (Method::Push, NS_CONSUMPTION_CONFIG) => {
                 let echo = message.payload.clone();
@@ -221,6 +237,11 @@ impl Engine {
                     Err(error) => warn!(%uuid, namespace, %error, "device did not answer"),
                 }
             }
+            // The cloud sets the time after every bind: metering plugs report 0 W until
+            // they have a zone, and schedules run on the plug's clock.
+            if let Err(error) = engine.set_time(&uuid).await {
+                warn!(%uuid, %error, "device did not take its time zone");
+            }
         });
     }
 
@@ -269,10 +290,60 @@ impl Engine {
                         lm_time: t.toggle.lm_time,
                     }]
                 }),
+            NS_ELECTRICITY | NS_ELECTRICITYX => {
+                match serde_json::from_value::<ElectricityPayload>(payload.clone()) {
+                    Ok(e) => self.record_electricity(uuid, &e, now),
+                    Err(error) => {
+                        inc(&self.shared.counters.bad_messages);
+                        warn!(%uuid, %error, "Electricity answer not understood");
+                    }
+                }
+                None
+            }
+            NS_CONSUMPTIONX => {
+                if let Ok(c) = serde_json::from_value::<ConsumptionXPayload>(payload.clone()) {
+                    let days = c
+                        .consumptionx
+                        .into_iter()
+                        .map(|d| (d.date, d.value))
+                        .collect();
+                    self.emit(Change::Consumption(uuid.to_owned(), days));
+                }
+                None
+            }
             _ => None,
         };
         if let Some(toggles) = toggles.filter(|t| !t.is_empty()) {
             self.record_toggles(uuid, &toggles, now);
+        }
+    }
+
+    /// Keeps the latest reading per channel and hands each to the history.
+    fn record_electricity(&self, uuid: &str, e: &ElectricityPayload, now: u64) {
+        let readings: Vec<(u32, Reading)> = e
+            .electricity
+            .iter()
+            .map(|x| {
+                (
+                    x.channel,
+                    Reading::from_device(x.power, x.voltage, x.current, now),
+                )
+            })
+            .collect();
+        // Readings are kept in memory; the history gets them as samples.
+        let known = self.modify(uuid, |d| {
+            for (channel, reading) in &readings {
+                d.electricity.insert(*channel, *reading);
+            }
+        });
+        if known {
+            for (channel, reading) in readings {
+                self.emit(Change::Sample(Sample {
+                    uuid: uuid.to_owned(),
+                    channel,
+                    reading,
+                }));
+            }
         }
     }
 

@@ -135,6 +135,39 @@ pub struct Clock {
     pub timestamp: u64,
 }
 
+/// `Appliance.Control.Electricity` (one object) or `ElectricityX` (a list): current in mA,
+/// voltage in dV, power in mW.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ElectricityPayload {
+    #[serde(deserialize_with = "one_or_many")]
+    pub electricity: Vec<Electricity>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Electricity {
+    #[serde(default)]
+    pub channel: u32,
+    #[serde(default)]
+    pub current: f64,
+    #[serde(default)]
+    pub voltage: f64,
+    #[serde(default)]
+    pub power: f64,
+}
+
+/// `Appliance.Control.ConsumptionX`: the Wh the plug counted per day, ~30 days.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsumptionXPayload {
+    pub consumptionx: Vec<ConsumptionDay>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsumptionDay {
+    pub date: String,
+    #[serde(default)]
+    pub value: f64,
+}
+
 fn one_or_many<'de, D, T>(de: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -183,6 +216,20 @@ mod tests {
             serde_json::from_value(json!({"togglex":{"channel":2,"onoff":0}})).unwrap();
         assert_eq!(push.togglex[0].onoff, 1);
         assert_eq!(set.togglex[0].channel, 2);
+    }
+
+    #[test]
+    fn electricity_object_and_list_parse() {
+        let one: ElectricityPayload = serde_json::from_value(
+            json!({"electricity":{"channel":0,"current":418,"voltage":2387,"power":67379}}),
+        )
+        .unwrap();
+        let many: ElectricityPayload = serde_json::from_value(
+            json!({"electricity":[{"channel":1,"current":1,"voltage":2,"power":3}]}),
+        )
+        .unwrap();
+        assert_eq!(one.electricity[0].power, 67379.0);
+        assert_eq!(many.electricity[0].channel, 1);
     }
 
     #[test]

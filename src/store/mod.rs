@@ -2,9 +2,10 @@
 //! changes from a bounded queue and writes them in batches, one transaction each, so the
 //! engine's message path never waits on the disk. Readers use their own connection.
 
+pub mod energy;
 mod schema;
 
-use crate::config::StoreConfig;
+use crate::config::Config;
 use crate::datadir::{DataDir, DB_FILE};
 use crate::engine::device::{Change, Channel, Device, Event, EventKind};
 use crate::metrics::{inc, Counters};
@@ -18,6 +19,36 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
+
+/// How long things are kept, and the queue's size.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub queue_capacity: usize,
+    pub events: Duration,
+    pub raw_samples: Duration,
+    pub hourly: Duration,
+    /// Two samples further apart than this add no energy between them.
+    pub max_sample_gap: Duration,
+}
+
+impl StoreOptions {
+    pub fn from_config(config: &Config) -> StoreOptions {
+        let days = |d: u64| Duration::from_secs(d.saturating_mul(86_400));
+        StoreOptions {
+            queue_capacity: config.store.queue_capacity,
+            events: days(config.store.event_retention_days),
+            raw_samples: days(config.energy.raw_retention_days),
+            hourly: days(config.energy.hourly_retention_days),
+            max_sample_gap: (config.energy.poll_interval() * 3).max(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions::from_config(&Config::default())
+    }
+}
 
 /// Most changes written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -85,15 +116,15 @@ impl Store {
     /// Opens (creating and migrating) `merossd.db` and starts the writer thread.
     pub fn open(
         data: &DataDir,
-        config: &StoreConfig,
+        options: StoreOptions,
         counters: Arc<Counters>,
     ) -> Result<Store, StoreError> {
-        Store::open_path(&data.file(DB_FILE), config, counters)
+        Store::open_path(&data.file(DB_FILE), options, counters)
     }
 
     pub fn open_path(
         path: &Path,
-        config: &StoreConfig,
+        options: StoreOptions,
         counters: Arc<Counters>,
     ) -> Result<Store, StoreError> {
         let mut writer = open_connection(path)?;
@@ -101,12 +132,11 @@ impl Store {
         // Nothing is online until it connects to this process.
         writer.execute("UPDATE devices SET online = 0", [])?;
         let reader = open_connection(path)?;
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(16));
-        let retention = Duration::from_secs(config.event_retention_days.saturating_mul(86_400));
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(16));
         let thread_counters = counters.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(writer, rx, retention, thread_counters))
+            .spawn(move || write_loop(writer, rx, options, thread_counters))
             .map_err(|e| StoreError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         Ok(Store {
             sink: Sink { tx, counters },
@@ -142,6 +172,53 @@ impl Store {
         load_devices(&conn)
     }
 
+    /// Runs a read on the reader connection off the async runtime.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn raw_history(
+        &self,
+        uuid: String,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<energy::RawPoint>, StoreError> {
+        self.read(move |c| energy::raw_history(c, &uuid, from, to))
+            .await
+    }
+
+    pub async fn hourly_history(
+        &self,
+        uuid: String,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<energy::HourPoint>, StoreError> {
+        self.read(move |c| energy::hourly_history(c, &uuid, from, to))
+            .await
+    }
+
+    pub async fn consumption(
+        &self,
+        uuid: String,
+        since: String,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        self.read(move |c| energy::consumption(c, &uuid, &since))
+            .await
+    }
+
+    pub async fn energy_totals(&self) -> Result<HashMap<String, f64>, StoreError> {
+        self.read(energy::energy_totals).await
+    }
+
     /// The newest events, of one device or of all, newest first.
     pub async fn events(
         &self,
@@ -161,10 +238,11 @@ impl Store {
 fn write_loop(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Op>,
-    retention: Duration,
+    options: StoreOptions,
     counters: Arc<Counters>,
 ) {
     let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
+    let mut last_seen = energy::LastSeen::new();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -184,7 +262,7 @@ fn write_loop(
                 Op::Flush(done) => flushes.push(done),
             }
         }
-        if let Err(e) = write_batch(&mut conn, changes) {
+        if let Err(e) = write_batch(&mut conn, changes, &mut last_seen, &options) {
             error!(error = %e, "store write failed; this batch is lost");
         }
         for done in flushes {
@@ -192,11 +270,24 @@ fn write_loop(
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = std::time::Instant::now();
-            let cutoff = now_secs().saturating_sub(retention.as_secs());
+            let now = now_secs();
+            let cutoff = now.saturating_sub(options.events.as_secs());
             match conn.execute("DELETE FROM events WHERE at < ?1", [cutoff]) {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old events"),
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "pruning events failed"),
+            }
+            match energy::prune(
+                &conn,
+                now,
+                options.raw_samples.as_secs(),
+                options.hourly.as_secs(),
+            ) {
+                Ok((raw, hours)) if raw + hours > 0 => {
+                    tracing::info!(raw, hours, "pruned old energy history")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "pruning energy history failed"),
             }
         }
     }
@@ -204,13 +295,20 @@ fn write_loop(
 
 /// Writes one batch in one transaction. Device records are coalesced: only the newest
 /// record of each uuid in the batch is written.
-fn write_batch(conn: &mut Connection, changes: Vec<Change>) -> rusqlite::Result<()> {
+fn write_batch(
+    conn: &mut Connection,
+    changes: Vec<Change>,
+    last_seen: &mut energy::LastSeen,
+    options: &StoreOptions,
+) -> rusqlite::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     let mut order: Vec<String> = Vec::new();
     let mut latest: HashMap<String, Option<Box<Device>>> = HashMap::new();
     let mut events = Vec::new();
+    let mut samples = Vec::new();
+    let mut consumption = Vec::new();
     for change in changes {
         match change {
             Change::Device(d) => {
@@ -226,6 +324,8 @@ fn write_batch(conn: &mut Connection, changes: Vec<Change>) -> rusqlite::Result<
                 latest.insert(uuid, None);
             }
             Change::Event(e) => events.push(e),
+            Change::Sample(s) => samples.push(s),
+            Change::Consumption(uuid, days) => consumption.push((uuid, days)),
         }
     }
     let tx = conn.transaction()?;
@@ -234,6 +334,7 @@ fn write_batch(conn: &mut Connection, changes: Vec<Change>) -> rusqlite::Result<
             Some(device) => upsert_device(&tx, &device)?,
             None => {
                 tx.execute("DELETE FROM devices WHERE uuid = ?1", [&uuid])?;
+                energy::forget(&tx, &uuid)?;
             }
         }
     }
@@ -244,6 +345,13 @@ fn write_batch(conn: &mut Connection, changes: Vec<Change>) -> rusqlite::Result<
         for e in events {
             insert.execute(params![e.at, e.uuid, e.kind.as_str(), e.detail])?;
         }
+    }
+    let gap = options.max_sample_gap.as_secs();
+    for s in &samples {
+        energy::insert_sample(&tx, s, last_seen, gap)?;
+    }
+    for (uuid, days) in &consumption {
+        energy::upsert_consumption(&tx, uuid, days)?;
     }
     tx.commit()
 }
@@ -259,12 +367,13 @@ fn upsert_device(tx: &rusqlite::Transaction, d: &Device) -> rusqlite::Result<()>
     tx.prepare_cached(
         "INSERT INTO devices (uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip,
             fw_version, fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at,
-            ability, system_all, last_report)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+            ability, system_all, last_report, timezone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT (uuid) DO UPDATE SET name = ?2, mac = ?3, user_id = ?4, hw_type = ?5,
             hw_sub_type = ?6, hw_version = ?7, hw_chip = ?8, fw_version = ?9,
             fw_compile_time = ?10, inner_ip = ?11, first_seen = ?12, last_seen = ?13,
-            online = ?14, bound_at = ?15, ability = ?16, system_all = ?17, last_report = ?18",
+            online = ?14, bound_at = ?15, ability = ?16, system_all = ?17, last_report = ?18,
+            timezone = ?19",
     )?
     .execute(params![
         d.uuid,
@@ -285,6 +394,7 @@ fn upsert_device(tx: &rusqlite::Transaction, d: &Device) -> rusqlite::Result<()>
         json_text(&d.ability),
         json_text(&d.all),
         json_text(&d.last_report),
+        d.timezone,
     ])?;
     tx.execute("DELETE FROM channels WHERE uuid = ?1", [&d.uuid])?;
     let mut insert = tx.prepare_cached(
@@ -300,7 +410,7 @@ fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip, fw_version,
                 fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at, ability,
-                system_all, last_report
+                system_all, last_report, timezone
          FROM devices ORDER BY uuid",
     )?;
     let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
@@ -336,6 +446,7 @@ fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
                 ability: parse(r.get(15)?),
                 all: parse(r.get(16)?),
                 last_report: parse(r.get(17)?),
+                timezone: r.get(18)?,
                 ..Default::default()
             })
         })?
@@ -410,7 +521,7 @@ mod tests {
     async fn devices_and_channels_come_back_after_reopening() {
         let path = temp_db();
         let counters = Arc::new(Counters::default());
-        let store = Store::open_path(&path, &StoreConfig::default(), counters.clone()).unwrap();
+        let store = Store::open_path(&path, StoreOptions::default(), counters.clone()).unwrap();
         let mut d = Device::new("u1", 10);
         d.name = Some("fridge".into());
         d.online = true;
@@ -435,7 +546,7 @@ mod tests {
         store.flush().await.unwrap();
         drop(store);
 
-        let again = Store::open_path(&path, &StoreConfig::default(), counters).unwrap();
+        let again = Store::open_path(&path, StoreOptions::default(), counters).unwrap();
         let devices = again.load_devices().unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].name.as_deref(), Some("fridge"));
@@ -458,7 +569,7 @@ mod tests {
         let path = temp_db();
         let store = Store::open_path(
             &path,
-            &StoreConfig::default(),
+            StoreOptions::default(),
             Arc::new(Counters::default()),
         )
         .unwrap();

@@ -41,6 +41,35 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_by_device ON events (uuid, id);
     CREATE INDEX events_by_time ON events (at);",
+    // 2: a device's own time zone; electricity samples, hourly aggregates, daily energy.
+    "ALTER TABLE devices ADD COLUMN timezone TEXT;
+    CREATE TABLE samples (
+        uuid      TEXT NOT NULL,
+        channel   INTEGER NOT NULL,
+        at        INTEGER NOT NULL,
+        power_w   REAL NOT NULL,
+        voltage_v REAL NOT NULL,
+        current_a REAL NOT NULL
+    );
+    CREATE INDEX samples_by_device ON samples (uuid, channel, at);
+    CREATE INDEX samples_by_time ON samples (at);
+    CREATE TABLE hourly (
+        uuid      TEXT NOT NULL,
+        channel   INTEGER NOT NULL,
+        hour      INTEGER NOT NULL,
+        samples   INTEGER NOT NULL,
+        sum_w     REAL NOT NULL,
+        min_w     REAL NOT NULL,
+        max_w     REAL NOT NULL,
+        energy_wh REAL NOT NULL,
+        PRIMARY KEY (uuid, channel, hour)
+    );
+    CREATE TABLE consumption (
+        uuid TEXT NOT NULL,
+        date TEXT NOT NULL,
+        wh   REAL NOT NULL,
+        PRIMARY KEY (uuid, date)
+    );",
 ];
 
 /// Brings the schema up to date in one transaction per step.

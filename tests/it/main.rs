@@ -3,6 +3,7 @@
 
 mod api;
 mod common;
+mod energy;
 mod gate;
 mod session;
 mod store;

@@ -1,0 +1,190 @@
+//! `/api/v1/devices/{uuid}/electricity|history|consumption`: live power, stored history and
+//! the per-day energy the plug counted.
+
+use super::devices::known;
+use super::error::ApiError;
+use super::AppState;
+use crate::protocol::{now_secs, Method};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Days `consumption` returns when not told.
+const DEFAULT_DAYS: u32 = 30;
+const MAX_DAYS: u32 = 3660;
+/// Ranges longer than this default to hourly points.
+const RAW_UP_TO_S: u64 = 2 * 86_400;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/devices/:uuid/electricity", get(electricity))
+        .route("/devices/:uuid/history", get(history))
+        .route("/devices/:uuid/consumption", get(consumption))
+}
+
+fn not_metering() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_metering",
+        "This device does not measure electricity.",
+    )
+}
+
+fn bad_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+}
+
+/// Channel readings of a device as JSON.
+pub fn readings(device: &crate::engine::device::Device) -> Vec<Value> {
+    device
+        .electricity
+        .iter()
+        .map(|(channel, r)| {
+            json!({"channel": channel, "power_w": r.power_w, "voltage_v": r.voltage_v, "current_a": r.current_a, "at": r.at})
+        })
+        .collect()
+}
+
+/// A live read: asks the device now.
+async fn electricity(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let device = known(&state, &uuid)?;
+    if !device.is_metering() {
+        return Err(not_metering());
+    }
+    let (namespace, payload) = if device.has_ability("Appliance.Control.Electricity") {
+        (
+            "Appliance.Control.Electricity",
+            json!({"electricity": {"channel": 0}}),
+        )
+    } else {
+        (
+            "Appliance.Control.ElectricityX",
+            json!({"electricity": [{"channel": 0}]}),
+        )
+    };
+    state
+        .engine
+        .request(
+            &uuid,
+            Method::Get,
+            namespace,
+            payload,
+            state.request_timeout,
+        )
+        .await?;
+    // The reply went through the engine, which kept the reading.
+    let device = known(&state, &uuid)?;
+    Ok(Json(json!({"uuid": uuid, "channels": readings(&device)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+/// RFC 3339 (`2026-11-21T10:00:00Z`) or epoch seconds.
+fn parse_time(text: &str) -> Result<u64, ApiError> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs);
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(|t| t.as_second().max(0) as u64)
+        .map_err(|_| bad_query(format!("`{text}` is neither RFC 3339 nor epoch seconds.")))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let device = known(&state, &uuid)?;
+    if !device.is_metering() {
+        return Err(not_metering());
+    }
+    let Query(q) = query.map_err(|e| bad_query(format!("Bad query: {e}.")))?;
+    let now = now_secs();
+    let to = q.to.as_deref().map(parse_time).transpose()?.unwrap_or(now);
+    let from = q
+        .from
+        .as_deref()
+        .map(parse_time)
+        .transpose()?
+        .unwrap_or(to.saturating_sub(86_400));
+    if from > to {
+        return Err(bad_query("`from` is after `to`."));
+    }
+    let step = match q.step.as_deref() {
+        None | Some("auto") => {
+            if to - from <= RAW_UP_TO_S {
+                "raw"
+            } else {
+                "hour"
+            }
+        }
+        Some("raw") => "raw",
+        Some("hour" | "hourly" | "1h" | "3600") => "hour",
+        Some(other) => return Err(bad_query(format!("`step` is raw or hour, not `{other}`."))),
+    };
+    let points = if step == "raw" {
+        let raw = state
+            .store
+            .raw_history(uuid.clone(), from, to)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        serde_json::to_value(raw)
+    } else {
+        let hours = state
+            .store
+            .hourly_history(uuid.clone(), from, to)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        serde_json::to_value(hours)
+    }
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(
+        json!({"uuid": uuid, "from": from, "to": to, "step": step, "points": points}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumptionQuery {
+    days: Option<u32>,
+}
+
+async fn consumption(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    query: Result<Query<ConsumptionQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let device = known(&state, &uuid)?;
+    if !device.is_metering() {
+        return Err(not_metering());
+    }
+    let Query(q) = query.map_err(|_| bad_query("`days` must be a whole number."))?;
+    let days = q.days.unwrap_or(DEFAULT_DAYS).clamp(1, MAX_DAYS);
+    let since = jiff::Timestamp::from_second((now_secs() as i64) - i64::from(days - 1) * 86_400)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .unwrap_or_default();
+    let rows = state
+        .store
+        .consumption(uuid.clone(), since)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let total: f64 = rows.iter().map(|(_, wh)| wh).sum();
+    let days: Vec<Value> = rows
+        .into_iter()
+        .map(|(date, wh)| json!({"date": date, "wh": wh}))
+        .collect();
+    Ok(Json(json!({"uuid": uuid, "days": days, "total_wh": total})))
+}

@@ -1,0 +1,154 @@
+//! `GET /metrics`: Prometheus text, per device (power, voltage, current, energy, online)
+//! and the daemon's own counters. Built fresh from the current state at each scrape.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::metrics::Snapshot;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+type Labels = Vec<(String, String)>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let totals = state
+        .store
+        .energy_totals()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut registry = Registry::default();
+    let power = Family::<Labels, FloatGauge>::default();
+    let voltage = Family::<Labels, FloatGauge>::default();
+    let current = Family::<Labels, FloatGauge>::default();
+    let energy = Family::<Labels, FloatGauge>::default();
+    let online = Family::<Labels, Gauge>::default();
+    for d in state.engine.devices() {
+        let labels = vec![
+            ("uuid".to_owned(), d.uuid.clone()),
+            ("name".to_owned(), d.name.clone().unwrap_or_default()),
+        ];
+        online.get_or_create(&labels).set(i64::from(d.online));
+        for (channel, r) in &d.electricity {
+            let mut l = labels.clone();
+            l.push(("channel".to_owned(), channel.to_string()));
+            power.get_or_create(&l).set(r.power_w);
+            voltage.get_or_create(&l).set(r.voltage_v);
+            current.get_or_create(&l).set(r.current_a);
+        }
+        if let Some(wh) = totals.get(&d.uuid) {
+            energy.get_or_create(&labels).set(*wh);
+        }
+    }
+    registry.register("merossd_power_watts", "Latest power reading", power);
+    registry.register("merossd_voltage_volts", "Latest voltage reading", voltage);
+    registry.register("merossd_current_amperes", "Latest current reading", current);
+    registry.register(
+        "merossd_energy_wh_total",
+        "Energy the plug counted over the days kept, in Wh",
+        energy,
+    );
+    registry.register(
+        "merossd_device_online",
+        "1 while the device is connected",
+        online,
+    );
+    daemon_metrics(&mut registry, &state.engine.counters().snapshot());
+
+    let mut text = String::new();
+    encode(&mut text, &registry).map_err(|e| ApiError::internal(&e))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
+    let gauge = |registry: &mut Registry, name: &str, help: &str, value: u64| {
+        let g = Gauge::<i64>::default();
+        g.set(value as i64);
+        registry.register(name, help, g);
+    };
+    let counter = |registry: &mut Registry, name: &str, help: &str, value: u64| {
+        let c = Counter::<u64>::default();
+        c.inc_by(value);
+        registry.register(name, help, c);
+    };
+    gauge(
+        registry,
+        "merossd_connections",
+        "MQTT connections held now",
+        s.connections_open,
+    );
+    gauge(
+        registry,
+        "merossd_store_queue_depth",
+        "Store writes waiting",
+        s.store_queue_depth,
+    );
+    counter(
+        registry,
+        "merossd_connections",
+        "MQTT connections accepted",
+        s.connections_total,
+    );
+    counter(registry, "merossd_binds", "Device binds answered", s.binds);
+    counter(
+        registry,
+        "merossd_messages_in",
+        "Messages the engine received",
+        s.messages_in,
+    );
+    counter(
+        registry,
+        "merossd_messages_out",
+        "Messages the engine sent",
+        s.messages_out,
+    );
+    counter(
+        registry,
+        "merossd_sign_failures",
+        "Messages whose sign did not verify",
+        s.sign_failures,
+    );
+    counter(
+        registry,
+        "merossd_bad_messages",
+        "Messages that were not valid Meross JSON",
+        s.bad_messages,
+    );
+    counter(
+        registry,
+        "merossd_refused_logins",
+        "Logins refused with a CONNACK code",
+        s.refused_logins,
+    );
+    counter(
+        registry,
+        "merossd_request_timeouts",
+        "Requests a device did not answer in time",
+        s.request_timeouts,
+    );
+    counter(
+        registry,
+        "merossd_handshake_failures",
+        "TLS handshakes that failed",
+        s.handshake_failures,
+    );
+    counter(
+        registry,
+        "merossd_store_queue_full",
+        "Store writes dropped: queue full",
+        s.store_queue_full,
+    );
+}

@@ -1,0 +1,117 @@
+//! Polls metering plugs: Electricity every `poll_interval` (jittered, so a hundred plugs do
+//! not fire at once) and ConsumptionX once a day. Each poll runs on its own task with a
+//! deadline, so a plug that stops answering never holds up the others.
+
+use super::session::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
+use super::{Engine, RequestError};
+use crate::protocol::Method;
+use crate::shutdown::Shutdown;
+use rand::Rng;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::debug;
+
+/// Polls in flight at once.
+const MAX_CONCURRENT_POLLS: usize = 32;
+/// How often ConsumptionX is read.
+const CONSUMPTION_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Longest a poll waits for its answer.
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Due {
+    electricity: Option<Instant>,
+    consumption: Option<Instant>,
+}
+
+/// `interval` plus or minus 10 %.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+}
+
+/// Runs until shutdown.
+pub async fn run_poller(engine: Engine, interval: Duration, mut shutdown: Shutdown) {
+    let tick = (interval / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let timeout = interval.min(MAX_POLL_TIMEOUT);
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_POLLS));
+    let mut schedule: HashMap<String, Due> = HashMap::new();
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = ticker.tick() => {}
+        }
+        let now = Instant::now();
+        let online = engine.online_metering();
+        // A device that went away starts afresh when it is back.
+        schedule.retain(|uuid, _| online.contains(uuid));
+        for uuid in online {
+            let due = schedule.entry(uuid.clone()).or_insert_with(|| Due {
+                // Spread the first polls over one interval.
+                electricity: Some(now + interval.mul_f64(rand::thread_rng().gen_range(0.0..1.0))),
+                consumption: Some(now),
+            });
+            let mut polls = Vec::new();
+            if due.electricity.is_some_and(|t| t <= now) {
+                due.electricity = Some(now + jittered(interval));
+                polls.push(Poll::Electricity);
+            }
+            if due.consumption.is_some_and(|t| t <= now) {
+                due.consumption = Some(now + jittered(CONSUMPTION_INTERVAL));
+                polls.push(Poll::Consumption);
+            }
+            for poll in polls {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    debug!("poll concurrency reached; the rest wait a tick");
+                    break;
+                };
+                let engine = engine.clone();
+                let uuid = uuid.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = poll.run(&engine, &uuid, timeout).await {
+                        debug!(%uuid, ?poll, %error, "poll failed");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Poll {
+    Electricity,
+    Consumption,
+}
+
+impl Poll {
+    /// The reply goes through the engine's `learn`, which keeps the reading.
+    async fn run(self, engine: &Engine, uuid: &str, timeout: Duration) -> Result<(), RequestError> {
+        let (namespace, payload) = match self {
+            Poll::Electricity => match engine.device(uuid) {
+                Some(d) if !d.has_ability(NS_ELECTRICITY) && d.has_ability(NS_ELECTRICITYX) => {
+                    (NS_ELECTRICITYX, json!({"electricity": [{"channel": 0}]}))
+                }
+                _ => (NS_ELECTRICITY, json!({"electricity": {"channel": 0}})),
+            },
+            Poll::Consumption => {
+                if !engine
+                    .device(uuid)
+                    .is_some_and(|d| d.has_ability(NS_CONSUMPTIONX))
+                {
+                    return Ok(());
+                }
+                (NS_CONSUMPTIONX, json!({}))
+            }
+        };
+        engine
+            .request(uuid, Method::Get, namespace, payload, timeout)
+            .await
+            .map(|_| ())
+    }
+}
