@@ -27,7 +27,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let power = Family::<Labels, FloatGauge>::default();
     let voltage = Family::<Labels, FloatGauge>::default();
     let current = Family::<Labels, FloatGauge>::default();
-    let energy = Family::<Labels, FloatGauge>::default();
+    let energy = Family::<Labels, Counter<f64, AtomicU64>>::default();
     let online = Family::<Labels, Gauge>::default();
     for d in state.engine.devices() {
         let labels = vec![
@@ -43,14 +43,14 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             current.get_or_create(&l).set(r.current_a);
         }
         if let Some(wh) = totals.get(&d.uuid) {
-            energy.get_or_create(&labels).set(*wh);
+            energy.get_or_create(&labels).inc_by(*wh);
         }
     }
     registry.register("merossd_power_watts", "Latest power reading", power);
     registry.register("merossd_voltage_volts", "Latest voltage reading", voltage);
     registry.register("merossd_current_amperes", "Latest current reading", current);
     registry.register(
-        "merossd_energy_wh_total",
+        "merossd_energy_wh",
         "Energy the plug counted over the days kept, in Wh",
         energy,
     );
@@ -66,7 +66,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     Ok((
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         text,
     )
@@ -86,7 +86,7 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
     };
     gauge(
         registry,
-        "merossd_connections",
+        "merossd_connections_open",
         "MQTT connections held now",
         s.connections_open,
     );

@@ -19,10 +19,19 @@ pub fn insert_sample(
     max_gap_s: u64,
 ) -> rusqlite::Result<()> {
     let r = &s.reading;
+    // A second reading in the same second replaces the first.
     tx.prepare_cached(
-        "INSERT INTO samples (uuid, channel, at, power_w, voltage_v, current_a) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR REPLACE INTO samples (uuid, channel, at, power_mw, voltage_dv, current_ma)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![s.uuid, s.channel, r.at, r.power_w, r.voltage_v, r.current_a])?;
+    .execute(params![
+        s.uuid,
+        s.channel,
+        r.at,
+        (r.power_w * 1000.0).round() as i64,
+        (r.voltage_v * 10.0).round() as i64,
+        (r.current_a * 1000.0).round() as i64
+    ])?;
     let key = (s.uuid.clone(), s.channel);
     let energy_wh = match last.get(&key) {
         Some(&(at, power)) if r.at > at && r.at - at <= max_gap_s => {
@@ -124,16 +133,17 @@ pub fn raw_history(
     to: u64,
 ) -> rusqlite::Result<Vec<RawPoint>> {
     conn.prepare_cached(
-        "SELECT at, channel, power_w, voltage_v, current_a FROM samples
+        "SELECT at, channel, power_mw, voltage_dv, current_ma FROM samples
          WHERE uuid = ?1 AND at >= ?2 AND at <= ?3 ORDER BY at, channel LIMIT ?4",
     )?
     .query_map(params![uuid, from, to, MAX_POINTS as i64], |r| {
+        let (mw, dv, ma): (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
         Ok(RawPoint {
             at: r.get(0)?,
             channel: r.get(1)?,
-            power_w: r.get(2)?,
-            voltage_v: r.get(3)?,
-            current_a: r.get(4)?,
+            power_w: mw as f64 / 1000.0,
+            voltage_v: dv as f64 / 10.0,
+            current_a: ma as f64 / 1000.0,
         })
     })?
     .collect()
@@ -229,7 +239,7 @@ mod tests {
         let mut c = db();
         let mut last = LastSeen::new();
         let h = 1_800_000_000; // on the hour
-        // 100 W for the first half hour, 300 W for the second, every 30 s.
+                               // 100 W for the first half hour, 300 W for the second, every 30 s.
         let samples: Vec<Sample> = (0..120)
             .map(|i| sample(h + i * 30, if i < 60 { 100.0 } else { 300.0 }))
             .collect();
