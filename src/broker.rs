@@ -26,11 +26,17 @@ pub struct Incoming {
     pub payload: bytes::Bytes,
 }
 
-/// What the engine asks the writer thread to do.
+/// What a link's writer thread is asked to do.
 #[derive(Debug)]
 pub enum Outgoing {
-    Publish { topic: String, payload: Vec<u8> },
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+    },
     Subscribe(String),
+    /// Answered once everything sent before it reached the router.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A handle that sends to the router without blocking the caller.
@@ -43,25 +49,57 @@ pub struct LinkClosed;
 
 impl Outbox {
     pub async fn publish(&self, topic: String, payload: Vec<u8>) -> Result<(), LinkClosed> {
-        self.0
-            .send(Outgoing::Publish { topic, payload })
-            .await
-            .map_err(|_| LinkClosed)
+        self.send(Outgoing::Publish {
+            topic,
+            payload,
+            retain: false,
+        })
+        .await
+    }
+
+    /// Publishes a retained message; an empty payload clears the topic's retained one.
+    pub async fn publish_retained(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+    ) -> Result<(), LinkClosed> {
+        self.send(Outgoing::Publish {
+            topic,
+            payload,
+            retain: true,
+        })
+        .await
+    }
+
+    async fn send(&self, out: Outgoing) -> Result<(), LinkClosed> {
+        self.0.send(out).await.map_err(|_| LinkClosed)
     }
 
     pub async fn subscribe(&self, filter: &str) -> Result<(), LinkClosed> {
-        self.0
-            .send(Outgoing::Subscribe(filter.to_owned()))
-            .await
-            .map_err(|_| LinkClosed)
+        self.send(Outgoing::Subscribe(filter.to_owned())).await
+    }
+
+    /// Waits until everything sent before reached the router.
+    pub async fn flush(&self) -> Result<(), LinkClosed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Outgoing::Flush(tx)).await?;
+        rx.await.map_err(|_| LinkClosed)
     }
 }
 
-/// The running router: where the gate connects, and the engine's link.
-pub struct Router {
-    pub upstream: Upstream,
+/// One in-process client of the router: send through `outbox`, receive on `incoming`.
+pub struct Link {
     pub outbox: Outbox,
     pub incoming: mpsc::Receiver<Incoming>,
+}
+
+/// The running router: where the gate connects, and the in-process links.
+pub struct Router {
+    pub upstream: Upstream,
+    /// The engine's link.
+    pub engine: Link,
+    /// The Home Assistant bridge's link.
+    pub homeassistant: Link,
 }
 
 fn router_config() -> RouterConfig {
@@ -112,8 +150,11 @@ pub fn start() -> std::io::Result<Router> {
     };
 
     let mut broker = Broker::new(config);
-    let (link_tx, link_rx) = broker
+    let engine = broker
         .link("merossd-engine")
+        .map_err(|e| std::io::Error::other(format!("router link: {e}")))?;
+    let homeassistant = broker
+        .link("merossd-homeassistant")
         .map_err(|e| std::io::Error::other(format!("router link: {e}")))?;
     // Broker::start blocks its thread for as long as the servers run.
     std::thread::Builder::new()
@@ -125,19 +166,26 @@ pub fn start() -> std::io::Result<Router> {
         })?;
     wait_listening(addr, &user, &password)?;
 
-    let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
-    std::thread::Builder::new()
-        .name("router-writer".into())
-        .spawn(move || writer(link_tx, out_rx))?;
-    let (in_tx, in_rx) = mpsc::channel(OUTBOX_CAPACITY);
-    tokio::spawn(reader(link_rx, in_tx));
-
     Ok(Router {
         upstream: Upstream {
             addr,
             user,
             password,
         },
+        engine: run_link("engine", engine)?,
+        homeassistant: run_link("homeassistant", homeassistant)?,
+    })
+}
+
+/// Starts a link's writer thread and reader task.
+fn run_link(name: &str, (tx, rx): (LinkTx, LinkRx)) -> std::io::Result<Link> {
+    let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
+    std::thread::Builder::new()
+        .name(format!("router-writer-{name}"))
+        .spawn(move || writer(tx, out_rx))?;
+    let (in_tx, in_rx) = mpsc::channel(OUTBOX_CAPACITY);
+    tokio::spawn(reader(rx, in_tx));
+    Ok(Link {
         outbox: Outbox(out_tx),
         incoming: in_rx,
     })
@@ -187,20 +235,51 @@ fn wait_listening(addr: SocketAddr, user: &str, password: &str) -> std::io::Resu
 }
 
 /// Runs on its own thread: `LinkTx` calls may block until the router drains its channel.
+/// (`LinkTx::send`, needed for retained publishes, is async only in name: it blocks too.)
 fn writer(mut link: LinkTx, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some(out) = rx.blocking_recv() {
-        let result = match out {
-            Outgoing::Publish { topic, payload } => link.publish(topic, payload),
-            Outgoing::Subscribe(filter) => link.subscribe(filter),
-        };
-        if let Err(e) = result {
-            error!(error = %e, "router link closed; the engine can no longer send");
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the router writer");
             return;
         }
-    }
+    };
+    runtime.block_on(async move {
+        while let Some(out) = rx.recv().await {
+            let result = match out {
+                Outgoing::Publish {
+                    topic,
+                    payload,
+                    retain: false,
+                } => link.publish(topic, payload),
+                Outgoing::Publish {
+                    topic,
+                    payload,
+                    retain: true,
+                } => {
+                    let publish = rumqttd::protocol::Publish::new(
+                        bytes::Bytes::from(topic),
+                        bytes::Bytes::from(payload),
+                        true,
+                    );
+                    link.send(rumqttd::protocol::Packet::Publish(publish, None))
+                        .await
+                }
+                Outgoing::Subscribe(filter) => link.subscribe(filter),
+                Outgoing::Flush(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
+            if let Err(e) = result {
+                error!(error = %e, "router link closed; nothing more can be sent");
+                return;
+            }
+        }
+    });
 }
 
-/// Reads the engine's notifications. The router stops scheduling a link that has had
+/// Reads a link's notifications. The router stops scheduling a link that has had
 /// `max_outgoing_packet_count` packets and says `Unschedule`: it must be woken again or the
 /// link stalls silently.
 async fn reader(mut link: LinkRx, tx: mpsc::Sender<Incoming>) {

@@ -19,6 +19,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub time: TimeConfig,
     pub energy: EnergyConfig,
+    pub homeassistant: HomeAssistantConfig,
 }
 
 impl Default for Config {
@@ -32,6 +33,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             time: TimeConfig::default(),
             energy: EnergyConfig::default(),
+            homeassistant: HomeAssistantConfig::default(),
         }
     }
 }
@@ -188,6 +190,27 @@ impl EnergyConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HomeAssistantConfig {
+    /// Publish MQTT discovery, states and availability for Home Assistant.
+    pub enabled: bool,
+    /// Home Assistant's discovery prefix.
+    pub discovery_prefix: String,
+    /// Where states, availability and commands live (`<base_topic>/<uuid>`...).
+    pub base_topic: String,
+}
+
+impl Default for HomeAssistantConfig {
+    fn default() -> Self {
+        HomeAssistantConfig {
+            enabled: true,
+            discovery_prefix: "homeassistant".to_owned(),
+            base_topic: "merossd".to_owned(),
+        }
+    }
+}
+
 fn optional_addr<'de, D: Deserializer<'de>>(de: D) -> Result<Option<SocketAddr>, D::Error> {
     let text = String::deserialize(de)?;
     if text.trim().is_empty() {
@@ -259,6 +282,24 @@ impl Config {
                     self.time.timezone
                 ),
             );
+        }
+        for (key, topic) in [
+            (
+                "homeassistant.discovery_prefix",
+                &self.homeassistant.discovery_prefix,
+            ),
+            ("homeassistant.base_topic", &self.homeassistant.base_topic),
+        ] {
+            let ok = !topic.is_empty()
+                && !topic.starts_with('/')
+                && !topic.ends_with('/')
+                && !topic.contains(['+', '#', '\0']);
+            if !ok {
+                return bad(
+                    key,
+                    "must be a topic such as \"merossd\" (no wildcards, no leading or trailing /)",
+                );
+            }
         }
         if self.energy.poll_interval_s == 0 {
             return bad("energy.poll_interval_s", "must be at least 1");

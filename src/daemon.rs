@@ -52,6 +52,7 @@ pub struct Daemon {
     pub counters: Arc<Counters>,
     trigger: Trigger,
     tasks: JoinSet<()>,
+    bridge_stop: Option<(Trigger, tokio::task::JoinHandle<()>)>,
     store: store::Store,
 }
 
@@ -121,7 +122,7 @@ impl Daemon {
         let mut tasks = JoinSet::new();
 
         let engine = Engine::new(
-            router.outbox.clone(),
+            router.engine.outbox.clone(),
             accounts.clone(),
             counters.clone(),
             known,
@@ -132,7 +133,7 @@ impl Daemon {
         tasks.spawn(
             engine
                 .clone()
-                .run(router.incoming, gate_rx, shutdown.clone()),
+                .run(router.engine.incoming, gate_rx, shutdown.clone()),
         );
         tasks.spawn(crate::engine::run_poller(
             engine.clone(),
@@ -174,6 +175,26 @@ impl Daemon {
         let api_addr = api_listener
             .local_addr()
             .map_err(|e| other("listener", &e))?;
+        let mut bridge_stop = None;
+        if config.homeassistant.enabled {
+            let topics = crate::homeassistant::discovery::Topics {
+                prefix: config.homeassistant.discovery_prefix.clone(),
+                base: config.homeassistant.base_topic.clone(),
+            };
+            let bridge = crate::homeassistant::Bridge::new(
+                engine.clone(),
+                store.clone(),
+                router.homeassistant.outbox.clone(),
+                topics,
+                api_url(api_addr),
+            );
+            // Stopped first, on its own signal, so that it can still say "offline".
+            let (trigger, stop) = shutdown::channel();
+            bridge_stop = Some((
+                trigger,
+                tokio::spawn(bridge.run(router.homeassistant, stop)),
+            ));
+        }
         tasks.spawn(crate::api::serve(
             api_listener,
             crate::api::AppState::new(
@@ -200,6 +221,7 @@ impl Daemon {
             counters,
             trigger,
             tasks,
+            bridge_stop,
             store,
         })
     }
@@ -211,12 +233,31 @@ impl Daemon {
 
     /// Stops every task, then flushes the store.
     pub async fn stop(mut self) {
+        if let Some((trigger, bridge)) = self.bridge_stop.take() {
+            trigger.trigger();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), bridge).await;
+            // Give the router a moment to pass "offline" on before connections close.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         self.trigger.trigger();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
         self.store.close().await;
         info!("merossd stopped");
     }
+}
+
+/// The admin API's address as a URL a person on the network can open.
+fn api_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        crate::gate::tls::host_addresses()
+            .into_iter()
+            .find(|ip| ip.is_ipv4())
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.

@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod datadir;
 pub mod engine;
 pub mod gate;
+pub mod homeassistant;
 pub mod metrics;
 pub mod protocol;
 pub mod shutdown;

@@ -3,8 +3,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::engine::device::Device;
-use crate::protocol::payloads::ToggleX;
-use crate::protocol::{now_secs, Method};
+use crate::protocol::Method;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -213,45 +212,12 @@ async fn toggle(
     Path(uuid): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let device = known(&state, &uuid)?;
+    known(&state, &uuid)?;
     let ToggleBody { channel, on } = body(&bytes)?;
-    let onoff = u8::from(on);
-    // Old firmware knows only the single-channel Toggle; everything newer has ToggleX.
-    let (namespace, payload) = if !device.has_ability("Appliance.Control.ToggleX")
-        && device.has_ability("Appliance.Control.Toggle")
-    {
-        if channel != 0 {
-            return Err(ApiError::bad_body(
-                "invalid_body",
-                "This device has one channel: 0.",
-            ));
-        }
-        (
-            "Appliance.Control.Toggle",
-            json!({"channel": 0, "toggle": {"onoff": onoff}}),
-        )
-    } else {
-        (
-            "Appliance.Control.ToggleX",
-            json!({"togglex": {"channel": channel, "onoff": onoff}}),
-        )
-    };
     state
         .engine
-        .request(
-            &uuid,
-            Method::Set,
-            namespace,
-            payload,
-            state.request_timeout,
-        )
+        .switch(&uuid, channel, on, state.request_timeout)
         .await?;
-    let toggles = [ToggleX {
-        channel,
-        onoff,
-        lm_time: None,
-    }];
-    state.engine.record_toggles(&uuid, &toggles, now_secs());
     Ok(Json(json!({"uuid": uuid, "channel": channel, "on": on})))
 }
 

@@ -82,6 +82,7 @@ impl From<crate::engine::RequestError> for ApiError {
                     None => "The device answered ERROR.".to_owned(),
                 },
             ),
+            Unsupported(why) => ApiError::bad_body("unsupported", why),
             Closed => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "stopping",

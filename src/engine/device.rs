@@ -193,3 +193,14 @@ pub enum Change {
     /// Per-day energy the device itself counted: (uuid, [(YYYY-MM-DD, Wh)]).
     Consumption(String, Vec<(String, f64)>),
 }
+
+/// What observers (the Home Assistant bridge) hear: which device to look at again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Its record or readings changed.
+    Updated(String),
+    /// It was forgotten.
+    Forgotten(String),
+    /// New per-day energy counts were handed to the store.
+    Energy(String),
+}

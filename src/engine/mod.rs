@@ -2,6 +2,7 @@
 //! says about itself, and offers the rest of the program one call, [`Engine::request`],
 //! that signs a message, publishes it and waits for the device's reply.
 
+mod control;
 pub mod device;
 mod poller;
 mod session;
@@ -16,12 +17,12 @@ use crate::metrics::{inc, Counters};
 use crate::protocol::{self, device_subscribe_topic, Message, Method};
 use crate::shutdown::Shutdown;
 use crate::store::Sink;
-use device::{Change, Device, Event, EventKind};
+use device::{Change, Device, Event, EventKind, Notice};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::debug;
 
 /// How long a device has to answer a request when the caller does not say.
@@ -43,6 +44,9 @@ pub enum RequestError {
     },
     #[error("the daemon is stopping")]
     Closed,
+    /// The device cannot do what was asked (a channel it does not have, say).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<LinkClosed> for RequestError {
@@ -69,7 +73,11 @@ struct Shared {
     sink: Sink,
     /// The zone devices get unless they have their own.
     timezone: String,
+    notices: broadcast::Sender<Notice>,
 }
+
+/// Notices an observer may fall behind by before it is told it lagged.
+const NOTICE_CAPACITY: usize = 4096;
 
 impl Engine {
     /// A new engine. `known` are the devices remembered from before (all offline);
@@ -100,8 +108,19 @@ impl Engine {
                 counters,
                 sink,
                 timezone,
+                notices: broadcast::channel(NOTICE_CAPACITY).0,
             }),
         }
+    }
+
+    /// Hears which devices changed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.shared.notices.subscribe()
+    }
+
+    fn notify(&self, notice: Notice) {
+        // No observer is not an error.
+        let _ = self.shared.notices.send(notice);
     }
 
     pub fn counters(&self) -> &Arc<Counters> {
@@ -130,6 +149,7 @@ impl Engine {
         let removed = write(&self.shared.devices).remove(uuid).is_some();
         if removed {
             self.emit(Change::Forget(uuid.to_owned()));
+            self.notify(Notice::Forgotten(uuid.to_owned()));
             self.event(Some(uuid), EventKind::Forgotten, String::new());
         }
         removed
@@ -211,6 +231,7 @@ impl Engine {
             device.clone()
         };
         self.emit(Change::Device(Box::new(snapshot.clone())));
+        self.notify(Notice::Updated(uuid.to_owned()));
         Some(snapshot)
     }
 
@@ -245,6 +266,7 @@ impl Engine {
             device.clone()
         };
         self.emit(Change::Device(Box::new(snapshot.clone())));
+        self.notify(Notice::Updated(uuid.to_owned()));
         snapshot
     }
 

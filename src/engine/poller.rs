@@ -1,5 +1,5 @@
 //! Polls metering plugs: Electricity every `poll_interval` (jittered, so a hundred plugs do
-//! not fire at once) and ConsumptionX once a day. Each poll runs on its own task with a
+//! not fire at once) and ConsumptionX every hour. Each poll runs on its own task with a
 //! deadline, so a plug that stops answering never holds up the others.
 
 use super::session::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
@@ -17,8 +17,9 @@ use tracing::debug;
 
 /// Polls in flight at once.
 const MAX_CONCURRENT_POLLS: usize = 32;
-/// How often ConsumptionX is read.
-const CONSUMPTION_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// How often ConsumptionX is read: hourly, so that today's count (and the energy total
+/// Home Assistant's Energy dashboard follows) moves within the day.
+const CONSUMPTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Longest a poll waits for its answer.
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -308,6 +308,7 @@ impl Engine {
                         .map(|d| (d.date, d.value))
                         .collect();
                     self.emit(Change::Consumption(uuid.to_owned(), days));
+                    self.notify(super::device::Notice::Energy(uuid.to_owned()));
                 }
                 None
             }
@@ -337,6 +338,7 @@ impl Engine {
             }
         });
         if known {
+            self.notify(super::device::Notice::Updated(uuid.to_owned()));
             for (channel, reading) in readings {
                 self.emit(Change::Sample(Sample {
                     uuid: uuid.to_owned(),

@@ -3,6 +3,7 @@
 
 use merossd::config::{Account, Config};
 use merossd::daemon::Daemon;
+
 use merossd::sim::{self, Profile, SimConfig, SimDevice, Timings};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -161,4 +162,52 @@ pub async fn local_client(d: &Daemon, id: &str) -> (rumqttc::AsyncClient, rumqtt
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(1 << 20, 1 << 20);
     rumqttc::AsyncClient::new(options, 2000)
+}
+
+/// A local MQTT client subscribed to `filter`; what it receives comes out of the channel
+/// as (topic, payload, retained).
+pub async fn listen(
+    d: &Daemon,
+    id: &str,
+    filter: &str,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)>,
+) {
+    let (client, mut events) = local_client(d, id).await;
+    client
+        .subscribe(filter, rumqttc::QoS::AtMostOnce)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // Bounded: ends when the connection does (the daemon stops, or the test ends).
+        while let Ok(event) = events.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = event {
+                if tx
+                    .send((p.topic.clone(), p.payload.to_vec(), p.retain))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    (client, rx)
+}
+
+/// Receives until `check` matches a message, or `within` passes.
+pub async fn receive_until(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>, bool)>,
+    within: Duration,
+    mut check: impl FnMut(&str, &[u8]) -> bool,
+) -> Option<(String, Vec<u8>, bool)> {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(end, rx.recv()).await {
+            Ok(Some(m)) if check(&m.0, &m.1) => return Some(m),
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod api;
 mod common;
 mod energy;
 mod gate;
+mod homeassistant;
 mod session;
 mod store;
 mod traces;

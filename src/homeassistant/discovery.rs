@@ -1,0 +1,277 @@
+//! Home Assistant MQTT discovery: the topics, and the config and state payloads for one
+//! device. Pure functions of a device record, so they are easy to check against Home
+//! Assistant's own rules.
+
+use crate::engine::device::Device;
+use serde_json::{json, Value};
+
+/// Where everything goes.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub prefix: String,
+    pub base: String,
+}
+
+/// Keeps `[a-zA-Z0-9_-]`, the characters Home Assistant allows in node and object ids.
+pub fn id(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Topics {
+    /// `<base>/<uuid>`: the device's state, JSON, retained.
+    pub fn state(&self, uuid: &str) -> String {
+        format!("{}/{}", self.base, id(uuid))
+    }
+
+    /// `<base>/<uuid>/availability`: `online` / `offline`, retained.
+    pub fn availability(&self, uuid: &str) -> String {
+        format!("{}/{}/availability", self.base, id(uuid))
+    }
+
+    /// `<base>/bridge/state`: the daemon's own availability, retained.
+    pub fn bridge(&self) -> String {
+        format!("{}/bridge/state", self.base)
+    }
+
+    /// `<base>/<uuid>/<channel>/set`: `ON`, `OFF` or `TOGGLE`.
+    pub fn command(&self, uuid: &str, channel: u32) -> String {
+        format!("{}/{}/{channel}/set", self.base, id(uuid))
+    }
+
+    /// The filter that hears every command.
+    pub fn commands(&self) -> String {
+        format!("{}/+/+/set", self.base)
+    }
+
+    /// Home Assistant's birth and will topic.
+    pub fn status(&self) -> String {
+        format!("{}/status", self.prefix)
+    }
+
+    /// `<prefix>/<component>/<node_id>/<object_id>/config`.
+    pub fn config(&self, component: &str, uuid: &str, object: &str) -> String {
+        format!(
+            "{}/{component}/{}/{}/config",
+            self.prefix,
+            id(uuid),
+            id(object)
+        )
+    }
+
+    /// `(uuid, channel)` of a command topic.
+    pub fn parse_command<'a>(&self, topic: &'a str) -> Option<(&'a str, u32)> {
+        let rest = topic.strip_prefix(self.base.as_str())?.strip_prefix('/')?;
+        let rest = rest.strip_suffix("/set")?;
+        let (uuid, channel) = rest.split_once('/')?;
+        Some((uuid, channel.parse().ok()?))
+    }
+}
+
+/// One discovery config: its topic and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub topic: String,
+    pub payload: Value,
+}
+
+fn display_name(d: &Device) -> String {
+    match &d.name {
+        Some(name) => name.clone(),
+        None => {
+            let tail = &d.uuid[d.uuid.len().saturating_sub(6)..];
+            format!("Meross {} {tail}", d.kind().unwrap_or("device"))
+        }
+    }
+}
+
+fn device_block(d: &Device, configuration_url: &str) -> Value {
+    let mut block = json!({
+        "identifiers": [format!("merossd_{}", id(&d.uuid))],
+        "name": display_name(d),
+        "manufacturer": "Meross",
+        "model": d.kind().unwrap_or("unknown"),
+        "configuration_url": configuration_url,
+    });
+    if let Some(fw) = d.firmware_version() {
+        block["sw_version"] = json!(fw);
+    }
+    if let Some(hw) = d
+        .hardware
+        .as_ref()
+        .map(|h| h.version.as_str())
+        .filter(|v| !v.is_empty())
+    {
+        block["hw_version"] = json!(hw);
+    }
+    if let Some(mac) = &d.mac {
+        block["connections"] = json!([["mac", mac]]);
+    }
+    block
+}
+
+/// Every discovery config of a device: a switch per channel, and for metering plugs power,
+/// voltage, current and energy sensors.
+pub fn entities(t: &Topics, d: &Device, configuration_url: &str) -> Vec<Entity> {
+    let uuid = id(&d.uuid);
+    let common = |object: &str| {
+        json!({
+            "unique_id": format!("merossd_{uuid}_{}", id(object)),
+            "object_id": format!("merossd_{uuid}_{}", id(object)),
+            "state_topic": t.state(&d.uuid),
+            "availability": [{"topic": t.bridge()}, {"topic": t.availability(&d.uuid)}],
+            "availability_mode": "all",
+            "device": device_block(d, configuration_url),
+            "origin": {"name": "merossd", "sw_version": env!("CARGO_PKG_VERSION")},
+        })
+    };
+    let mut out = Vec::new();
+    let single = d.channels.len() == 1;
+    for &channel in d.channels.keys() {
+        let object = format!("switch_{channel}");
+        let mut p = common(&object);
+        // A single-channel plug's switch is the device itself (name null: HA uses the
+        // device name).
+        p["name"] = if single {
+            Value::Null
+        } else {
+            json!(format!("Channel {channel}"))
+        };
+        p["command_topic"] = json!(t.command(&d.uuid, channel));
+        p["value_template"] = json!(format!("{{{{ value_json.{object} }}}}"));
+        p["payload_on"] = json!("ON");
+        p["payload_off"] = json!("OFF");
+        p["state_on"] = json!("ON");
+        p["state_off"] = json!("OFF");
+        out.push(Entity {
+            topic: t.config("switch", &d.uuid, &object),
+            payload: p,
+        });
+    }
+    if d.is_metering() {
+        let sensors = [
+            ("power", "Power", "power", "measurement", "W", 1),
+            ("voltage", "Voltage", "voltage", "measurement", "V", 1),
+            ("current", "Current", "current", "measurement", "A", 3),
+            ("energy", "Energy", "energy", "total_increasing", "kWh", 3),
+        ];
+        for (object, name, class, state_class, unit, precision) in sensors {
+            let mut p = common(object);
+            p["name"] = json!(name);
+            p["device_class"] = json!(class);
+            p["state_class"] = json!(state_class);
+            p["unit_of_measurement"] = json!(unit);
+            p["suggested_display_precision"] = json!(precision);
+            p["value_template"] = json!(format!("{{{{ value_json.{object} }}}}"));
+            out.push(Entity {
+                topic: t.config("sensor", &d.uuid, object),
+                payload: p,
+            });
+        }
+    }
+    out
+}
+
+/// The device's state as one JSON object: `switch_<n>` ON/OFF per channel, and for
+/// metering plugs `power` (W), `voltage` (V), `current` (A), `energy` (kWh).
+pub fn state(d: &Device, energy_kwh: Option<f64>) -> Value {
+    let mut s = json!({});
+    for (channel, c) in &d.channels {
+        s[format!("switch_{channel}")] = json!(if c.on { "ON" } else { "OFF" });
+    }
+    if d.is_metering() {
+        if let Some(r) = d.electricity.get(&0) {
+            s["power"] = json!(r.power_w);
+            s["voltage"] = json!(r.voltage_v);
+            s["current"] = json!(r.current_a);
+        }
+        if let Some(kwh) = energy_kwh {
+            s["energy"] = json!(kwh);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::device::{Channel, Reading};
+
+    fn topics() -> Topics {
+        Topics {
+            prefix: "homeassistant".into(),
+            base: "merossd".into(),
+        }
+    }
+
+    fn plug() -> Device {
+        let mut d = Device::new("2208022697555151200348e1e9aabbcc", 1);
+        d.ability =
+            Some(json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}}));
+        d.channels.insert(
+            0,
+            Channel {
+                on: true,
+                changed_at: 1,
+            },
+        );
+        d.electricity.insert(
+            0,
+            Reading {
+                power_w: 67.379,
+                voltage_v: 238.7,
+                current_a: 0.418,
+                at: 1,
+            },
+        );
+        d
+    }
+
+    #[test]
+    fn ids_keep_only_what_home_assistant_allows() {
+        assert_eq!(id("ab:c/d e+#-_9"), "ab_c_d_e__-_9");
+    }
+
+    #[test]
+    fn a_metering_plug_has_a_switch_and_four_sensors() {
+        let e = entities(&topics(), &plug(), "http://127.0.0.1:8080/");
+        let topics: Vec<&str> = e.iter().map(|e| e.topic.as_str()).collect();
+        assert_eq!(
+            topics[0],
+            "homeassistant/switch/2208022697555151200348e1e9aabbcc/switch_0/config"
+        );
+        assert_eq!(e.len(), 5);
+        let energy = &e
+            .iter()
+            .find(|e| e.topic.contains("/energy/"))
+            .unwrap()
+            .payload;
+        assert_eq!(energy["device_class"], "energy");
+        assert_eq!(energy["state_class"], "total_increasing");
+        assert_eq!(energy["unit_of_measurement"], "kWh");
+    }
+
+    #[test]
+    fn commands_parse_back() {
+        let t = topics();
+        assert_eq!(t.parse_command(&t.command("abc", 2)), Some(("abc", 2)));
+        assert_eq!(t.parse_command("merossd/abc/x/set"), None);
+        assert_eq!(t.parse_command("other/abc/0/set"), None);
+    }
+
+    #[test]
+    fn state_is_in_si_units() {
+        let s = state(&plug(), Some(1.5));
+        assert_eq!(
+            s,
+            json!({"switch_0": "ON", "power": 67.379, "voltage": 238.7, "current": 0.418, "energy": 1.5})
+        );
+    }
+}

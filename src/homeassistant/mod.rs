@@ -1,0 +1,203 @@
+//! The Home Assistant bridge: MQTT discovery configs, states and availability on the
+//! router, commands from `<base>/<uuid>/<channel>/set`, and a full republish when Home
+//! Assistant announces itself. Plugs then appear in Home Assistant with no custom
+//! component, as zigbee2mqtt devices do.
+
+pub mod discovery;
+
+use crate::broker::{Incoming, Link, Outbox};
+use crate::engine::device::Notice;
+use crate::engine::{Engine, REQUEST_TIMEOUT};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use discovery::Topics;
+use std::collections::HashMap;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{debug, info, warn};
+
+/// What was last published per device, so only changes go out.
+#[derive(Default)]
+struct Published {
+    /// config topic -> payload
+    configs: HashMap<String, String>,
+    state: String,
+    availability: &'static str,
+}
+
+/// The bridge's state.
+pub struct Bridge {
+    engine: Engine,
+    store: Store,
+    outbox: Outbox,
+    topics: Topics,
+    /// Where a person reads about a device (the admin API).
+    api_url: String,
+    published: HashMap<String, Published>,
+    /// kWh each device counted, from the store.
+    energy: HashMap<String, f64>,
+}
+
+impl Bridge {
+    pub fn new(
+        engine: Engine,
+        store: Store,
+        outbox: Outbox,
+        topics: Topics,
+        api_url: String,
+    ) -> Bridge {
+        Bridge {
+            engine,
+            store,
+            outbox,
+            topics,
+            api_url,
+            published: HashMap::new(),
+            energy: HashMap::new(),
+        }
+    }
+
+    /// Runs until shutdown, then says the bridge is offline.
+    pub async fn run(mut self, link: Link, mut shutdown: Shutdown) {
+        let mut incoming = link.incoming;
+        let mut notices = self.engine.subscribe();
+        for filter in [self.topics.commands(), self.topics.status()] {
+            if self.outbox.subscribe(&filter).await.is_err() {
+                return;
+            }
+        }
+        self.refresh_energy().await;
+        self.retain(self.topics.bridge(), b"online".to_vec()).await;
+        self.publish_all(false).await;
+        info!(prefix = %self.topics.prefix, base = %self.topics.base, "Home Assistant discovery published");
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                notice = notices.recv() => match notice {
+                    Ok(Notice::Updated(uuid)) => self.publish_device(&uuid, false).await,
+                    Ok(Notice::Forgotten(uuid)) => self.remove_device(&uuid).await,
+                    Ok(Notice::Energy(uuid)) => {
+                        self.refresh_energy().await;
+                        self.publish_device(&uuid, false).await;
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        debug!(missed, "bridge fell behind; republishing everything");
+                        self.publish_all(false).await;
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                Some(message) = incoming.recv() => self.on_message(message).await,
+            }
+        }
+        self.retain(self.topics.bridge(), b"offline".to_vec()).await;
+        let _ = self.outbox.flush().await;
+    }
+
+    async fn on_message(&mut self, message: Incoming) {
+        if message.topic == self.topics.status() {
+            if message.payload.as_ref() == b"online" {
+                info!("Home Assistant announced itself; republishing discovery and states");
+                self.publish_all(true).await;
+            }
+            return;
+        }
+        let Some((uuid, channel)) = self.topics.parse_command(&message.topic) else {
+            return;
+        };
+        let command = String::from_utf8_lossy(&message.payload)
+            .trim()
+            .to_ascii_uppercase();
+        let Some(device) = self.engine.device(uuid) else {
+            warn!(%uuid, "command for an unknown device");
+            return;
+        };
+        let on = match command.as_str() {
+            "ON" => true,
+            "OFF" => false,
+            "TOGGLE" => !device.channels.get(&channel).is_some_and(|c| c.on),
+            other => {
+                warn!(%uuid, command = %other, "command is not ON, OFF or TOGGLE");
+                return;
+            }
+        };
+        // The state follows once the plug acknowledged (the engine records it and tells us).
+        let engine = self.engine.clone();
+        let uuid = uuid.to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = engine.switch(&uuid, channel, on, REQUEST_TIMEOUT).await {
+                warn!(%uuid, channel, %error, "Home Assistant command failed");
+            }
+        });
+    }
+
+    async fn refresh_energy(&mut self) {
+        // Let the store commit what the engine just handed it.
+        let _ = self.store.flush().await;
+        match self.store.energy_totals().await {
+            Ok(totals) => {
+                self.energy = totals.into_iter().map(|(u, wh)| (u, wh / 1000.0)).collect()
+            }
+            Err(e) => warn!(error = %e, "cannot read energy totals"),
+        }
+    }
+
+    async fn publish_all(&mut self, force: bool) {
+        for device in self.engine.devices() {
+            self.publish_device(&device.uuid, force).await;
+        }
+    }
+
+    /// Publishes what changed of one device (everything when `force`).
+    async fn publish_device(&mut self, uuid: &str, force: bool) {
+        let Some(device) = self.engine.device(uuid) else {
+            return;
+        };
+        let url = format!("{}/api/v1/devices/{}", self.api_url, device.uuid);
+        let entities = discovery::entities(&self.topics, &device, &url);
+        let state = discovery::state(&device, self.energy.get(uuid).copied()).to_string();
+        let availability = if device.online { "online" } else { "offline" };
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        {
+            let seen = self.published.entry(uuid.to_owned()).or_default();
+            for entity in entities {
+                let payload = entity.payload.to_string();
+                if force || seen.configs.get(&entity.topic) != Some(&payload) {
+                    seen.configs.insert(entity.topic.clone(), payload.clone());
+                    out.push((entity.topic, payload.into_bytes()));
+                }
+            }
+            if force || seen.state != state {
+                seen.state = state.clone();
+                out.push((self.topics.state(uuid), state.into_bytes()));
+            }
+            if force || seen.availability != availability {
+                seen.availability = availability;
+                out.push((
+                    self.topics.availability(uuid),
+                    availability.as_bytes().to_vec(),
+                ));
+            }
+        }
+        for (topic, payload) in out {
+            self.retain(topic, payload).await;
+        }
+    }
+
+    /// Clears a forgotten device's retained configs, state and availability.
+    async fn remove_device(&mut self, uuid: &str) {
+        let Some(seen) = self.published.remove(uuid) else {
+            return;
+        };
+        for topic in seen.configs.into_keys() {
+            self.retain(topic, Vec::new()).await;
+        }
+        self.retain(self.topics.state(uuid), Vec::new()).await;
+        self.retain(self.topics.availability(uuid), Vec::new())
+            .await;
+    }
+
+    async fn retain(&self, topic: String, payload: Vec<u8>) {
+        if self.outbox.publish_retained(topic, payload).await.is_err() {
+            debug!("router link closed");
+        }
+    }
+}
