@@ -562,6 +562,8 @@ mod tests {
         let events = again.events(Some("u1".into()), 10).await.unwrap();
         assert_eq!(events[0].kind, EventKind::Bound);
         assert_eq!(integrity_check(&path).unwrap(), "ok");
+        drop(again);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[tokio::test]
@@ -585,5 +587,7 @@ mod tests {
         store.sink().emit(Change::Forget("u2".into()));
         store.flush().await.unwrap();
         assert!(store.load_devices().unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -12,8 +12,22 @@ use std::time::Duration;
 pub const USER_ID: &str = "1234";
 pub const KEY: &str = "testkey";
 
+/// A fresh directory under `$TMPDIR/merossd-it`; ones older than an hour (earlier runs)
+/// are removed on the way.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("merossd-it-{tag}-{}", rand::random::<u64>()));
+    let parent = std::env::temp_dir().join("merossd-it");
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > Duration::from_secs(3600)));
+            if old {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = parent.join(format!("{tag}-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

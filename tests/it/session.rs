@@ -273,3 +273,36 @@ async fn twenty_plugs_bind_and_are_listed_online() {
     .await;
     d.stop().await;
 }
+
+#[tokio::test]
+async fn the_simulated_plug_answers_a_bad_sign_with_error_5001_to_the_requests_from() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "a10", 1)[0];
+    bound(plug).await;
+    let (client, mut rx) = listen(&d, "badsign", "test/replies").await;
+    let request = Message::new(
+        Method::Get,
+        "Appliance.System.All",
+        serde_json::json!({}),
+        "test/replies",
+        "not-the-key",
+    );
+    client
+        .publish(
+            format!("/appliance/{}/subscribe", plug.uuid),
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            request.to_bytes(),
+        )
+        .await
+        .unwrap();
+    let (_, payload, _) = receive_until(&mut rx, Duration::from_secs(5), |_, _| true)
+        .await
+        .expect("a reply");
+    let reply = Message::parse(&payload).unwrap();
+    assert_eq!(reply.header.method, Method::Error);
+    assert_eq!(reply.header.message_id, request.header.message_id);
+    assert_eq!(reply.error_code(), Some(5001));
+    assert_eq!(plug.state().sign_errors, 1);
+    d.stop().await;
+}
