@@ -7,7 +7,7 @@
 
 use merossd::config::{Account, Config};
 use merossd::daemon::Daemon;
-use merossd::sim::{self, Profile, SimConfig, Timings};
+use merossd::sim::{self, Profile, SimConfig};
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -45,17 +45,13 @@ async fn main() {
         ..Default::default()
     };
     let d = Daemon::start(config).await.expect("daemon starts");
-    let base = SimConfig {
-        host: "127.0.0.1".into(),
-        port: d.tls_addrs[0].port(),
-        user_id: "1234".into(),
-        key: "benchkey".into(),
-        uuid: String::new(),
-        mac: String::new(),
-        profile: Profile::metering_plug(),
-        timings: Timings::default(),
-        mqtt311: false,
-    };
+    let base = SimConfig::new(
+        "127.0.0.1",
+        d.tls_addrs[0].port(),
+        "1234",
+        "benchkey",
+        Profile::metering_plug(),
+    );
 
     let started = Instant::now();
     let fleet = sim::fleet(&base, "be000000000000000000", 1, plugs);

@@ -5,7 +5,7 @@
 //! simulated plugs run in this one. MEROSSD_BENCH_PLUGS (200), MEROSSD_BENCH_SECONDS (120)
 //! and MEROSSD_BENCH_POLL (30, seconds) change the defaults.
 
-use merossd::sim::{self, Profile, SimConfig, Timings};
+use merossd::sim::{self, Profile, SimConfig};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -88,17 +88,13 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let base = SimConfig {
-        host: "127.0.0.1".into(),
-        port: mqtt,
-        user_id: "1234".into(),
-        key: "benchkey".into(),
-        uuid: String::new(),
-        mac: String::new(),
-        profile: Profile::metering_plug(),
-        timings: Timings::default(),
-        mqtt311: false,
-    };
+    let base = SimConfig::new(
+        "127.0.0.1",
+        mqtt,
+        "1234",
+        "benchkey",
+        Profile::metering_plug(),
+    );
     let fleet = sim::fleet(&base, "be000000000000000001", 1, plugs);
     let deadline = Instant::now() + Duration::from_secs(120);
     while fleet.iter().any(|p| p.state().timezone.is_empty()) {

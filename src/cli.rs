@@ -4,7 +4,7 @@ use crate::client::{devices_table, Client, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, StartError};
 use crate::datadir::DataDir;
-use crate::sim::{self, Profile, SimConfig, Timings};
+use crate::sim::{self, Profile, SimConfig};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -257,17 +257,8 @@ impl Cli {
             Some(path) => Profile::from_trace(path).map_err(|e| CliError::Other(e.to_string()))?,
             None => Profile::metering_plug(),
         };
-        let base = SimConfig {
-            host: host.clone(),
-            port: *port,
-            user_id,
-            key,
-            uuid: String::new(),
-            mac: String::new(),
-            profile,
-            timings: Timings::default(),
-            mqtt311: *mqtt311,
-        };
+        let mut base = SimConfig::new(host, *port, &user_id, &key, profile);
+        base.mqtt311 = *mqtt311;
         let started = Instant::now();
         let fleet = sim::fleet(&base, "5e3f0000000000000000", *first, *devices);
         eprintln!(

@@ -62,6 +62,24 @@ pub struct SimConfig {
     pub mqtt311: bool,
 }
 
+impl SimConfig {
+    /// A device of `profile` dialing `host:port` with an account; real firmware timings,
+    /// MQTT 3.1. uuid and MAC are set per device by [`fleet`].
+    pub fn new(host: &str, port: u16, user_id: &str, key: &str, profile: Profile) -> SimConfig {
+        SimConfig {
+            host: host.to_owned(),
+            port,
+            user_id: user_id.to_owned(),
+            key: key.to_owned(),
+            uuid: String::new(),
+            mac: String::new(),
+            profile,
+            timings: Timings::default(),
+            mqtt311: false,
+        }
+    }
+}
+
 /// The uuid and MAC of the n-th simulated device: a Meross MAC (48:e1:e9) whose hex ends
 /// the uuid, as on real devices. `prefix` (20 hex digits) keeps fleets apart.
 pub fn identity(prefix: &str, n: u32) -> (String, String) {

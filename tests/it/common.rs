@@ -67,17 +67,9 @@ pub fn fast() -> Timings {
 }
 
 pub fn sim_config(d: &Daemon, profile: Profile) -> SimConfig {
-    SimConfig {
-        host: "127.0.0.1".into(),
-        port: d.tls_addrs[0].port(),
-        user_id: USER_ID.into(),
-        key: KEY.into(),
-        uuid: String::new(),
-        mac: String::new(),
-        profile,
-        timings: fast(),
-        mqtt311: false,
-    }
+    let mut c = SimConfig::new("127.0.0.1", d.tls_addrs[0].port(), USER_ID, KEY, profile);
+    c.timings = fast();
+    c
 }
 
 /// `count` metering plugs; `prefix` keeps fleets of one test apart.

@@ -151,15 +151,13 @@ async fn sigkill_during_a_burst_leaves_a_sound_database_with_every_bound_device(
 }
 
 fn sim_config_for(port: u16) -> merossd::sim::SimConfig {
-    merossd::sim::SimConfig {
-        host: "127.0.0.1".into(),
+    let mut c = merossd::sim::SimConfig::new(
+        "127.0.0.1",
         port,
-        user_id: USER_ID.into(),
-        key: KEY.into(),
-        uuid: String::new(),
-        mac: String::new(),
-        profile: merossd::sim::Profile::metering_plug(),
-        timings: fast(),
-        mqtt311: false,
-    }
+        USER_ID,
+        KEY,
+        merossd::sim::Profile::metering_plug(),
+    );
+    c.timings = fast();
+    c
 }
