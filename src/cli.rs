@@ -242,10 +242,8 @@ impl Cli {
         let (user_id, key) = match (user_id, key) {
             (Some(u), Some(k)) => (u.clone(), k.clone()),
             _ => {
-                let data = DataDir::create(&config.data_dir)
-                    .map_err(|e| CliError::Other(format!("data directory: {e}")))?;
-                let account = daemon::accounts(config, &data)
-                    .map_err(|e| CliError::Other(format!("account: {e}")))?
+                let account = daemon::existing_accounts(config)
+                    .map_err(|e| CliError::Other(e.to_string()))?
                     .remove(0);
                 (
                     user_id.clone().unwrap_or(account.user_id),
@@ -384,10 +382,8 @@ async fn blocking<T: Send + 'static>(
 
 /// `merossd account`: host, TLS port, user id, key (and where the API is).
 fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
-    let data = DataDir::create(&config.data_dir)
-        .map_err(|e| CliError::Other(format!("data directory: {e}")))?;
-    let accounts =
-        daemon::accounts(config, &data).map_err(|e| CliError::Other(format!("account: {e}")))?;
+    let data = DataDir::existing(&config.data_dir);
+    let accounts = daemon::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
     let account = &accounts[0];
     let port = config.mqtt.tls_listen[0].port();
     let host = crate::gate::tls::host_addresses()

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tracing::info;
+use tracing::{error, info, warn};
 
 /// Gate events the engine may have waiting.
 const GATE_EVENTS: usize = 4096;
+/// Descriptors kept for the database, listeners, the API and logs.
+const FD_RESERVE: usize = 64;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,23 @@ pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>
     }
 }
 
+/// The accounts, for the tools that only read (`account`, `sim`): never makes one.
+pub fn existing_accounts(config: &Config) -> std::io::Result<Vec<Account>> {
+    if !config.accounts.is_empty() {
+        return Ok(config.accounts.clone());
+    }
+    match DataDir::existing(&config.data_dir).read_account()? {
+        Some(account) => Ok(vec![account]),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no account in {} yet: start the daemon once (`merossd serve` makes one), or pass the --config/--data-dir the daemon runs with",
+                config.data_dir.display()
+            ),
+        )),
+    }
+}
+
 impl Daemon {
     /// Starts every part; returns once all listeners are bound.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
@@ -96,6 +115,20 @@ impl Daemon {
             &data,
         )
         .map_err(|e| StartError::Config(format!("`tls`: {e}")))?;
+
+        // A relayed connection holds three descriptors (client, router side, router's own):
+        // keep the cap where accept() cannot run out of them.
+        let mut max_connections = config.mqtt.max_connections;
+        if let Some(limit) = open_files_limit() {
+            let fits = limit.saturating_sub(FD_RESERVE) / 3;
+            if max_connections > fits {
+                warn!(
+                    max_connections, open_files_limit = limit, using = fits.max(1),
+                    "mqtt.max_connections is more than the open-file limit allows; raise the limit (LimitNOFILE=) to use it"
+                );
+                max_connections = fits.max(1);
+            }
+        }
 
         // Bind everything first, so that a taken port stops start-up before anything runs.
         let mut tls_listeners = Vec::new();
@@ -146,7 +179,7 @@ impl Daemon {
             tls,
             router.upstream.clone(),
             config.mqtt.handshake_timeout(),
-            config.mqtt.max_connections,
+            max_connections,
             gate_tx,
             counters.clone(),
         ));
@@ -260,13 +293,47 @@ fn api_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Runs the daemon until SIGINT or SIGTERM, or until one of its parts stops on its own:
+/// then it exits with an error, so that the service manager restarts it rather than
+/// leaving a process that answers nothing.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let daemon = Daemon::start(config).await?;
-    wait_for_signal().await;
-    info!("stopping");
+    let mut daemon = Daemon::start(config).await?;
+    let failure = tokio::select! {
+        _ = wait_for_signal() => None,
+        part = daemon.tasks.join_next() => Some(match part {
+            Some(Err(e)) if e.is_panic() => "a part of merossd panicked".to_owned(),
+            _ => "a part of merossd stopped on its own".to_owned(),
+        }),
+        _ = store_stopped(&daemon.store) => Some("the database writer stopped".to_owned()),
+    };
+    match &failure {
+        None => info!("stopping"),
+        Some(why) => error!(why = %why, "stopping: the log above says why"),
+    }
     daemon.stop().await;
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(why) => Err(StartError::Other(format!(
+            "{why}; exiting so that it can be restarted"
+        ))),
+    }
+}
+
+async fn store_stopped(store: &store::Store) {
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        check.tick().await;
+        if !store.is_alive() {
+            return;
+        }
+    }
+}
+
+/// The soft limit on open files, from /proc (no libc call needed).
+fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 async fn wait_for_signal() {

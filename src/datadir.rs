@@ -47,16 +47,37 @@ impl DataDir {
         self.path.join(name)
     }
 
+    /// The account generated on first start, if there is one. A file that exists but
+    /// cannot be read is an error, never a reason to make a new key (plugs paired with the
+    /// old one would be locked out).
+    pub fn read_account(&self) -> io::Result<Option<Account>> {
+        let path = self.file(ACCOUNT_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot read {}: {e}", path.display()),
+                ))
+            }
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is damaged ({e}); restore it, or remove it to generate a new account (plugs must then be paired again)",
+                    path.display()
+                ),
+            )
+        })
+    }
+
     /// The account generated on first start: a numeric user id and a random 32-hex key.
     pub fn account(&self) -> io::Result<Account> {
         let path = self.file(ACCOUNT_FILE);
-        if let Ok(text) = fs::read_to_string(&path) {
-            return serde_json::from_str(&text).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is damaged ({e}); remove it to generate a new account (plugs must then be paired again)", path.display()),
-                )
-            });
+        if let Some(account) = self.read_account()? {
+            return Ok(account);
         }
         let mut rng = rand::thread_rng();
         let account = Account {
@@ -106,6 +127,19 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_account_file_is_an_error_not_a_new_key() {
+        let dir = std::env::temp_dir().join(format!("merossd-dd-{}", rand::random::<u64>()));
+        let dd = DataDir::create(&dir).unwrap();
+        fs::write(dir.join(ACCOUNT_FILE), [0xff, 0xfe, b'{']).unwrap();
+        assert!(dd.account().is_err());
+        assert_eq!(
+            fs::read(dir.join(ACCOUNT_FILE)).unwrap(),
+            vec![0xff, 0xfe, b'{']
+        );
+        fs::remove_dir_all(dir).ok();
+    }
 
     #[test]
     fn account_is_generated_once_and_kept() {

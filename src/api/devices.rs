@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A uuid is letters and digits; anything else (a `/`, `..`, `%`) is refused outright.
 fn check_uuid(uuid: &str) -> Result<(), ApiError> {
-    if !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if crate::protocol::valid_uuid(uuid) {
         Ok(())
     } else {
         Err(ApiError::new(

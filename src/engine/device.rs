@@ -131,7 +131,11 @@ impl Device {
         let mut changed = Vec::new();
         for t in toggles {
             let on = t.onoff != 0;
-            let at = t.lm_time.filter(|&t| t > 0).unwrap_or(now);
+            // A device's own lmTime, unless it is missing or not a plausible time.
+            let at = t
+                .lm_time
+                .filter(|&t| t > 0 && t <= now + 86_400)
+                .unwrap_or(now);
             let prev = self
                 .channels
                 .insert(t.channel, Channel { on, changed_at: at });

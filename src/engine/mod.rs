@@ -146,9 +146,13 @@ impl Engine {
 
     /// Forgets a device (it comes back if it connects again). False if unknown.
     pub fn forget(&self, uuid: &str) -> bool {
-        let removed = write(&self.shared.devices).remove(uuid).is_some();
+        let mut devices = write(&self.shared.devices);
+        let removed = devices.remove(uuid).is_some();
         if removed {
             self.emit(Change::Forget(uuid.to_owned()));
+        }
+        drop(devices);
+        if removed {
             self.notify(Notice::Forgotten(uuid.to_owned()));
             self.event(Some(uuid), EventKind::Forgotten, String::new());
         }
@@ -224,13 +228,14 @@ impl Engine {
 
     /// Changes a device in place, reports the new record, returns it.
     fn update(&self, uuid: &str, change: impl FnOnce(&mut Device)) -> Option<Device> {
-        let snapshot = {
-            let mut devices = write(&self.shared.devices);
-            let device = devices.get_mut(uuid)?;
-            change(device);
-            device.clone()
-        };
+        // Handed to the store under the lock, so the store sees changes in the order they
+        // were made (emit never waits).
+        let mut devices = write(&self.shared.devices);
+        let device = devices.get_mut(uuid)?;
+        change(device);
+        let snapshot = device.clone();
         self.emit(Change::Device(Box::new(snapshot.clone())));
+        drop(devices);
         self.notify(Notice::Updated(uuid.to_owned()));
         Some(snapshot)
     }
@@ -257,15 +262,14 @@ impl Engine {
 
     /// Like [`Engine::update`], creating the device if it is new.
     fn upsert(&self, uuid: &str, change: impl FnOnce(&mut Device)) -> Device {
-        let snapshot = {
-            let mut devices = write(&self.shared.devices);
-            let device = devices
-                .entry(uuid.to_owned())
-                .or_insert_with(|| Device::new(uuid, protocol::now_secs()));
-            change(device);
-            device.clone()
-        };
+        let mut devices = write(&self.shared.devices);
+        let device = devices
+            .entry(uuid.to_owned())
+            .or_insert_with(|| Device::new(uuid, protocol::now_secs()));
+        change(device);
+        let snapshot = device.clone();
         self.emit(Change::Device(Box::new(snapshot.clone())));
+        drop(devices);
         self.notify(Notice::Updated(uuid.to_owned()));
         snapshot
     }

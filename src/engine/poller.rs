@@ -57,20 +57,21 @@ pub async fn run_poller(engine: Engine, interval: Duration, mut shutdown: Shutdo
                 electricity: Some(now + interval.mul_f64(rand::thread_rng().gen_range(0.0..1.0))),
                 consumption: Some(now),
             });
-            let mut polls = Vec::new();
-            if due.electricity.is_some_and(|t| t <= now) {
-                due.electricity = Some(now + jittered(interval));
-                polls.push(Poll::Electricity);
-            }
-            if due.consumption.is_some_and(|t| t <= now) {
-                due.consumption = Some(now + jittered(CONSUMPTION_INTERVAL));
-                polls.push(Poll::Consumption);
-            }
-            for poll in polls {
+            for poll in [Poll::Electricity, Poll::Consumption] {
+                let (slot, every) = match poll {
+                    Poll::Electricity => (&mut due.electricity, interval),
+                    Poll::Consumption => (&mut due.consumption, CONSUMPTION_INTERVAL),
+                };
+                if !slot.is_some_and(|t| t <= now) {
+                    continue;
+                }
+                // Only a poll that starts moves its due time: one that finds every permit
+                // taken is tried again next tick.
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     debug!("poll concurrency reached; the rest wait a tick");
                     break;
                 };
+                *slot = Some(now + jittered(every));
                 let engine = engine.clone();
                 let uuid = uuid.clone();
                 tokio::spawn(async move {

@@ -67,6 +67,11 @@ impl Engine {
             }
             None => return,
         };
+        if !uuid.is_empty() && !protocol::valid_uuid(&uuid) {
+            inc(&self.shared.counters.bad_messages);
+            warn!(topic = %incoming.topic, "not a device uuid in the topic; dropped");
+            return;
+        }
         debug!(%uuid, method = %message.header.method, namespace = %message.header.namespace, "received");
 
         let (sign_ok, connected, key) = self.check_sign(&uuid, &message.header);
@@ -99,7 +104,7 @@ impl Engine {
         }
         self.touch(&uuid);
         match (message.header.method, message.header.namespace.as_str()) {
-            (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message).await,
+            (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message, sign_ok).await,
             (Method::Push, NS_CLOCK) => {
                 let now = protocol::now_secs();
                 let payload = json!({"clock": {"timestamp": now}});
@@ -109,10 +114,9 @@ impl Engine {
                     .payload
                     .pointer("/clock/timestamp")
                     .and_then(Value::as_u64);
-                if let Some(told) =
-                    told.filter(|t| t.abs_diff(now) > super::time::DRIFT_TOLERANCE_S)
-                {
-                    debug!(%uuid, drift = told as i64 - now as i64, "device clock drifted");
+                let drifted = told.filter(|t| t.abs_diff(now) > super::time::DRIFT_TOLERANCE_S);
+                if let (Some(told), true) = (drifted, sign_ok) {
+                    debug!(%uuid, drift = i128::from(told) - i128::from(now), "device clock drifted");
                     self.resync_time(&uuid);
                 }
             }
@@ -121,6 +125,8 @@ impl Engine {
                 self.answer(&uuid, &key, Method::Push, NS_CONSUMPTION_CONFIG, echo, None)
                     .await;
             }
+            // A session message whose sign failed is answered (above) but changes nothing.
+            _ if !sign_ok => {}
             (Method::Push, NS_REPORT) => {
                 let report = message
                     .payload
@@ -190,9 +196,14 @@ impl Engine {
         let _ = self.send(&device_subscribe_topic(uuid), &message).await;
     }
 
-    async fn on_bind(&self, uuid: &str, key: &str, message: &Message) {
+    async fn on_bind(&self, uuid: &str, key: &str, message: &Message, trusted: bool) {
         self.answer(uuid, key, Method::SetAck, NS_BIND, json!({}), Some(message))
             .await;
+        if !trusted {
+            // The login proved the key; the SETACK keeps it bound. Its claims wait for a
+            // Bind whose sign verifies.
+            return;
+        }
         inc(&self.shared.counters.binds);
         let bind = serde_json::from_value::<BindPayload>(message.payload.clone()).ok();
         let now = protocol::now_secs();

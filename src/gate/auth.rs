@@ -25,9 +25,7 @@ pub enum Identity {
 pub fn device_uuid(client_id: &str) -> Option<&str> {
     let rest = client_id.strip_prefix("fmware:")?;
     let uuid = rest.split('_').next().unwrap_or(rest);
-    let ok =
-        !uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric());
-    ok.then_some(uuid)
+    crate::protocol::valid_uuid(uuid).then_some(uuid)
 }
 
 fn same(a: &str, b: &str) -> bool {

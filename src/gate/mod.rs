@@ -127,6 +127,13 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Finds peers that vanished without a FIN (a plug losing power, a client with
+        // keepalive 0) within about two minutes.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(60))
+            .with_interval(Duration::from_secs(10))
+            .with_retries(5);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let gate = gate.clone();
         let shutdown = shutdown.clone();
         let span = tracing::debug_span!("conn", %addr);

@@ -86,7 +86,8 @@ fn display_name(d: &Device) -> String {
     match &d.name {
         Some(name) => name.clone(),
         None => {
-            let tail = &d.uuid[d.uuid.len().saturating_sub(6)..];
+            let chars: Vec<char> = d.uuid.chars().collect();
+            let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
             format!("Meross {} {tail}", d.kind().unwrap_or("device"))
         }
     }

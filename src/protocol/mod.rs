@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A device uuid as we accept it anywhere: 1 to 64 ASCII letters and digits (real ones
+/// are 32 hex digits).
+pub fn valid_uuid(uuid: &str) -> bool {
+    !uuid.is_empty() && uuid.len() <= 64 && uuid.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// The topic a device subscribes to: everything sent *to* a device goes here.
 pub fn device_subscribe_topic(uuid: &str) -> String {
     format!("/appliance/{uuid}/subscribe")

@@ -2,7 +2,7 @@
 //! as samples arrive, the per-day Wh the plugs count themselves, and pruning by age.
 
 use crate::engine::device::Sample;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ pub type LastSeen = HashMap<(String, u32), (u64, f64)>;
 /// sample and the previous one of the channel, when they are at most `max_gap_s` apart
 /// (a longer gap is a plug that was away: no energy is guessed for it).
 pub fn insert_sample(
-    tx: &Transaction,
+    tx: &Connection,
     s: &Sample,
     last: &mut LastSeen,
     max_gap_s: u64,
@@ -59,7 +59,7 @@ pub fn insert_sample(
 
 /// Keeps the device's own per-day counts (a later read of the same day replaces it).
 pub fn upsert_consumption(
-    tx: &Transaction,
+    tx: &Connection,
     uuid: &str,
     days: &[(String, f64)],
 ) -> rusqlite::Result<()> {
@@ -74,7 +74,7 @@ pub fn upsert_consumption(
 }
 
 /// Removes everything about a forgotten device's energy.
-pub fn forget(tx: &Transaction, uuid: &str) -> rusqlite::Result<()> {
+pub fn forget(tx: &Connection, uuid: &str) -> rusqlite::Result<()> {
     for table in ["samples", "hourly", "consumption"] {
         tx.execute(&format!("DELETE FROM {table} WHERE uuid = ?1"), [uuid])?;
     }

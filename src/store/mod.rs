@@ -148,6 +148,11 @@ impl Store {
         self.sink.clone()
     }
 
+    /// False once the writer thread has stopped (nothing more would be saved).
+    pub fn is_alive(&self) -> bool {
+        !self.sink.tx.is_closed()
+    }
+
     /// Waits until everything queued before this call is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
@@ -328,39 +333,61 @@ fn write_batch(
             Change::Consumption(uuid, days) => consumption.push((uuid, days)),
         }
     }
-    let tx = conn.transaction()?;
+    // Each change in a savepoint of its own: one that cannot be written (a value out of
+    // SQLite's range, say) is logged and skipped, and the rest of the batch still lands.
+    let mut tx = conn.transaction()?;
     for uuid in order {
         match latest.remove(&uuid).flatten() {
-            Some(device) => upsert_device(&tx, &device)?,
-            None => {
-                tx.execute("DELETE FROM devices WHERE uuid = ?1", [&uuid])?;
-                energy::forget(&tx, &uuid)?;
-            }
+            Some(device) => isolated(&mut tx, "device", |c| upsert_device(c, &device))?,
+            None => isolated(&mut tx, "forget", |c| {
+                c.execute("DELETE FROM devices WHERE uuid = ?1", [&uuid])?;
+                energy::forget(c, &uuid)
+            })?,
         }
     }
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO events (at, uuid, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for e in events {
-            insert.execute(params![e.at, e.uuid, e.kind.as_str(), e.detail])?;
-        }
+    for e in events {
+        isolated(&mut tx, "event", |c| {
+            c.prepare_cached("INSERT INTO events (at, uuid, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![e.at, e.uuid, e.kind.as_str(), e.detail])
+                .map(drop)
+        })?;
     }
     let gap = options.max_sample_gap.as_secs();
     for s in &samples {
-        energy::insert_sample(&tx, s, last_seen, gap)?;
+        isolated(&mut tx, "sample", |c| {
+            energy::insert_sample(c, s, last_seen, gap)
+        })?;
     }
     for (uuid, days) in &consumption {
-        energy::upsert_consumption(&tx, uuid, days)?;
+        isolated(&mut tx, "consumption", |c| {
+            energy::upsert_consumption(c, uuid, days)
+        })?;
     }
     tx.commit()
+}
+
+/// Runs `write` in a savepoint; on failure rolls just it back and logs.
+fn isolated(
+    tx: &mut rusqlite::Transaction,
+    what: &str,
+    write: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let savepoint = tx.savepoint()?;
+    match write(&savepoint) {
+        Ok(()) => savepoint.commit(),
+        Err(e) => {
+            // Dropping the savepoint rolls it back.
+            error!(error = %e, what, "store could not write a change; it was skipped");
+            Ok(())
+        }
+    }
 }
 
 fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
     v.as_ref().map(|v| v.to_string())
 }
 
-fn upsert_device(tx: &rusqlite::Transaction, d: &Device) -> rusqlite::Result<()> {
+fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()> {
     let hw = d.hardware.clone().unwrap_or_default();
     let fw = d.firmware.clone().unwrap_or_default();
     let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
@@ -563,6 +590,64 @@ mod tests {
         assert_eq!(events[0].kind, EventKind::Bound);
         assert_eq!(integrity_check(&path).unwrap(), "ok");
         drop(again);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_change_that_cannot_be_written_does_not_take_its_batch_with_it() {
+        let path = temp_db();
+        let store = Store::open_path(
+            &path,
+            StoreOptions::default(),
+            Arc::new(Counters::default()),
+        )
+        .unwrap();
+        let mut bad = Device::new("bad", 1);
+        // Beyond SQLite's INTEGER range.
+        bad.channels.insert(
+            0,
+            Channel {
+                on: true,
+                changed_at: u64::MAX,
+            },
+        );
+        store.sink().emit(Change::Device(Box::new(bad)));
+        store
+            .sink()
+            .emit(Change::Device(Box::new(Device::new("good", 1))));
+        store.sink().emit(Change::Event(Event {
+            at: now_secs(),
+            uuid: Some("good".into()),
+            kind: EventKind::Bound,
+            detail: String::new(),
+        }));
+        store.flush().await.unwrap();
+        let uuids: Vec<String> = store
+            .load_devices()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.uuid)
+            .collect();
+        assert_eq!(uuids, vec!["good".to_owned()]);
+        assert_eq!(store.events(Some("good".into()), 5).await.unwrap().len(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_database_from_a_newer_merossd_is_refused() {
+        let path = temp_db();
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = Store::open_path(
+            &path,
+            StoreOptions::default(),
+            Arc::new(Counters::default()),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 

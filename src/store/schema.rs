@@ -76,6 +76,16 @@ const MIGRATIONS: &[&str] = &[
 /// Brings the schema up to date in one transaction per step.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        // Written by a newer merossd: running on it could lose what that one added.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database is at schema version {version}, newer than this merossd knows ({}); use the newer merossd",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

@@ -256,6 +256,23 @@ async fn metrics_need_the_token_unless_public_and_non_metering_plugs_have_no_his
         (s, v["error"]["code"].as_str()),
         (404, Some("not_metering"))
     );
+    // A name with a quote, a backslash and a newline must not break the exposition.
+    let uri = format!("/api/v1/devices/{}", plain.uuid);
+    let (s, _) = api(
+        &d,
+        "PATCH",
+        &uri,
+        Some(r#"{"name":"TV 65\" \\ x\ny"}"#),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, text) = metrics_text(&d, None).await;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("merossd_device_online") && l.contains(&plain.uuid))
+        .unwrap();
+    assert!(line.contains(r#"name="TV 65\" \\ x\ny""#), "{line}");
     d.stop().await;
 
     let mut c = config(temp_dir("pub"));

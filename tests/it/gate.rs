@@ -246,3 +246,56 @@ async fn connection_cap_closes_extra_connections() {
     let _ = Arc::new(());
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_forged_bind_changes_nothing_and_a_non_ascii_uuid_is_dropped() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "c7", 1)[0];
+    known(&d, plug).await;
+    let (client, mut events) = local_client(&d, "forger").await;
+    let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let bind = |key: &str, uuid: &str| {
+        Message::new(
+            Method::Set,
+            "Appliance.Control.Bind",
+            serde_json::json!({"bind": {"hardware": {"type": "evil"}, "firmware": {"version": "6.6.6"}}}),
+            &format!("/appliance/{uuid}/subscribe"),
+            key,
+        )
+    };
+    let before = d.counters.snapshot();
+    let topic = format!("/appliance/{}/publish", plug.uuid);
+    client
+        .publish(
+            &topic,
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            bind("wrong", &plug.uuid).to_bytes(),
+        )
+        .await
+        .unwrap();
+    client
+        .publish(
+            "/appliance/ééé/publish",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            bind(KEY, "ééé").to_bytes(),
+        )
+        .await
+        .unwrap();
+    eventually("both counted", Duration::from_secs(5), || {
+        let now = d.counters.snapshot();
+        now.sign_failures > before.sign_failures && now.bad_messages > before.bad_messages
+    })
+    .await;
+    let dev = d.engine.device(&plug.uuid).unwrap();
+    assert_eq!(
+        dev.kind(),
+        Some("mss310"),
+        "a Bind with a bad sign rewrote the device"
+    );
+    assert_eq!(dev.firmware_version(), Some("2.1.17"));
+    assert!(d.engine.devices().iter().all(|x| x.uuid.is_ascii()));
+    poll.abort();
+    d.stop().await;
+}
