@@ -107,7 +107,9 @@ fn router_config() -> RouterConfig {
     // subscribe: every field is set. Small segments keep memory low on a Pi.
     RouterConfig {
         max_connections: MAX_ROUTER_CONNECTIONS,
-        max_outgoing_packet_count: 200,
+        // Also the most retained messages a new QoS 0 subscriber is handed (rumqttd cuts
+        // the rest): room for the discovery configs of a few hundred plugs.
+        max_outgoing_packet_count: 2048,
         max_segment_size: 256 * 1024,
         max_segment_count: 2,
         custom_segment: None,
