@@ -139,98 +139,94 @@ async fn list_detail_rename_toggle_request_forget() {
     d.stop().await;
 }
 
+/// Calls the API and checks the status and the error code of its JSON body.
+async fn expect_error(
+    d: &merossd::daemon::Daemon,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    want: (u16, &str),
+) {
+    let (s, v) = api(d, method, path, body, None).await;
+    assert_eq!((s, error_code(&v)), want, "{method} {path} {body:?}: {v}");
+}
+
 #[tokio::test]
 async fn every_error_status_has_a_json_body() {
     let d = daemon().await;
     let fleet = ready(&d, "e2", 2).await;
     let (a, b) = (&fleet[0].uuid, &fleet[1].uuid);
+    let toggle_a = format!("/api/v1/devices/{a}/toggle");
+    let request_a = format!("/api/v1/devices/{a}/request");
+    let cases: [(&str, &str, Option<&str>, (u16, &str)); 6] = [
+        (
+            "GET",
+            "/api/v1/devices/0000000000000000000000000000dead",
+            None,
+            (404, "unknown_device"),
+        ),
+        (
+            "POST",
+            &toggle_a,
+            Some(r#"{"channel":0,"on":"yes"}"#),
+            (422, "invalid_body"),
+        ),
+        (
+            "POST",
+            &toggle_a,
+            Some(r#"{"channel":0,"#),
+            (422, "malformed_json"),
+        ),
+        (
+            "POST",
+            &toggle_a,
+            Some(r#"{"channel":0,"on":true,"extra":1}"#),
+            (422, "invalid_body"),
+        ),
+        (
+            "POST",
+            &request_a,
+            Some(r#"{"method":"PUSH","namespace":"Appliance.System.All"}"#),
+            (422, "invalid_body"),
+        ),
+        // The device answers ERROR.
+        (
+            "POST",
+            &request_a,
+            Some(r#"{"method":"GET","namespace":"Appliance.No.Such"}"#),
+            (502, "device_error"),
+        ),
+    ];
+    for (method, path, body, want) in cases {
+        expect_error(&d, method, path, body, want).await;
+    }
 
-    let (s, v) = api(
-        &d,
-        "GET",
-        "/api/v1/devices/0000000000000000000000000000dead",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (404, "unknown_device"));
-
-    let (s, v) = api(
-        &d,
-        "POST",
-        &format!("/api/v1/devices/{a}/toggle"),
-        Some(r#"{"channel":0,"on":"yes"}"#),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (422, "invalid_body"));
-    let (s, v) = api(
-        &d,
-        "POST",
-        &format!("/api/v1/devices/{a}/toggle"),
-        Some(r#"{"channel":0,"#),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (422, "malformed_json"));
-    let (s, v) = api(
-        &d,
-        "POST",
-        &format!("/api/v1/devices/{a}/toggle"),
-        Some(r#"{"channel":0,"on":true,"extra":1}"#),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (422, "invalid_body"));
-    let (s, v) = api(
-        &d,
-        "POST",
-        &format!("/api/v1/devices/{a}/request"),
-        Some(r#"{"method":"PUSH","namespace":"Appliance.System.All"}"#),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (422, "invalid_body"));
-
-    // ERROR from the device -> 502
-    let (s, v) = api(
-        &d,
-        "POST",
-        &format!("/api/v1/devices/{a}/request"),
-        Some(r#"{"method":"GET","namespace":"Appliance.No.Such"}"#),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (502, "device_error"));
-
-    // A plug that never answers -> 504
+    let toggle_b = format!("/api/v1/devices/{b}/toggle");
+    // A plug that never answers.
     fleet[1].mute(true);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (s, v) = api(
+    expect_error(
         &d,
         "POST",
-        &format!("/api/v1/devices/{b}/toggle"),
+        &toggle_b,
         Some(r#"{"on":true}"#),
-        None,
+        (504, "device_timeout"),
     )
     .await;
-    assert_eq!((s, error_code(&v)), (504, "device_timeout"));
-
-    // Offline -> 409
+    // A plug that is gone.
     fleet[1].stop();
     eventually("offline", Duration::from_secs(5), || {
         !d.engine.device(b).unwrap().online
     })
     .await;
-    let (s, v) = api(
+    expect_error(
         &d,
         "POST",
-        &format!("/api/v1/devices/{b}/toggle"),
+        &toggle_b,
         Some(r#"{"on":true}"#),
-        None,
+        (409, "device_offline"),
     )
     .await;
-    assert_eq!((s, error_code(&v)), (409, "device_offline"));
     d.stop().await;
 }
 
