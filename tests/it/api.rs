@@ -156,9 +156,9 @@ async fn every_error_status_has_a_json_body() {
     let d = daemon().await;
     let fleet = ready(&d, "e2", 2).await;
     let (a, b) = (&fleet[0].uuid, &fleet[1].uuid);
-    let toggle_a = format!("/api/v1/devices/{a}/toggle");
-    let request_a = format!("/api/v1/devices/{a}/request");
-    let cases: [(&str, &str, Option<&str>, (u16, &str)); 6] = [
+    let toggle_a = &format!("/api/v1/devices/{a}/toggle")[..];
+    let request_a = &format!("/api/v1/devices/{a}/request")[..];
+    let cases = [
         (
             "GET",
             "/api/v1/devices/0000000000000000000000000000dead",
@@ -167,32 +167,32 @@ async fn every_error_status_has_a_json_body() {
         ),
         (
             "POST",
-            &toggle_a,
+            toggle_a,
             Some(r#"{"channel":0,"on":"yes"}"#),
             (422, "invalid_body"),
         ),
         (
             "POST",
-            &toggle_a,
+            toggle_a,
             Some(r#"{"channel":0,"#),
             (422, "malformed_json"),
         ),
         (
             "POST",
-            &toggle_a,
+            toggle_a,
             Some(r#"{"channel":0,"on":true,"extra":1}"#),
             (422, "invalid_body"),
         ),
         (
             "POST",
-            &request_a,
+            request_a,
             Some(r#"{"method":"PUSH","namespace":"Appliance.System.All"}"#),
             (422, "invalid_body"),
         ),
         // The device answers ERROR.
         (
             "POST",
-            &request_a,
+            request_a,
             Some(r#"{"method":"GET","namespace":"Appliance.No.Such"}"#),
             (502, "device_error"),
         ),
