@@ -7,5 +7,6 @@ mod energy;
 mod gate;
 mod homeassistant;
 mod session;
+mod sim;
 mod store;
 mod traces;
