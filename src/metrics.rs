@@ -63,7 +63,29 @@ pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Adds one to a counter and says whether this occurrence deserves a log line: the first
+/// ten, then every power of two and every thousandth, so that a flood (a scanner, a
+/// forging client) is visible in the log without filling it. Returns the new total.
+pub fn inc_logged(counter: &AtomicU64) -> Option<u64> {
+    let total = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    (total <= 10 || total.is_power_of_two() || total % 1000 == 0).then_some(total)
+}
+
 /// Takes one from a gauge.
 pub fn dec(counter: &AtomicU64) {
     counter.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_is_logged_sparingly() {
+        let c = AtomicU64::new(0);
+        let logged = (0..10_000).filter(|_| inc_logged(&c).is_some()).count();
+        assert_eq!(c.load(Ordering::Relaxed), 10_000);
+        // 1..=10, the powers of two 16..=8192, and 1000..=10000 by thousands.
+        assert_eq!(logged, 10 + 10 + 10);
+    }
 }

@@ -7,7 +7,7 @@ use super::device::{Change, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
 use crate::gate::GateEvent;
-use crate::metrics::inc;
+use crate::metrics::{inc, inc_logged};
 use crate::protocol::payloads::{
     channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
     ToggleX, ToggleXPayload,
@@ -46,8 +46,9 @@ impl Engine {
         let message = match Message::parse(&incoming.payload) {
             Ok(m) => m,
             Err(error) => {
-                inc(&self.shared.counters.bad_messages);
-                warn!(topic = %incoming.topic, %error, bytes = incoming.payload.len(), "not a Meross message; dropped");
+                if let Some(total) = inc_logged(&self.shared.counters.bad_messages) {
+                    warn!(topic = %incoming.topic, %error, bytes = incoming.payload.len(), total, "not a Meross message; dropped");
+                }
                 return;
             }
         };
@@ -68,23 +69,30 @@ impl Engine {
             None => return,
         };
         if !uuid.is_empty() && !protocol::valid_uuid(&uuid) {
-            inc(&self.shared.counters.bad_messages);
-            warn!(topic = %incoming.topic, "not a device uuid in the topic; dropped");
+            if let Some(total) = inc_logged(&self.shared.counters.bad_messages) {
+                warn!(topic = %incoming.topic, total, "not a device uuid in the topic; dropped");
+            }
             return;
         }
         debug!(%uuid, method = %message.header.method, namespace = %message.header.namespace, "received");
 
         let (sign_ok, connected, key) = self.check_sign(&uuid, &message.header);
         if !sign_ok {
-            inc(&self.shared.counters.sign_failures);
             let answered =
                 connected && is_session(message.header.method, &message.header.namespace);
-            warn!(%uuid, namespace = %message.header.namespace, answered, "sign does not verify");
-            self.event(
-                Some(&uuid).filter(|u| !u.is_empty()).map(|u| u.as_str()),
-                EventKind::SignFailure,
-                format!("{} {}", message.header.method, message.header.namespace),
-            );
+            // Logged and recorded as a sample: a forging client must not fill the log or
+            // the events table.
+            if let Some(total) = inc_logged(&self.shared.counters.sign_failures) {
+                warn!(%uuid, namespace = %message.header.namespace, answered, total, "sign does not verify");
+                self.event(
+                    Some(&uuid).filter(|u| !u.is_empty()).map(|u| u.as_str()),
+                    EventKind::SignFailure,
+                    format!(
+                        "{} {} ({total} so far)",
+                        message.header.method, message.header.namespace
+                    ),
+                );
+            }
             if !answered {
                 return;
             }

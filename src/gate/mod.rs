@@ -9,7 +9,7 @@ pub mod connect;
 pub mod tls;
 
 use crate::config::Account;
-use crate::metrics::{dec, inc, Counters};
+use crate::metrics::{dec, inc, inc_logged, Counters};
 use crate::shutdown::Shutdown;
 use auth::Identity;
 use connect::{ConnackCode, ConnectError};
@@ -122,8 +122,9 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
             },
         };
         let Ok(permit) = gate.permits.clone().try_acquire_owned() else {
-            inc(&gate.counters.connections_over_cap);
-            warn!(%addr, "connection cap reached; closing the new connection");
+            if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
+                warn!(%addr, total, "connection cap reached; closing the new connection");
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -169,15 +170,17 @@ async fn handle(
                     debug!(%addr, "no TLS handshake before the deadline; dropped");
                 }
                 Ok(Err((error, recording))) => {
-                    inc(&gate.counters.handshake_failures);
+                    let Some(total) = inc_logged(&gate.counters.handshake_failures) else {
+                        return;
+                    };
                     match tls::summarize_client_hello(recording.recorded()) {
                         Some(hello) => warn!(
                             peer = %addr, %error, versions = ?hello.versions,
-                            cipher_suites = ?hello.cipher_suites,
+                            cipher_suites = ?hello.cipher_suites, total,
                             "TLS handshake failed; the client offered these"
                         ),
                         None => {
-                            warn!(peer = %addr, %error, "TLS handshake failed (no ClientHello seen)")
+                            warn!(peer = %addr, %error, total, "TLS handshake failed (no ClientHello seen)")
                         }
                     }
                 }
@@ -207,8 +210,9 @@ async fn session<S>(
             Ok(parsed) => break parsed,
             Err(ConnectError::Incomplete) => {}
             Err(ConnectError::Protocol { name, level }) => {
-                inc(&gate.counters.bad_connects);
-                warn!(%addr, protocol = %name, level, "refused: not MQTT 3.1 or 3.1.1");
+                if let Some(total) = inc_logged(&gate.counters.bad_connects) {
+                    warn!(%addr, protocol = %name, level, total, "refused: not MQTT 3.1 or 3.1.1");
+                }
                 let _ = client
                     .write_all(&connect::connack(ConnackCode::UnacceptableProtocol))
                     .await;
@@ -216,8 +220,9 @@ async fn session<S>(
                 return;
             }
             Err(error) => {
-                inc(&gate.counters.bad_connects);
-                warn!(%addr, %error, "bad first packet; connection closed");
+                if let Some(total) = inc_logged(&gate.counters.bad_connects) {
+                    warn!(%addr, %error, total, "bad first packet; connection closed");
+                }
                 return;
             }
         }
@@ -230,8 +235,9 @@ async fn session<S>(
             }
             Ok(Ok(0)) | Ok(Err(_)) => {
                 if !buf.is_empty() {
-                    inc(&gate.counters.bad_connects);
-                    warn!(%addr, bytes = buf.len(), "connection closed inside its CONNECT");
+                    if let Some(total) = inc_logged(&gate.counters.bad_connects) {
+                        warn!(%addr, bytes = buf.len(), total, "connection closed inside its CONNECT");
+                    }
                 }
                 return;
             }
@@ -243,18 +249,22 @@ async fn session<S>(
     let identity = match auth::authenticate(&connect, &gate.accounts, open) {
         Ok(identity) => identity,
         Err(code) => {
-            inc(&gate.counters.refused_logins);
-            warn!(%addr, client_id = %connect.client_id, user = ?connect.username, code = code as u8, "login refused");
+            let logged = inc_logged(&gate.counters.refused_logins);
             let _ = client.write_all(&connect::connack(code)).await;
             let _ = client.shutdown().await;
-            let _ = gate
-                .events
-                .send(GateEvent::Refused {
-                    addr,
-                    client_id: connect.client_id.clone(),
-                    code: code as u8,
-                })
-                .await;
+            // Logged and recorded as a sample: guessing passwords must not fill the log or
+            // the events table.
+            if let Some(total) = logged {
+                warn!(%addr, client_id = %connect.client_id, user = ?connect.username, code = code as u8, total, "login refused");
+                let _ = gate
+                    .events
+                    .send(GateEvent::Refused {
+                        addr,
+                        client_id: connect.client_id.clone(),
+                        code: code as u8,
+                    })
+                    .await;
+            }
             return;
         }
     };

@@ -8,7 +8,7 @@ mod schema;
 use crate::config::Config;
 use crate::datadir::{DataDir, DB_FILE};
 use crate::engine::device::{Change, Channel, Device, Event, EventKind};
-use crate::metrics::{inc, Counters};
+use crate::metrics::{inc_logged, Counters};
 use crate::protocol::now_secs;
 use crate::protocol::payloads::{Firmware, Hardware};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -72,8 +72,9 @@ impl Sink {
         match self.tx.try_send(Op::Change(change)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                inc(&self.counters.store_queue_full);
-                warn!("store queue full; a change was dropped");
+                if let Some(total) = inc_logged(&self.counters.store_queue_full) {
+                    warn!(total, "store queue full; a change was dropped");
+                }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
