@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod connect;
+mod pending;
 pub mod tls;
 
 use crate::config::Account;
@@ -13,6 +14,7 @@ use crate::metrics::{dec, inc, inc_logged, Counters};
 use crate::shutdown::Shutdown;
 use auth::Identity;
 use connect::{ConnackCode, ConnectError};
+use pending::{Pending, PendingTable};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +73,8 @@ pub struct Gate {
     pub events: mpsc::Sender<GateEvent>,
     pub counters: Arc<Counters>,
     next_conn: std::sync::atomic::AtomicU64,
+    /// Connections per address that have not logged in yet.
+    pending: Arc<PendingTable>,
 }
 
 /// What a listener speaks.
@@ -102,6 +106,7 @@ impl Gate {
             events,
             counters,
             next_conn: Default::default(),
+            pending: Default::default(),
         }
     }
 }
@@ -127,6 +132,12 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
             }
             continue;
         };
+        let Some(pending) = gate.pending.take(addr.ip()) else {
+            if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
+                warn!(%addr, total, "too many connections from one address waiting to log in; closing the new one");
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         // Finds peers that vanished without a FIN (a plug losing power, a client with
         // keepalive 0) within about two minutes.
@@ -142,7 +153,7 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
             async move {
                 inc(&gate.counters.connections_open);
                 inc(&gate.counters.connections_total);
-                handle(&gate, stream, addr, kind, shutdown).await;
+                handle(&gate, stream, addr, kind, pending, shutdown).await;
                 dec(&gate.counters.connections_open);
                 drop(permit);
             }
@@ -156,11 +167,14 @@ async fn handle(
     stream: TcpStream,
     addr: SocketAddr,
     kind: Listener,
+    pending: Pending,
     shutdown: Shutdown,
 ) {
     let deadline = Instant::now() + gate.handshake_timeout;
     match kind {
-        Listener::Plain { open } => session(gate, stream, addr, open, deadline, shutdown).await,
+        Listener::Plain { open } => {
+            session(gate, stream, addr, open, deadline, pending, shutdown).await
+        }
         Listener::Tls => {
             let acceptor = TlsAcceptor::from(gate.tls.clone());
             let accept = acceptor.accept(tls::Recording::new(stream)).into_fallible();
@@ -186,7 +200,7 @@ async fn handle(
                 }
                 Ok(Ok(mut stream)) => {
                     stream.get_mut().0.stop();
-                    session(gate, stream, addr, false, deadline, shutdown).await
+                    session(gate, stream, addr, false, deadline, pending, shutdown).await
                 }
             }
         }
@@ -200,6 +214,7 @@ async fn session<S>(
     addr: SocketAddr,
     open: bool,
     deadline: Instant,
+    mut pending: Pending,
     shutdown: Shutdown,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -295,6 +310,7 @@ async fn session<S>(
         return;
     }
 
+    pending.release();
     let conn = gate
         .next_conn
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
