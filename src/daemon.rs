@@ -6,7 +6,7 @@ use crate::datadir::DataDir;
 use crate::engine::Engine;
 use crate::gate::{self, Gate, Listener};
 use crate::metrics::Counters;
-use crate::shutdown::{self, Shutdown, Trigger};
+use crate::shutdown::{self, Trigger};
 use crate::{broker, store};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -257,11 +257,6 @@ impl Daemon {
             bridge_stop,
             store,
         })
-    }
-
-    /// A handle that stops this daemon when triggered.
-    pub fn shutdown_handle(&self) -> Shutdown {
-        self.trigger.subscribe()
     }
 
     /// Stops every task, then flushes the store.

@@ -19,19 +19,11 @@ impl Trigger {
     pub fn trigger(&self) {
         self.0.send_replace(true);
     }
-
-    pub fn subscribe(&self) -> Shutdown {
-        Shutdown(self.0.subscribe())
-    }
 }
 
 impl Shutdown {
     /// Resolves once shutdown was triggered (or its trigger dropped).
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
-    }
-
-    pub fn is_triggered(&self) -> bool {
-        *self.0.borrow()
     }
 }

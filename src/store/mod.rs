@@ -79,13 +79,6 @@ impl Sink {
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
-
-    /// A sink whose changes go nowhere (for tools that run an engine without a store).
-    pub fn discard(counters: Arc<Counters>) -> Sink {
-        let (tx, mut rx) = mpsc::channel(1024);
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Sink { tx, counters }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
