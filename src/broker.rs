@@ -205,15 +205,7 @@ fn free_loopback_port() -> std::io::Result<SocketAddr> {
 /// error for a connection closed before its CONNECT.
 fn wait_listening(addr: SocketAddr, user: &str, password: &str) -> std::io::Result<()> {
     use std::io::{Read, Write};
-    let probe = crate::gate::connect::Connect {
-        level: 4,
-        clean_session: true,
-        keep_alive: 5,
-        client_id: "merossd-probe".to_owned(),
-        will: None,
-        username: Some(user.to_owned()),
-        password: Some(password.as_bytes().to_vec()),
-    };
+    let probe = crate::gate::connect::Connect::new(4, "merossd-probe", 5).login(user, password);
     for _ in 0..200 {
         if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
             s.set_read_timeout(Some(Duration::from_secs(2)))?;

@@ -107,15 +107,12 @@ mod tests {
     }
 
     fn device(password: &str) -> Connect {
-        Connect {
-            level: 3,
-            clean_session: true,
-            keep_alive: 30,
-            client_id: "fmware:2208022697555151200348e1e9aabbcc_0123456789abcdef".into(),
-            will: None,
-            username: Some("48:e1:e9:aa:bb:cc".into()),
-            password: Some(password.as_bytes().to_vec()),
-        }
+        Connect::new(
+            3,
+            "fmware:2208022697555151200348e1e9aabbcc_0123456789abcdef",
+            30,
+        )
+        .login("48:e1:e9:aa:bb:cc", password)
     }
 
     #[test]

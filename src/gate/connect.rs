@@ -183,6 +183,26 @@ fn string(b: &mut &[u8], what: &'static str) -> Result<String, ConnectError> {
 }
 
 impl Connect {
+    /// A clean-session CONNECT without will or credentials, at `level` (3 or 4).
+    pub fn new(level: u8, client_id: impl Into<String>, keep_alive: u16) -> Connect {
+        Connect {
+            level,
+            clean_session: true,
+            keep_alive,
+            client_id: client_id.into(),
+            will: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// The same CONNECT with a user name and password.
+    pub fn login(mut self, username: impl Into<String>, password: impl Into<Vec<u8>>) -> Connect {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+
     /// Writes this CONNECT as a packet at `self.level` (3 writes `MQIsdp`).
     pub fn encode(&self) -> Vec<u8> {
         let mut body = BytesMut::new();
@@ -252,15 +272,12 @@ mod tests {
     use super::*;
 
     fn sample(level: u8) -> Connect {
-        Connect {
+        Connect::new(
             level,
-            clean_session: true,
-            keep_alive: 120,
-            client_id: "fmware:0123456789abcdef0123456789abcdef_AbCdEfGhIjKlMnOp".into(),
-            will: None,
-            username: Some("48:e1:e9:aa:bb:cc".into()),
-            password: Some(b"1234_5ac868a81f2f21b4a87f7d2bb3467cb5".to_vec()),
-        }
+            "fmware:0123456789abcdef0123456789abcdef_AbCdEfGhIjKlMnOp",
+            120,
+        )
+        .login("48:e1:e9:aa:bb:cc", "1234_5ac868a81f2f21b4a87f7d2bb3467cb5")
     }
 
     #[test]

@@ -257,15 +257,10 @@ async fn session(
         config.uuid,
         Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
     );
-    let connect = Connect {
-        level: if config.mqtt311 { 4 } else { 3 },
-        clean_session: true,
-        keep_alive: t.keepalive.as_secs().clamp(1, u16::MAX as u64) as u16,
-        client_id,
-        will: None,
-        username: Some(config.mac.clone()),
-        password: Some(device_password(&config.mac, &config.user_id, &config.key).into_bytes()),
-    };
+    let level = if config.mqtt311 { 4 } else { 3 };
+    let keep_alive = t.keepalive.as_secs().clamp(1, u16::MAX as u64) as u16;
+    let password = device_password(&config.mac, &config.user_id, &config.key);
+    let connect = Connect::new(level, client_id, keep_alive).login(config.mac.clone(), password);
     link.write(&connect.encode()).await?;
     let ack = timeout(t.connect_timeout, link.read())
         .await

@@ -1,6 +1,7 @@
 //! The front door: logins, deadlines, and hostile input.
 
 use crate::common::*;
+use merossd::gate::connect::Connect;
 use merossd::protocol::{Message, Method};
 use merossd::sim::{self, Profile};
 use std::sync::Arc;
@@ -66,15 +67,8 @@ async fn wrong_password_gets_connack_4_and_unknown_user_is_refused() {
 async fn refused_login_is_closed_after_its_connack() {
     let d = daemon().await;
     let mut s = tls(&d).await;
-    let connect = merossd::gate::connect::Connect {
-        level: 3,
-        clean_session: true,
-        keep_alive: 30,
-        client_id: "fmware:0123456789abcdef0123456789abcdef_x".into(),
-        will: None,
-        username: Some("48:e1:e9:00:00:01".into()),
-        password: Some(b"1234_00000000000000000000000000000000".to_vec()),
-    };
+    let connect = Connect::new(3, "fmware:0123456789abcdef0123456789abcdef_x", 30)
+        .login("48:e1:e9:00:00:01", "1234_00000000000000000000000000000000");
     s.write_all(&connect.encode()).await.unwrap();
     let (got, closed) = read_until_closed(&mut s, Duration::from_secs(3)).await;
     assert_eq!(got, vec![0x20, 0x02, 0x00, 0x04]);
@@ -107,16 +101,7 @@ async fn a_silent_client_does_not_delay_another_plug_and_is_dropped_at_the_deadl
 async fn truncated_connect_is_dropped_and_the_daemon_still_serves() {
     let d = daemon().await;
     let mut s = tls(&d).await;
-    let connect = merossd::gate::connect::Connect {
-        level: 3,
-        clean_session: true,
-        keep_alive: 30,
-        client_id: "fmware:abc_x".into(),
-        will: None,
-        username: None,
-        password: None,
-    }
-    .encode();
+    let connect = Connect::new(3, "fmware:abc_x", 30).encode();
     s.write_all(&connect[..connect.len() / 2]).await.unwrap();
     s.shutdown().await.unwrap();
     drop(s);
@@ -153,15 +138,7 @@ async fn oversized_connect_is_refused_without_reading_it() {
 async fn plain_mqtt_on_the_tls_port_fails_the_handshake_cleanly() {
     let d = daemon().await;
     let mut tcp = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
-    let connect = merossd::gate::connect::Connect {
-        level: 4,
-        clean_session: true,
-        keep_alive: 30,
-        client_id: "x".into(),
-        will: None,
-        username: None,
-        password: None,
-    };
+    let connect = Connect::new(4, "x", 30);
     tcp.write_all(&connect.encode()).await.unwrap();
     let (_, closed) = read_until_closed(&mut tcp, Duration::from_secs(3)).await;
     assert!(closed);
