@@ -50,6 +50,8 @@ pub struct MqttConfig {
     pub handshake_timeout_s: u64,
     /// Connections the gate holds at once, over all listeners; more are closed at once.
     pub max_connections: usize,
+    /// Require an account login (user id, md5(user id + key)) on the local listener too.
+    pub local_login: bool,
 }
 
 impl Default for MqttConfig {
@@ -59,6 +61,7 @@ impl Default for MqttConfig {
             local_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1883))),
             handshake_timeout_s: 10,
             max_connections: 1024,
+            local_login: false,
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct ApiConfig {
     pub request_timeout_s: u64,
     /// Serve `/metrics` without the token (for a Prometheus on this host).
     pub metrics_public: bool,
+    /// HTTP connections served at once; more are closed at once.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -115,6 +120,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("token", &"<hidden>")
             .field("request_timeout_s", &self.request_timeout_s)
             .field("metrics_public", &self.metrics_public)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -126,6 +132,7 @@ impl Default for ApiConfig {
             token: String::new(),
             request_timeout_s: 10,
             metrics_public: false,
+            max_connections: 64,
         }
     }
 }

@@ -4,8 +4,10 @@
 use crate::config::{Account, Config};
 use crate::datadir::DataDir;
 use crate::engine::Engine;
-use crate::gate::{self, Gate, Listener};
+use crate::gate::acl::Acl;
+use crate::gate::{self, Gate, GateOptions, Listener};
 use crate::metrics::Counters;
+use crate::registry::Registry;
 use crate::shutdown::{self, Trigger};
 use crate::{broker, store};
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ pub struct Daemon {
     pub accounts: Vec<Account>,
     pub api_token: String,
     pub counters: Arc<Counters>,
+    /// Opens an in-process link to the router (tests use it to drop the engine's).
+    pub router_links: broker::LinkOpener,
     trigger: Trigger,
     tasks: JoinSet<()>,
     bridge_stop: Option<(Trigger, tokio::task::JoinHandle<()>)>,
@@ -119,7 +123,7 @@ impl Daemon {
         // A relayed connection holds three descriptors (client, router side, router's own):
         // keep the cap where accept() cannot run out of them.
         let mut max_connections = config.mqtt.max_connections;
-        if let Some(limit) = open_files_limit() {
+        if let Some(limit) = raise_open_files_limit() {
             let fits = limit.saturating_sub(FD_RESERVE) / 3;
             if max_connections > fits {
                 warn!(
@@ -150,7 +154,11 @@ impl Daemon {
         .map_err(|e| other("database", &e))?;
         let known = store.load_devices().map_err(|e| other("database", &e))?;
 
-        let router = broker::start().map_err(|e| other("router", &e))?;
+        let router = broker::start(counters.clone()).map_err(|e| other("router", &e))?;
+        let registry =
+            Arc::new(Registry::new(known.iter().filter_map(|d| {
+                Some((d.uuid.clone(), d.user_id.clone()?, d.mac.clone()?))
+            })));
         let (trigger, shutdown) = shutdown::channel();
         let mut tasks = JoinSet::new();
 
@@ -161,6 +169,7 @@ impl Daemon {
             known,
             store.sink(),
             config.time.timezone.clone(),
+            registry.clone(),
         );
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
         tasks.spawn(
@@ -174,15 +183,20 @@ impl Daemon {
             shutdown.clone(),
         ));
 
-        let gate = Arc::new(Gate::new(
-            accounts.clone(),
+        let gate = Arc::new(Gate::new(GateOptions {
+            accounts: accounts.clone(),
             tls,
-            router.upstream.clone(),
-            config.mqtt.handshake_timeout(),
+            upstream: router.upstream.clone(),
+            handshake_timeout: config.mqtt.handshake_timeout(),
             max_connections,
-            gate_tx,
-            counters.clone(),
-        ));
+            events: gate_tx,
+            counters: counters.clone(),
+            acl: Acl {
+                discovery_prefix: config.homeassistant.discovery_prefix.clone(),
+                base_topic: config.homeassistant.base_topic.clone(),
+            },
+            registry,
+        }));
         let mut tls_addrs = Vec::new();
         for listener in tls_listeners {
             tls_addrs.push(listener.local_addr().map_err(|e| other("listener", &e))?);
@@ -196,7 +210,7 @@ impl Daemon {
         let mut local_addr = None;
         if let Some(listener) = local_listener {
             let addr = listener.local_addr().map_err(|e| other("listener", &e))?;
-            let open = addr.ip().is_loopback();
+            let open = addr.ip().is_loopback() && !config.mqtt.local_login;
             local_addr = Some(addr);
             tasks.spawn(gate::serve(
                 gate.clone(),
@@ -236,7 +250,9 @@ impl Daemon {
                 api_token.clone(),
                 std::time::Duration::from_secs(config.api.request_timeout_s),
                 config.api.metrics_public,
+                router.health.clone(),
             ),
+            config.api.max_connections,
             shutdown.clone(),
         ));
 
@@ -252,6 +268,7 @@ impl Daemon {
             accounts,
             api_token,
             counters,
+            router_links: router.opener,
             trigger,
             tasks,
             bridge_stop,
@@ -324,11 +341,16 @@ async fn store_stopped(store: &store::Store) {
     }
 }
 
-/// The soft limit on open files, from /proc (no libc call needed).
-fn open_files_limit() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// Raises the soft limit on open files to the hard limit (the default soft limit, 1024,
+/// is far under what a house of plugs needs); returns the limit in force.
+fn raise_open_files_limit() -> Option<usize> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => usize::try_from(limit).ok(),
+        Err(error) => {
+            warn!(%error, "cannot read or raise the open-file limit");
+            None
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,9 +1,12 @@
 //! merossd: a small daemon that takes the Meross cloud's place for Meross plugs.
 //!
-//! Plugs dial the [`gate`] (TLS, MQTT 3.1 made 3.1.1, login checked), which relays them to
-//! an embedded rumqttd router ([`broker`]). The [`engine`] answers each device's session so
-//! current firmware stays bound and keeps what devices say; the [`store`] remembers it in
-//! SQLite; the [`api`] serves it over HTTP. [`sim`] is a simulated plug for tests and trials.
+//! Plugs dial the [`gate`] (TLS, MQTT 3.1 made 3.1.1, login checked against the
+//! [`registry`] of who owns which device), which reads every packet ([`mqtt`]), holds it
+//! against the topic rules (`gate::acl`) and passes it to an embedded rumqttd router
+//! ([`broker`]). The [`engine`] answers each device's session so current firmware stays
+//! bound and keeps what devices say; the [`store`] remembers it in SQLite; the [`api`]
+//! serves it over HTTP and [`homeassistant`] over MQTT discovery. [`sim`] is a simulated
+//! plug for tests and trials.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -17,7 +20,9 @@ pub mod engine;
 pub mod gate;
 pub mod homeassistant;
 pub mod metrics;
+pub mod mqtt;
 pub mod protocol;
+pub mod registry;
 pub mod shutdown;
 pub mod sim;
 pub mod store;

@@ -40,6 +40,16 @@ counters! {
     bad_connects,
     /// Logins refused with a CONNACK code.
     refused_logins,
+    /// PUBLISHes and SUBSCRIBE filters the gate's topic rules refused.
+    acl_denied,
+    /// Packets after the CONNECT that were malformed or over the size limit.
+    bad_packets,
+    /// Connections the router did not take (answered with CONNACK 3).
+    upstream_failures,
+    /// Times an in-process link to the router had to be opened again.
+    link_restarts,
+    /// API connections closed at once because the API's cap was reached.
+    api_over_cap,
     /// Device binds answered.
     binds,
     /// Messages the engine received.

@@ -92,14 +92,24 @@ struct HistoryQuery {
     step: Option<String>,
 }
 
-/// RFC 3339 (`2026-11-21T10:00:00Z`) or epoch seconds.
+/// The latest time taken: the end of year 9999, as far as RFC 3339 goes.
+const MAX_TIME_S: u64 = 253_402_300_799;
+
+/// RFC 3339 (`2026-11-21T10:00:00Z`) or epoch seconds, from 1970 to the year 9999.
 fn parse_time(text: &str) -> Result<u64, ApiError> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(secs);
+    let secs = match text.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => text
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_second().max(0) as u64)
+            .map_err(|_| bad_query(format!("`{text}` is neither RFC 3339 nor epoch seconds.")))?,
+    };
+    if secs > MAX_TIME_S {
+        return Err(bad_query(format!(
+            "`{text}` is after the year 9999 (at most {MAX_TIME_S})."
+        )));
     }
-    text.parse::<jiff::Timestamp>()
-        .map(|t| t.as_second().max(0) as u64)
-        .map_err(|_| bad_query(format!("`{text}` is neither RFC 3339 nor epoch seconds.")))
+    Ok(secs)
 }
 
 async fn history(

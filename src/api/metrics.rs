@@ -145,6 +145,35 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
         "TLS handshakes that failed",
         s.handshake_failures,
     );
+    for (name, help, value) in [
+        (
+            "merossd_acl_denied",
+            "Publishes and subscriptions the topic rules refused",
+            s.acl_denied,
+        ),
+        (
+            "merossd_bad_packets",
+            "MQTT packets malformed or over the size limit",
+            s.bad_packets,
+        ),
+        (
+            "merossd_upstream_failures",
+            "Connections the router did not take",
+            s.upstream_failures,
+        ),
+        (
+            "merossd_link_restarts",
+            "In-process router links opened again",
+            s.link_restarts,
+        ),
+        (
+            "merossd_api_over_cap",
+            "API connections closed at the connection cap",
+            s.api_over_cap,
+        ),
+    ] {
+        counter(registry, name, help, value);
+    }
     counter(
         registry,
         "merossd_store_queue_full",

@@ -5,6 +5,9 @@ mod devices;
 mod energy;
 pub mod error;
 mod metrics;
+mod serve;
+
+pub use serve::{HEADER_TIMEOUT, IDLE_TIMEOUT};
 
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;
@@ -35,6 +38,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// `/metrics` without the token.
     pub metrics_public: bool,
+    /// Whether the router links are up.
+    health: crate::broker::Health,
 }
 
 impl AppState {
@@ -44,6 +49,7 @@ impl AppState {
         token: String,
         request_timeout: Duration,
         metrics_public: bool,
+        health: crate::broker::Health,
     ) -> AppState {
         AppState {
             engine,
@@ -52,6 +58,7 @@ impl AppState {
             started: Instant::now(),
             request_timeout,
             metrics_public,
+            health,
         }
     }
 }
@@ -73,16 +80,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API until shutdown.
-pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
-    let app = router(state);
-    let stop = async move { shutdown.wait().await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!(error = %e, "admin API stopped");
-    }
+/// Serves the API until shutdown, at most `max_connections` at once.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    max_connections: usize,
+    shutdown: Shutdown,
+) {
+    let counters = state.engine.counters().clone();
+    serve::serve(listener, router(state), max_connections, counters, shutdown).await
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -141,8 +147,11 @@ async fn not_found() -> ApiError {
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let devices = state.engine.devices();
     let online = devices.iter().filter(|d| d.online).count();
+    // A router link being opened again: devices cannot be switched or bound meanwhile.
+    let down = state.health.down();
     Json(json!({
-        "status": "ok",
+        "status": if down.is_empty() { "ok" } else { "degraded" },
+        "links_down": down,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "devices": {"known": devices.len(), "online": online},

@@ -19,6 +19,20 @@ impl Engine {
         let device = self
             .device(uuid)
             .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?;
+        // Only channels the device said it has (before it said anything: channel 0).
+        let known =
+            device.channels.contains_key(&channel) || (device.channels.is_empty() && channel == 0);
+        if !known {
+            let list: Vec<String> = device.channels.keys().map(u32::to_string).collect();
+            return Err(RequestError::Unsupported(format!(
+                "This device has no channel {channel}; it has: {}.",
+                if list.is_empty() {
+                    "0".to_owned()
+                } else {
+                    list.join(", ")
+                }
+            )));
+        }
         let onoff = u8::from(on);
         let legacy = !device.has_ability("Appliance.Control.ToggleX")
             && device.has_ability("Appliance.Control.Toggle");

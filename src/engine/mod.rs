@@ -15,6 +15,7 @@ use crate::config::Account;
 use crate::gate::GateEvent;
 use crate::metrics::{inc, Counters};
 use crate::protocol::{self, device_subscribe_topic, Message, Method};
+use crate::registry::Registry;
 use crate::shutdown::Shutdown;
 use crate::store::Sink;
 use device::{Change, Device, Event, EventKind, Notice};
@@ -74,6 +75,8 @@ struct Shared {
     /// The zone devices get unless they have their own.
     timezone: String,
     notices: broadcast::Sender<Notice>,
+    /// Who owns which uuid, for the gate; told when a device is forgotten.
+    registry: Arc<Registry>,
 }
 
 /// Notices an observer may fall behind by before it is told it lagged.
@@ -89,6 +92,7 @@ impl Engine {
         known: Vec<Device>,
         sink: Sink,
         timezone: String,
+        registry: Arc<Registry>,
     ) -> Engine {
         let devices = known
             .into_iter()
@@ -109,6 +113,7 @@ impl Engine {
                 sink,
                 timezone,
                 notices: broadcast::channel(NOTICE_CAPACITY).0,
+                registry,
             }),
         }
     }
@@ -150,6 +155,7 @@ impl Engine {
         let removed = devices.remove(uuid).is_some();
         if removed {
             self.emit(Change::Forget(uuid.to_owned()));
+            self.shared.registry.forget(uuid);
         }
         drop(devices);
         if removed {

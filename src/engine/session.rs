@@ -12,6 +12,7 @@ use crate::protocol::payloads::{
     channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
     ToggleX, ToggleXPayload,
 };
+use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLOUD_FROM};
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
@@ -42,6 +43,14 @@ fn is_session(method: Method, namespace: &str) -> bool {
 
 impl Engine {
     pub(super) async fn on_incoming(&self, incoming: Incoming) {
+        let ours = matches!(Topic::parse(&incoming.topic), Topic::DevicePublish(_))
+            || incoming.topic == self.shared.reply_topic;
+        if !ours {
+            // A device's reply to another client that named this topic as its `from`
+            // (meross_lan uses `/appliance/meross_lan/publish`): not ours to read.
+            debug!(topic = %incoming.topic, "a reply addressed to another client; ignored");
+            return;
+        }
         inc(&self.shared.counters.messages_in);
         let message = match Message::parse(&incoming.payload) {
             Ok(m) => m,
@@ -52,13 +61,9 @@ impl Engine {
                 return;
             }
         };
-        let uuid = match incoming
-            .topic
-            .strip_prefix("/appliance/")
-            .and_then(|t| t.strip_suffix("/publish"))
-        {
-            Some(uuid) => uuid.to_owned(),
-            None if incoming.topic == self.shared.reply_topic => {
+        let uuid = match Topic::parse(&incoming.topic) {
+            Topic::DevicePublish(uuid) => uuid.to_owned(),
+            _ if incoming.topic == self.shared.reply_topic => {
                 // A reply to us: old firmware leaves the uuid out of the header.
                 let pending = lock(&self.shared.pending);
                 match pending.get(&message.header.message_id) {
@@ -66,11 +71,11 @@ impl Engine {
                     None => message.header.uuid.clone().unwrap_or_default(),
                 }
             }
-            None => return,
+            _ => return,
         };
         if !uuid.is_empty() && !protocol::valid_uuid(&uuid) {
             if let Some(total) = inc_logged(&self.shared.counters.bad_messages) {
-                warn!(topic = %incoming.topic, total, "not a device uuid in the topic; dropped");
+                warn!(topic = %incoming.topic, total, "not a device uuid in the header; dropped");
             }
             return;
         }

@@ -1,9 +1,12 @@
 //! Who may log in: plugs with `<userId>_md5(mac + key)`, app clients (MerossIot style) with
 //! `md5(userId + key)`, and, on a loopback-only plain listener, local tools with nothing.
+//! A device's identity is its login: the uuid in its client id must end with the MAC it
+//! logged in with, stay with the account whose key verified it, and a MAC keeps its uuid.
 
-use super::connect::{ConnackCode, Connect};
 use crate::config::Account;
+use crate::mqtt::connect::{ConnackCode, Connect};
 use crate::protocol::md5_hex;
+use crate::registry::Registry;
 use subtle::ConstantTimeEq;
 
 /// Who a connection is, once the gate let it in.
@@ -32,12 +35,22 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The MAC as the end of a uuid: lowercase hex, colons removed.
+fn mac_hex(mac: &str) -> String {
+    mac.chars()
+        .filter(|c| *c != ':' && *c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 /// Checks a CONNECT's credentials. `open` is true on a loopback plain listener, where a
-/// client without credentials is a local tool.
+/// client without credentials is a local tool. A device that logs in is recorded in
+/// `registry`.
 pub fn authenticate(
     connect: &Connect,
     accounts: &[Account],
     open: bool,
+    registry: &Registry,
 ) -> Result<Identity, ConnackCode> {
     let password = connect
         .password
@@ -67,6 +80,14 @@ pub fn authenticate(
         ) {
             return Err(ConnackCode::BadUserNameOrPassword);
         }
+        // The password proves the MAC; the uuid must be that MAC's.
+        let hex = mac_hex(&mac);
+        if hex.len() != 12 || !uuid.to_ascii_lowercase().ends_with(&hex) {
+            return Err(ConnackCode::BadUserNameOrPassword);
+        }
+        registry
+            .claim(uuid, &account.user_id, &mac)
+            .map_err(|_| ConnackCode::BadUserNameOrPassword)?;
         return Ok(Identity::Device {
             uuid: uuid.to_owned(),
             mac,
@@ -106,6 +127,10 @@ mod tests {
         }]
     }
 
+    fn auth(c: &Connect, open: bool) -> Result<Identity, ConnackCode> {
+        authenticate(c, &accounts(), open, &Registry::default())
+    }
+
     fn device(password: &str) -> Connect {
         Connect::new(
             3,
@@ -118,7 +143,7 @@ mod tests {
     #[test]
     fn device_with_right_password_is_let_in() {
         let pw = device_password("48:e1:e9:aa:bb:cc", "1234", "testkey");
-        let id = authenticate(&device(&pw), &accounts(), false).unwrap();
+        let id = auth(&device(&pw), false).unwrap();
         assert_eq!(
             id,
             Identity::Device {
@@ -136,11 +161,38 @@ mod tests {
         for pw in [wrong.as_str(), unknown.as_str(), "garbage"] {
             for open in [false, true] {
                 assert_eq!(
-                    authenticate(&device(pw), &accounts(), open),
+                    auth(&device(pw), open),
                     Err(ConnackCode::BadUserNameOrPassword)
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_uuid_that_is_not_the_logged_in_macs_is_refused() {
+        let pw = device_password("48:e1:e9:aa:bb:cc", "1234", "testkey");
+        let registry = Registry::default();
+        for client_id in [
+            "fmware:2208022697555151200348e1e9000001_x", // another plug's uuid
+            "fmware:ab_x",
+            "mosquitto_sub",
+        ] {
+            let mut c = device(&pw);
+            c.client_id = client_id.into();
+            assert_eq!(
+                authenticate(&c, &accounts(), false, &registry),
+                Err(ConnackCode::BadUserNameOrPassword),
+                "{client_id}"
+            );
+        }
+        // The same MAC under an invented uuid prefix, once the real one is known.
+        assert!(authenticate(&device(&pw), &accounts(), false, &registry).is_ok());
+        let mut invented = device(&pw);
+        invented.client_id = "fmware:9999999999999999999948e1e9aabbcc_x".into();
+        assert_eq!(
+            authenticate(&invented, &accounts(), false, &registry),
+            Err(ConnackCode::BadUserNameOrPassword)
+        );
     }
 
     #[test]
@@ -149,11 +201,8 @@ mod tests {
         c.client_id = "mosquitto_sub".into();
         c.username = None;
         c.password = None;
-        assert_eq!(authenticate(&c, &accounts(), true), Ok(Identity::Local));
-        assert_eq!(
-            authenticate(&c, &accounts(), false),
-            Err(ConnackCode::NotAuthorized)
-        );
+        assert_eq!(auth(&c, true), Ok(Identity::Local));
+        assert_eq!(auth(&c, false), Err(ConnackCode::NotAuthorized));
     }
 
     #[test]
@@ -163,7 +212,7 @@ mod tests {
         c.username = Some("1234".into());
         c.password = Some(md5_hex("1234testkey").into_bytes());
         assert_eq!(
-            authenticate(&c, &accounts(), false),
+            auth(&c, false),
             Ok(Identity::App {
                 user_id: "1234".into()
             })

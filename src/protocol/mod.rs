@@ -3,6 +3,7 @@
 
 pub mod payloads;
 mod sign;
+pub mod topic;
 
 pub use sign::{device_password, md5_hex, message_id, sign};
 

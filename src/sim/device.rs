@@ -2,7 +2,7 @@
 //! state (relays, meter, time), answering requests the way real firmware does.
 
 use super::{tls, SimConfig};
-use crate::gate::connect::Connect;
+use crate::mqtt::connect::Connect;
 use crate::protocol::{
     self, device_password, device_publish_topic, device_subscribe_topic, Message, Method,
 };

@@ -81,9 +81,14 @@ impl SimConfig {
 }
 
 /// The uuid and MAC of the n-th simulated device: a Meross MAC (48:e1:e9) whose hex ends
-/// the uuid, as on real devices. `prefix` (20 hex digits) keeps fleets apart.
+/// the uuid, as on real devices. `prefix` (20 hex digits) keeps fleets apart, MACs too
+/// (a MAC belongs to one uuid, as on real devices).
 pub fn identity(prefix: &str, n: u32) -> (String, String) {
-    let mac_hex = format!("48e1e9{:06x}", n & 0xff_ffff);
+    // FNV-1a of the prefix spreads fleets over the MAC space.
+    let spread = prefix.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let mac_hex = format!("48e1e9{:06x}", n.wrapping_add(spread) & 0xff_ffff);
     let mut prefix: String = prefix
         .chars()
         .filter(|c| c.is_ascii_hexdigit())

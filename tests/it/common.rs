@@ -170,6 +170,26 @@ pub async fn local_client(d: &Daemon, id: &str) -> (rumqttc::AsyncClient, rumqtt
     rumqttc::AsyncClient::new(options, 2000)
 }
 
+/// An MQTT client logged in as the `n`-th device of fleet `prefix` (its uuid, MAC and
+/// password), on the local listener; returns the device's uuid too.
+pub fn device_client(
+    d: &Daemon,
+    prefix: &str,
+    n: u32,
+) -> (String, rumqttc::AsyncClient, rumqttc::EventLoop) {
+    let (uuid, mac) = sim::identity(prefix, n);
+    let addr = d.local_addr.unwrap();
+    let id = format!("fmware:{uuid}_test{n}");
+    let mut options = rumqttc::MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_credentials(
+        mac.clone(),
+        merossd::protocol::device_password(&mac, USER_ID, KEY),
+    );
+    let (client, events) = rumqttc::AsyncClient::new(options, 2000);
+    (uuid, client, events)
+}
+
 /// A local MQTT client subscribed to `filter`; what it receives comes out of the channel
 /// as (topic, payload, retained).
 pub async fn listen(

@@ -1,7 +1,7 @@
 //! The front door: logins, deadlines, and hostile input.
 
 use crate::common::*;
-use merossd::gate::connect::Connect;
+use merossd::mqtt::connect::Connect;
 use merossd::protocol::{Message, Method};
 use merossd::sim::{self, Profile};
 use std::sync::Arc;
@@ -154,7 +154,8 @@ async fn invalid_json_and_wrong_signs_are_counted_and_dropped() {
     let d = daemon().await;
     let plug = &plugs(&d, "c6", 1)[0];
     known(&d, plug).await;
-    let (client, mut events) = local_client(&d, "hostile").await;
+    // The plug's own login, as a replaying or broken firmware would use it.
+    let (_, client, mut events) = device_client(&d, "c6", 1);
     let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
     let topic = format!("/appliance/{}/publish", plug.uuid);
     let before = d.counters.snapshot();
@@ -225,44 +226,27 @@ async fn connection_cap_closes_extra_connections() {
 }
 
 #[tokio::test]
-async fn a_forged_bind_changes_nothing_and_a_non_ascii_uuid_is_dropped() {
+async fn a_forged_bind_with_a_bad_sign_changes_nothing() {
     let d = daemon().await;
     let plug = &plugs(&d, "c7", 1)[0];
     known(&d, plug).await;
-    let (client, mut events) = local_client(&d, "forger").await;
+    let (_, client, mut events) = device_client(&d, "c7", 1);
     let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
-    let bind = |key: &str, uuid: &str| {
-        Message::new(
-            Method::Set,
-            "Appliance.Control.Bind",
-            serde_json::json!({"bind": {"hardware": {"type": "evil"}, "firmware": {"version": "6.6.6"}}}),
-            &format!("/appliance/{uuid}/subscribe"),
-            key,
-        )
-    };
+    let bind = Message::new(
+        Method::Set,
+        "Appliance.Control.Bind",
+        serde_json::json!({"bind": {"hardware": {"type": "evil"}, "firmware": {"version": "6.6.6"}}}),
+        &format!("/appliance/{}/subscribe", plug.uuid),
+        "wrong",
+    );
     let before = d.counters.snapshot();
     let topic = format!("/appliance/{}/publish", plug.uuid);
     client
-        .publish(
-            &topic,
-            rumqttc::QoS::AtLeastOnce,
-            false,
-            bind("wrong", &plug.uuid).to_bytes(),
-        )
+        .publish(&topic, rumqttc::QoS::AtLeastOnce, false, bind.to_bytes())
         .await
         .unwrap();
-    client
-        .publish(
-            "/appliance/ééé/publish",
-            rumqttc::QoS::AtLeastOnce,
-            false,
-            bind(KEY, "ééé").to_bytes(),
-        )
-        .await
-        .unwrap();
-    eventually("both counted", Duration::from_secs(5), || {
-        let now = d.counters.snapshot();
-        now.sign_failures > before.sign_failures && now.bad_messages > before.bad_messages
+    eventually("counted", Duration::from_secs(5), || {
+        d.counters.snapshot().sign_failures > before.sign_failures
     })
     .await;
     let dev = d.engine.device(&plug.uuid).unwrap();
@@ -272,7 +256,6 @@ async fn a_forged_bind_changes_nothing_and_a_non_ascii_uuid_is_dropped() {
         "a Bind with a bad sign rewrote the device"
     );
     assert_eq!(dev.firmware_version(), Some("2.1.17"));
-    assert!(d.engine.devices().iter().all(|x| x.uuid.is_ascii()));
     poll.abort();
     d.stop().await;
 }

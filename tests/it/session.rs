@@ -217,10 +217,11 @@ async fn a_thousand_requests_in_a_burst_all_get_answers() {
 }
 
 #[tokio::test]
-async fn a_thousand_messages_from_a_local_client_all_reach_the_engine() {
+async fn a_thousand_messages_from_a_device_all_reach_the_engine() {
     let d = daemon().await;
-    let (client, mut events) = local_client(&d, "burst").await;
+    let (uuid, client, mut events) = device_client(&d, "b0", 1);
     let poll = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let topic = format!("/appliance/{uuid}/publish");
     let before = d.counters.snapshot().messages_in;
     for i in 0..1000u32 {
         let m = Message::new(
@@ -231,12 +232,7 @@ async fn a_thousand_messages_from_a_local_client_all_reach_the_engine() {
             KEY,
         );
         client
-            .publish(
-                "/appliance/burst00000000000000000000000001/publish",
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                m.to_bytes(),
-            )
+            .publish(&topic, rumqttc::QoS::AtLeastOnce, false, m.to_bytes())
             .await
             .unwrap();
     }

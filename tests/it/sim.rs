@@ -45,7 +45,7 @@ async fn bare_server(ack_binds: bool) -> (u16, Arc<Seen>) {
                     // The plug's CONNECT is MQTT 3.1, which rumqttc's parser refuses: take
                     // it with the gate's parser, everything after with rumqttc's.
                     if !connected {
-                        if let Ok((_, used)) = merossd::gate::connect::parse(&buf) {
+                        if let Ok((_, used)) = merossd::mqtt::connect::parse(&buf) {
                             let _ = buf.split_to(used);
                             connected = true;
                             seen.connects.fetch_add(1, Ordering::SeqCst);

@@ -13,6 +13,8 @@ pub enum ConnackCode {
     Accepted = 0,
     UnacceptableProtocol = 1,
     IdentifierRejected = 2,
+    /// The router behind the gate did not take the connection.
+    ServerUnavailable = 3,
     BadUserNameOrPassword = 4,
     NotAuthorized = 5,
 }

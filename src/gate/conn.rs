@@ -1,0 +1,237 @@
+//! One connection from start to end: TLS, the CONNECT, the login, the router side, then
+//! the packet loop. Every way a login can fail is a [`GateError`], and [`refuse`] is the one
+//! place that turns it into a counter, a log line and a CONNACK.
+
+use super::acl::{Action, Verdict};
+use super::auth::{self, Identity};
+use super::pending::Pending;
+use super::{proxy, tls, upstream, Gate, GateEvent, Listener};
+use crate::metrics::{inc, inc_logged};
+use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
+use crate::shutdown::Shutdown;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+/// Why a connection did not get as far as the packet loop.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("no CONNECT before the deadline")]
+    Deadline,
+    #[error("connection closed inside its CONNECT ({0} bytes)")]
+    ClosedEarly(usize),
+    #[error("{0}")]
+    BadConnect(ConnectError),
+    #[error("login refused")]
+    Refused {
+        code: ConnackCode,
+        connect: Box<Connect>,
+    },
+    #[error("router did not take the connection: {0}")]
+    Upstream(std::io::Error),
+}
+
+pub(super) async fn handle(
+    gate: &Gate,
+    stream: TcpStream,
+    addr: SocketAddr,
+    kind: Listener,
+    pending: Pending,
+    shutdown: Shutdown,
+) {
+    let deadline = Instant::now() + gate.handshake_timeout;
+    match kind {
+        Listener::Plain { open } => {
+            session(gate, stream, addr, open, deadline, pending, shutdown).await
+        }
+        Listener::Tls => {
+            let acceptor = TlsAcceptor::from(gate.tls.clone());
+            let accept = acceptor.accept(tls::Recording::new(stream)).into_fallible();
+            match timeout_at(deadline, accept).await {
+                Err(_) => {
+                    inc(&gate.counters.handshake_timeouts);
+                    debug!("no TLS handshake before the deadline; dropped");
+                }
+                Ok(Err((error, recording))) => {
+                    let Some(total) = inc_logged(&gate.counters.handshake_failures) else {
+                        return;
+                    };
+                    match tls::summarize_client_hello(recording.recorded()) {
+                        Some(hello) => warn!(
+                            %error, versions = ?hello.versions,
+                            cipher_suites = ?hello.cipher_suites, total,
+                            "TLS handshake failed; the client offered these"
+                        ),
+                        None => warn!(%error, total, "TLS handshake failed (no ClientHello seen)"),
+                    }
+                }
+                Ok(Ok(mut stream)) => {
+                    stream.get_mut().0.stop();
+                    session(gate, stream, addr, false, deadline, pending, shutdown).await
+                }
+            }
+        }
+    }
+}
+
+/// One MQTT session: CONNECT, login, router side, then the packet loop.
+async fn session<S>(
+    gate: &Gate,
+    mut client: S,
+    addr: SocketAddr,
+    open: bool,
+    deadline: Instant,
+    mut pending: Pending,
+    shutdown: Shutdown,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let login = async {
+        let (connect, leftover) = read_connect(&mut client, deadline).await?;
+        let identity = admit(gate, &connect, open)?;
+        let (up, ack) = upstream::open(gate, &connect)
+            .await
+            .map_err(GateError::Upstream)?;
+        Ok::<_, GateError>((connect, leftover, identity, up, ack))
+    };
+    let (connect, leftover, identity, (router, slot), ack) = match login.await {
+        Ok(ok) => ok,
+        Err(error) => return refuse(gate, &mut client, addr, error).await,
+    };
+    if client.write_all(&ack).await.is_err() {
+        return;
+    }
+    pending.release();
+    let conn = gate.next_conn.fetch_add(1, Ordering::Relaxed);
+    if let Identity::Device { uuid, mac, user_id } = &identity {
+        info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, "device connected");
+        let _ = gate
+            .events
+            .send(GateEvent::Connected {
+                uuid: uuid.clone(),
+                mac: mac.clone(),
+                user_id: user_id.clone(),
+                addr,
+                conn,
+            })
+            .await;
+    } else {
+        debug!(client_id = %connect.client_id, router_id = %slot.client_id(), ?identity, "client connected");
+    }
+
+    let who = proxy::Who {
+        gate,
+        identity: &identity,
+        level: connect.level,
+    };
+    proxy::run(&who, client, &leftover, router, shutdown).await;
+    drop(slot);
+
+    if let Identity::Device { uuid, .. } = identity {
+        info!(%uuid, "device disconnected");
+        let _ = gate
+            .events
+            .send(GateEvent::Disconnected { uuid, addr, conn })
+            .await;
+    }
+}
+
+/// Reads the CONNECT (bounded in size and time); returns it and the bytes read past it.
+async fn read_connect<S>(client: &mut S, deadline: Instant) -> Result<(Connect, Vec<u8>), GateError>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        match connect::parse(&buf) {
+            Ok((connect, used)) => return Ok((connect, buf.split_off(used))),
+            Err(ConnectError::Incomplete) => {}
+            Err(error) => return Err(GateError::BadConnect(error)),
+        }
+        let mut chunk = [0u8; 512];
+        match timeout_at(deadline, client.read(&mut chunk)).await {
+            Err(_) => return Err(GateError::Deadline),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(GateError::ClosedEarly(buf.len())),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Who the CONNECT is, and whether its will may be published.
+fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateError> {
+    let refused = |code| GateError::Refused {
+        code,
+        connect: Box::new(connect.clone()),
+    };
+    let identity =
+        auth::authenticate(connect, &gate.accounts, open, &gate.registry).map_err(refused)?;
+    if let Some(will) = &connect.will {
+        let action = Action::Publish {
+            topic: &will.topic,
+            retain: will.retain,
+        };
+        if gate
+            .acl
+            .check(&identity, action, false, gate.registry.as_ref())
+            != Verdict::Allow
+        {
+            return Err(refused(ConnackCode::NotAuthorized));
+        }
+    }
+    Ok(identity)
+}
+
+/// Counts, logs (sampled: a flood must not fill the log) and answers a failed login.
+async fn refuse<S>(gate: &Gate, client: &mut S, addr: SocketAddr, error: GateError)
+where
+    S: AsyncWrite + Unpin,
+{
+    let c = &gate.counters;
+    let answer = match &error {
+        GateError::Deadline => {
+            inc(&c.handshake_timeouts);
+            debug!("no CONNECT before the deadline; dropped");
+            None
+        }
+        GateError::ClosedEarly(0) => None,
+        GateError::ClosedEarly(_) | GateError::BadConnect(_) => {
+            if let Some(total) = inc_logged(&c.bad_connects) {
+                warn!(%error, total, "bad first packet; connection closed");
+            }
+            match error {
+                GateError::BadConnect(ConnectError::Protocol { .. }) => {
+                    Some(ConnackCode::UnacceptableProtocol)
+                }
+                _ => None,
+            }
+        }
+        GateError::Refused { code, connect } => {
+            if let Some(total) = inc_logged(&c.refused_logins) {
+                warn!(client_id = %connect.client_id, user = ?connect.username, code = *code as u8, total, "login refused");
+                let _ = gate
+                    .events
+                    .send(GateEvent::Refused {
+                        addr,
+                        client_id: connect.client_id.clone(),
+                        code: *code as u8,
+                    })
+                    .await;
+            }
+            Some(*code)
+        }
+        GateError::Upstream(_) => {
+            if let Some(total) = inc_logged(&c.upstream_failures) {
+                warn!(%error, total, "router did not take the connection");
+            }
+            Some(ConnackCode::ServerUnavailable)
+        }
+    };
+    if let Some(code) = answer {
+        let _ = client.write_all(&connect::connack(code)).await;
+        let _ = client.shutdown().await;
+    }
+}

@@ -1,0 +1,356 @@
+//! The packet loop between a logged-in client and the router. Both directions are cut into
+//! whole packets: what the client sends is held against the topic rules before it reaches
+//! the router; what the router delivers is checked too (an app sees only its account) and
+//! read for the `from` of requests to a device (where the device may then answer). The
+//! gate answers what it refuses itself (PUBACK, SUBACK 0x80), so each side's write half
+//! has one owner and an answer never lands inside another packet.
+
+use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
+use super::auth::Identity;
+use super::Gate;
+use crate::metrics::inc_logged;
+use crate::mqtt::framed::{PacketReader, ReadError};
+use crate::mqtt::packet::{self, Packet, Publish, SUBACK_FAILURE};
+use crate::protocol::topic::Topic;
+use crate::shutdown::Shutdown;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// The largest packet taken either way; under the router's own payload limit, so the gate
+/// is the one that refuses.
+pub const MAX_PACKET_BYTES: usize = 255 * 1024;
+/// Answers the gate may have queued for one side; a client that does not read them is
+/// dropped rather than buffered without end.
+const ANSWER_QUEUE: usize = 64;
+/// Reply topics remembered per device (the newest requests' `from`).
+const MAX_REPLY_TOPICS: usize = 16;
+/// How long the client's side gets to close cleanly at the end.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Who is on the client side.
+pub(super) struct Who<'a> {
+    pub gate: &'a Gate,
+    pub identity: &'a Identity,
+    /// 3 for MQTT 3.1, 4 for 3.1.1.
+    pub level: u8,
+}
+
+/// What one connection remembers between packets.
+#[derive(Default)]
+struct State {
+    /// Topics requests to this device named as `from`, newest last.
+    replies: VecDeque<String>,
+    /// SUBSCRIBEs passed on with some filters taken out: pkid -> which were allowed.
+    partial: HashMap<u16, Vec<bool>>,
+    /// QoS 2 publishes the gate refused but acknowledged (PUBREC), by pkid, per side.
+    refused_from_client: HashSet<u16>,
+    refused_from_router: HashSet<u16>,
+    /// The client sent DISCONNECT (passed on).
+    said_goodbye: bool,
+}
+
+/// What to do with one packet.
+enum Step {
+    Pass,
+    /// Pass these bytes instead.
+    Replace(Vec<u8>),
+    /// Drop it and answer the sender with these bytes (maybe nothing).
+    Answer(Vec<u8>),
+    Close(&'static str),
+}
+
+/// Runs until either side ends, a rule says close, or the daemon stops.
+pub(super) async fn run<C, U>(
+    who: &Who<'_>,
+    client: C,
+    buffered: &[u8],
+    router: U,
+    mut shutdown: Shutdown,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (client_rx, mut client_tx) = tokio::io::split(client);
+    let (router_rx, mut router_tx) = tokio::io::split(router);
+    let mut from_client = PacketReader::new(client_rx, buffered, MAX_PACKET_BYTES);
+    let mut from_router = PacketReader::new(router_rx, &[], MAX_PACKET_BYTES);
+    // Shared by the two directions, locked for a decision only, never across a write.
+    let state = std::sync::Mutex::new(State::default());
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+    let (answer_client, mut answers_to_client) = mpsc::channel::<Vec<u8>>(ANSWER_QUEUE);
+    let (answer_router, mut answers_to_router) = mpsc::channel::<Vec<u8>>(ANSWER_QUEUE);
+
+    let up = async {
+        loop {
+            tokio::select! {
+                read = from_client.next() => {
+                    let frame = match read {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => return "client closed",
+                        Err(error) => return who.bad_packet(error),
+                    };
+                    let step = who.on_client_packet(&frame, &mut lock());
+                    let out = match step {
+                        Step::Pass if frame.first() == Some(&(packet::DISCONNECT << 4)) => {
+                            lock().said_goodbye = true;
+                            let _ = router_tx.write_all(&frame).await;
+                            return "client disconnected";
+                        }
+                        Step::Pass => router_tx.write_all(&frame).await,
+                        Step::Replace(bytes) => router_tx.write_all(&bytes).await,
+                        Step::Answer(bytes) if bytes.is_empty() => Ok(()),
+                        Step::Answer(bytes) => {
+                            if answer_client.try_send(bytes).is_err() {
+                                return "client does not read its answers";
+                            }
+                            Ok(())
+                        }
+                        Step::Close(why) => return why,
+                    };
+                    if out.is_err() {
+                        return "router closed";
+                    }
+                }
+                Some(bytes) = answers_to_router.recv() => {
+                    if router_tx.write_all(&bytes).await.is_err() {
+                        return "router closed";
+                    }
+                }
+            }
+        }
+    };
+    let down = async {
+        loop {
+            tokio::select! {
+                read = from_router.next() => {
+                    let frame = match read {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) | Err(_) => return "router closed",
+                    };
+                    let step = who.on_router_packet(&frame, &mut lock());
+                    let out = match step {
+                        Step::Pass => client_tx.write_all(&frame).await,
+                        Step::Replace(bytes) => client_tx.write_all(&bytes).await,
+                        Step::Answer(bytes) if bytes.is_empty() => Ok(()),
+                        Step::Answer(bytes) => {
+                            if answer_router.try_send(bytes).is_err() {
+                                return "router does not read its answers";
+                            }
+                            Ok(())
+                        }
+                        Step::Close(why) => return why,
+                    };
+                    if out.is_err() {
+                        return "client closed";
+                    }
+                }
+                Some(bytes) = answers_to_client.recv() => {
+                    if client_tx.write_all(&bytes).await.is_err() {
+                        return "client closed";
+                    }
+                }
+            }
+        }
+    };
+    let why = tokio::select! {
+        why = up => why,
+        why = down => why,
+        _ = shutdown.wait() => "daemon stopping",
+    };
+    debug!(why, "connection ends");
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, client_tx.shutdown()).await;
+    // Wait for the router to close its side: by then it has queued this connection's end,
+    // ahead of any later connection that could be given the same router-side number (a
+    // late end would otherwise close that one).
+    // After a DISCONNECT the router closes by itself; closing first would make it report
+    // the end twice, and the second report can hit the connection that took the number.
+    let said_goodbye = lock().said_goodbye;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if !said_goodbye {
+            let _ = router_tx.shutdown().await;
+        }
+        while let Ok(Some(_)) = from_router.next().await {}
+    })
+    .await;
+}
+
+impl Who<'_> {
+    fn check(&self, action: Action<'_>, state: &State) -> Verdict {
+        let named = match action {
+            Action::Publish { topic, .. } => state.replies.iter().any(|t| t == topic),
+            _ => false,
+        };
+        self.gate
+            .acl
+            .check(self.identity, action, named, self.gate.registry.as_ref())
+    }
+
+    fn denied(&self, what: &str, topic: &str, verdict: Verdict) {
+        let Verdict::Deny(why) = verdict else { return };
+        if let Some(total) = inc_logged(&self.gate.counters.acl_denied) {
+            let topic: String = topic.chars().take(120).collect();
+            warn!(who = ?self.identity, what, %topic, why = why.as_str(), total, "refused by the topic rules");
+        }
+    }
+
+    fn bad_packet(&self, error: ReadError) -> &'static str {
+        if matches!(error, ReadError::Io(_)) {
+            return "client connection failed";
+        }
+        if let Some(total) = inc_logged(&self.gate.counters.bad_packets) {
+            warn!(who = ?self.identity, %error, total, "bad packet; connection closed");
+        }
+        "bad packet"
+    }
+
+    fn on_client_packet(&self, frame: &[u8], state: &mut State) -> Step {
+        let packet = match packet::parse(frame) {
+            Ok(p) => p,
+            Err(error) => return Step::Close(self.bad_packet(error.into())),
+        };
+        match packet {
+            Packet::Publish(p) => {
+                let verdict = self.check(
+                    Action::Publish {
+                        topic: p.topic,
+                        retain: p.retain,
+                    },
+                    state,
+                );
+                if verdict == Verdict::Allow {
+                    return Step::Pass;
+                }
+                self.denied("publish", p.topic, verdict);
+                Step::Answer(refuse_publish(&p, &mut state.refused_from_client))
+            }
+            Packet::Pubrel { pkid } if state.refused_from_client.remove(&pkid) => {
+                Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
+            }
+            Packet::Subscribe { pkid, filters } => self.subscribe(pkid, &filters, state),
+            Packet::Connect => Step::Close(
+                self.bad_packet(packet::PacketError::Malformed("a second CONNECT").into()),
+            ),
+            _ => Step::Pass,
+        }
+    }
+
+    fn subscribe(&self, pkid: u16, filters: &[(&str, u8)], state: &mut State) -> Step {
+        if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
+            return Step::Close(self.bad_packet(
+                packet::PacketError::Malformed("too many filters in one SUBSCRIBE").into(),
+            ));
+        }
+        let allowed: Vec<bool> = filters
+            .iter()
+            .map(|(filter, _)| {
+                let verdict = self.check(Action::Subscribe { filter }, state);
+                self.denied("subscribe", filter, verdict);
+                verdict == Verdict::Allow
+            })
+            .collect();
+        if allowed.iter().all(|a| *a) {
+            return Step::Pass;
+        }
+        if self.level == 3 {
+            // MQTT 3.1 has no code for a refused filter: the only honest answer is to close.
+            return Step::Close("refused subscription on MQTT 3.1");
+        }
+        if !allowed.iter().any(|a| *a) {
+            return Step::Answer(packet::suback(pkid, &vec![SUBACK_FAILURE; filters.len()]));
+        }
+        let kept: Vec<(&str, u8)> = filters
+            .iter()
+            .zip(&allowed)
+            .filter(|(_, ok)| **ok)
+            .map(|(f, _)| *f)
+            .collect();
+        state.partial.insert(pkid, allowed);
+        Step::Replace(packet::subscribe(pkid, &kept))
+    }
+
+    fn on_router_packet(&self, frame: &[u8], state: &mut State) -> Step {
+        let Ok(packet) = packet::parse(frame) else {
+            return Step::Pass; // the router's own bytes; the client judges them
+        };
+        match packet {
+            Packet::Publish(p) => {
+                if matches!(self.identity, Identity::Device { .. }) {
+                    remember_reply_topic(&p, state);
+                }
+                let verdict = self.check(Action::Receive { topic: p.topic }, state);
+                if verdict == Verdict::Allow {
+                    return Step::Pass;
+                }
+                debug!(topic = %p.topic, "delivery withheld: another account's");
+                Step::Answer(refuse_publish(&p, &mut state.refused_from_router))
+            }
+            Packet::Pubrel { pkid } if state.refused_from_router.remove(&pkid) => {
+                Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
+            }
+            Packet::Suback { pkid, codes } => match state.partial.remove(&pkid) {
+                Some(allowed) => {
+                    let mut granted = codes.iter();
+                    let merged: Vec<u8> = allowed
+                        .iter()
+                        .map(|ok| match ok {
+                            true => granted.next().copied().unwrap_or(SUBACK_FAILURE),
+                            false => SUBACK_FAILURE,
+                        })
+                        .collect();
+                    Step::Replace(packet::suback(pkid, &merged))
+                }
+                None => Step::Pass,
+            },
+            _ => Step::Pass,
+        }
+    }
+}
+
+/// The answer to a publish that is dropped: the acknowledgement its QoS asks for, so that
+/// the sender does not send it again.
+fn refuse_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> Vec<u8> {
+    match (p.qos, p.pkid) {
+        (1, Some(pkid)) => packet::ack(packet::PUBACK, pkid).to_vec(),
+        (2, Some(pkid)) => {
+            refused_qos2.insert(pkid);
+            packet::ack(packet::PUBREC, pkid).to_vec()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Notes the `from` of a request delivered to a device: the device may answer there.
+fn remember_reply_topic(p: &Publish<'_>, state: &mut State) {
+    if !matches!(Topic::parse(p.topic), Topic::DeviceSubscribe(_)) {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        header: Head<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        from: std::borrow::Cow<'a, str>,
+        #[serde(borrow, default)]
+        method: std::borrow::Cow<'a, str>,
+    }
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(p.payload) else {
+        return;
+    };
+    let head = envelope.header;
+    if !matches!(head.method.as_ref(), "GET" | "SET" | "DELETE") || head.from.is_empty() {
+        return;
+    }
+    if state.replies.iter().any(|t| *t == head.from) {
+        return;
+    }
+    if state.replies.len() == MAX_REPLY_TOPICS {
+        state.replies.pop_front();
+    }
+    state.replies.push_back(head.from.into_owned());
+}

@@ -1,0 +1,92 @@
+//! Whole MQTT packets off a byte stream: the buffer lives here, so a read cancelled by a
+//! `select!` loses nothing, and a packet over the limit is refused before it is read.
+
+use super::packet::{frame_len, PacketError};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Why no packet came.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Packet(#[from] PacketError),
+    #[error("connection closed inside a packet")]
+    Truncated,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The read half of a connection, cut into packets.
+pub struct PacketReader<R> {
+    inner: R,
+    buf: BytesMut,
+    max: usize,
+}
+
+impl<R: AsyncRead + Unpin> PacketReader<R> {
+    /// `buffered` are bytes already read past the CONNECT; `max` the largest packet taken.
+    pub fn new(inner: R, buffered: &[u8], max: usize) -> Self {
+        PacketReader {
+            inner,
+            buf: BytesMut::from(buffered),
+            max,
+        }
+    }
+
+    /// The next whole packet, or `None` at a clean end of the stream. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, ReadError> {
+        loop {
+            if let Some(n) = frame_len(&self.buf, self.max)? {
+                return Ok(Some(self.buf.split_to(n).freeze()));
+            }
+            if self.buf.capacity() - self.buf.len() < 512 {
+                self.buf.reserve(4096);
+            }
+            if self.inner.read_buf(&mut self.buf).await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ReadError::Truncated)
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::packet::publish;
+
+    #[tokio::test]
+    async fn packets_split_at_every_byte_come_out_whole() {
+        let one = publish("a/b", b"hello", 1, false, 9);
+        let two = publish("c", b"", 0, false, 0);
+        let stream: Vec<u8> = [one.clone(), two.clone()].concat();
+        for cut in 0..stream.len() {
+            let (mut tx, rx) = tokio::io::duplex(8);
+            let (head, tail) = stream.split_at(cut);
+            let (head, tail) = (head.to_vec(), tail.to_vec());
+            let writer = tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                tx.write_all(&head).await.unwrap();
+                tx.write_all(&tail).await.unwrap();
+            });
+            let mut reader = PacketReader::new(rx, &[], 1024);
+            assert_eq!(reader.next().await.unwrap().unwrap(), one);
+            assert_eq!(reader.next().await.unwrap().unwrap(), two);
+            writer.await.unwrap();
+            assert!(reader.next().await.unwrap().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_packet_over_the_limit_is_an_error() {
+        let big = publish("t", &[0u8; 300], 0, false, 0);
+        let mut reader = PacketReader::new(&big[..], &[], 100);
+        assert!(matches!(
+            reader.next().await,
+            Err(ReadError::Packet(PacketError::TooLarge(_)))
+        ));
+    }
+}

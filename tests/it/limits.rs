@@ -1,0 +1,184 @@
+//! Finding 6: resources a client could hold or grow without end. Reconnect churn must not
+//! grow the daemon, slow or idle API clients must not take what plugs need, and this host
+//! gets a higher cap on waiting connections, not none.
+
+use crate::common::*;
+use crate::raw::{self, Got};
+use merossd::mqtt::connect::Connect;
+use std::io::{Read, Write};
+use std::net::TcpStream as StdStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// A daemon in its own process, so that its memory is its own.
+struct Process {
+    child: Child,
+    local: std::net::SocketAddr,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_daemon() -> Process {
+    let dir = temp_dir("soak");
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = format!(
+        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"127.0.0.1:{}\"]\nlocal_listen = \"{local}\"\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
+        dir.join("data"),
+        free_port(),
+        free_port(),
+    );
+    let path = dir.join("merossd.toml");
+    std::fs::write(&path, config).unwrap();
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    eprintln!("soak daemon log: {}", dir.join("log").display());
+    let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
+        .args(["--config", path.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while StdStream::connect(local).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Process { child, local }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// One client: connect with a fresh id, take the CONNACK, subscribe, leave.
+fn cycle(addr: std::net::SocketAddr, n: u32) {
+    let mut s = StdStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let connect = Connect::new(4, format!("soak-{n}-{}", rand::random::<u32>()), 30);
+    s.write_all(&connect.encode()).unwrap();
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack)
+        .unwrap_or_else(|e| panic!("cycle {n}: no CONNACK: {e}"));
+    assert_eq!(ack, [0x20, 2, 0, 0]);
+    s.write_all(&merossd::mqtt::packet::subscribe(1, &[("merossd/#", 0)]))
+        .unwrap();
+    // The SUBACK, maybe after a retained message or two.
+    let mut got = Vec::new();
+    while !got.windows(3).any(|w| w == [0x90, 3, 0]) {
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("cycle {n}: closed before the SUBACK; got {got:02x?}"),
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    }
+    s.write_all(&[0xe0, 0]).unwrap(); // DISCONNECT
+}
+
+#[test]
+fn five_thousand_connect_cycles_with_fresh_client_ids_do_not_grow_the_daemon() {
+    let daemon = spawn_daemon();
+    let pid = daemon.child.id();
+    for n in 0..1_000 {
+        cycle(daemon.local, n);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let warm = rss_kb(pid);
+    for n in 0..5_000 {
+        cycle(daemon.local, 1_000 + n);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kb(pid);
+    let growth = after.saturating_sub(warm);
+    eprintln!("RSS after warm-up {warm} kB, after 5,000 more cycles {after} kB");
+    assert!(
+        growth < 1024,
+        "RSS grew {growth} kB over 5,000 cycles (warm {warm} kB, after {after} kB)"
+    );
+}
+
+#[tokio::test]
+async fn idle_api_clients_are_capped_and_timed_out_and_plugs_still_bind() {
+    let mut config = config(temp_dir("apicap"));
+    config.api.max_connections = 8;
+    let d = merossd::daemon::Daemon::start(config).await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(TcpStream::connect(d.api_addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(d.api_addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "over the cap: closed at once"
+    );
+    assert!(d.counters.snapshot().api_over_cap >= 1);
+    let plug = &plugs(&d, "g1", 1)[0];
+    bound(plug).await;
+    // A client that never sends its request header is closed at the header deadline.
+    let started = Instant::now();
+    let closed = tokio::time::timeout(
+        merossd::api::HEADER_TIMEOUT + Duration::from_secs(5),
+        idle[0].read(&mut buf),
+    )
+    .await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "idle client kept");
+    assert!(started.elapsed() <= merossd::api::HEADER_TIMEOUT + Duration::from_secs(5));
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = api(&d, "GET", "/api/v1/health", None, None).await;
+    assert_eq!(status, 200);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn this_host_cannot_hold_every_connection_waiting_to_log_in() {
+    let d = daemon().await;
+    let mut silent = Vec::new();
+    for _ in 0..600 {
+        silent.push(TcpStream::connect(d.tls_addrs[0]).await.unwrap());
+    }
+    eventually(
+        "waiting connections over the cap closed",
+        Duration::from_secs(5),
+        || d.counters.snapshot().connections_over_cap >= 88,
+    )
+    .await;
+    drop(silent);
+    let plug = &plugs(&d, "g2", 1)[0];
+    bound(plug).await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_packet_after_login_closes_the_connection() {
+    let d = daemon().await;
+    let (mut client, code) = raw::local(&d, &Connect::new(4, "big", 30)).await;
+    assert_eq!(code, Some(0));
+    // A PUBLISH claiming 2 MB.
+    client.send(&[0x30, 0xff, 0xff, 0x7f]).await;
+    assert_eq!(client.next(Duration::from_secs(3)).await, Got::Closed);
+    assert!(d.counters.snapshot().bad_packets >= 1);
+    d.stop().await;
+}
