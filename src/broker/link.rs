@@ -307,3 +307,18 @@ async fn reader(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_names_the_links_that_are_down() {
+        let engine = Arc::new(AtomicBool::new(true));
+        let bridge = Arc::new(AtomicBool::new(true));
+        let health = Health(vec![("engine", engine.clone()), ("bridge", bridge.clone())]);
+        assert!(health.down().is_empty());
+        bridge.store(false, Ordering::Relaxed);
+        assert_eq!(health.down(), vec!["bridge"]);
+    }
+}

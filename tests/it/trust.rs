@@ -291,3 +291,95 @@ async fn out_of_range_times_and_channels_are_client_errors() {
         .contains_key(&3));
     d.stop().await;
 }
+
+/// An app client of one account reads and commands only that account's devices.
+#[tokio::test]
+async fn an_app_client_sees_and_commands_only_its_accounts_devices() {
+    let mut config = config(temp_dir("app"));
+    config.accounts.push(merossd::config::Account {
+        user_id: "999".into(),
+        key: "otherkey".into(),
+    });
+    let d = merossd::daemon::Daemon::start(config).await.unwrap();
+    let mine = &plugs(&d, "f8", 1)[0];
+    let mut other = sim_config(&d, Profile::metering_plug());
+    other.user_id = "999".into();
+    other.key = "otherkey".into();
+    let theirs = &merossd::sim::fleet(&other, "f9", 1, 1)[0];
+    known(&d, mine).await;
+    known(&d, theirs).await;
+    let login = Connect::new(4, "app:test", 30).login(
+        USER_ID,
+        merossd::protocol::md5_hex(&format!("{USER_ID}{KEY}")),
+    );
+    let (mut app, code) = raw::tls(&d, &login).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        app.subscribe(&["/appliance/+/publish"]).await,
+        Some(vec![1])
+    );
+    assert_eq!(
+        app.subscribe(&["/app/999/subscribe"]).await,
+        Some(vec![0x80])
+    );
+    // Its own device's command topic is open to it, the other account's is not.
+    let command = |key: &str| {
+        Message::new(
+            Method::Set,
+            "Appliance.Control.ToggleX",
+            json!({"togglex": {"channel": 0, "onoff": 1}}),
+            "/app/1234-test/subscribe",
+            key,
+        )
+        .to_bytes()
+    };
+    let before = d.counters.snapshot().acl_denied;
+    app.publish(
+        &format!("/appliance/{}/subscribe", theirs.uuid),
+        &command("otherkey"),
+        false,
+    )
+    .await;
+    app.publish(
+        &format!("/appliance/{}/subscribe", mine.uuid),
+        &command(KEY),
+        false,
+    )
+    .await;
+    eventually("its own plug switched", Duration::from_secs(3), || {
+        mine.state().relays[&0]
+    })
+    .await;
+    assert!(
+        !theirs.state().relays[&0],
+        "another account's plug was switched"
+    );
+    assert_eq!(d.counters.snapshot().acl_denied, before + 1);
+    // Both plugs push their state; the app hears only its own.
+    assert_eq!(switch_via_api(&d, &theirs.uuid, true).await, 200);
+    let mut heard = Vec::new();
+    while let Some((topic, _)) = app.next_publish(Duration::from_millis(700)).await {
+        heard.push(topic);
+    }
+    let own_topic = format!("/appliance/{}/publish", mine.uuid);
+    assert!(heard.contains(&own_topic), "{heard:?}");
+    assert!(!heard.iter().any(|t| t.contains(&theirs.uuid)), "{heard:?}");
+    d.stop().await;
+}
+
+/// `[mqtt] local_login = true`: the loopback listener wants an app login too.
+#[tokio::test]
+async fn local_login_turns_off_anonymous_local_clients() {
+    let mut config = config(temp_dir("locallogin"));
+    config.mqtt.local_login = true;
+    let d = merossd::daemon::Daemon::start(config).await.unwrap();
+    assert_eq!(raw::local(&d, &anonymous("tool")).await.1, Some(5));
+    let wrong = anonymous("tool").login(USER_ID, "nope");
+    assert_eq!(raw::local(&d, &wrong).await.1, Some(4));
+    let app = anonymous("tool").login(
+        USER_ID,
+        merossd::protocol::md5_hex(&format!("{USER_ID}{KEY}")),
+    );
+    assert_eq!(raw::local(&d, &app).await.1, Some(0));
+    d.stop().await;
+}
