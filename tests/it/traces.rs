@@ -1,4 +1,4 @@
-//! Every recorded device in ../shared/device-traces binds as a simulated plug, and the
+//! Every recorded device in tests/fixtures/device-traces binds as a simulated plug, and the
 //! engine reports its type and firmware as the trace says.
 
 use crate::common::*;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn traces() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/device-traces");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
