@@ -5,6 +5,8 @@
 //! sign, and a ToggleX PUSH when switched. For tests, benchmarks, and trying merossd
 //! without hardware (`merossd sim`).
 
+mod answer;
+mod connection;
 mod device;
 pub mod tls;
 pub mod trace;

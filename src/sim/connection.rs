@@ -1,0 +1,285 @@
+//! A simulated device's connection: dial (TLS), CONNECT, SUBSCRIBE, then the firmware's
+//! session loop (Bind until answered, Clock, keepalive, PUSHes) until it ends; reconnect.
+
+use super::answer::{answer, bind_message, device_message, remember, togglex_push};
+use super::device::{lock, Command, SimState};
+use super::{tls, SimConfig};
+use crate::mqtt::connect::Connect;
+use crate::protocol::{
+    self, device_password, device_publish_topic, device_subscribe_topic, Message, Method,
+};
+use bytes::BytesMut;
+use rand::distributions::{Alphanumeric, DistString};
+use rumqttc::mqttbytes::v4::{Packet, PingReq, PubAck, Publish, Subscribe};
+use rumqttc::mqttbytes::QoS;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
+use tracing::{debug, info, warn};
+
+/// Largest packet the simulated device reads.
+const MAX_PACKET: usize = 64 * 1024;
+/// Connects, runs a session, and reconnects after it ends, for ever.
+pub(super) async fn run(
+    config: SimConfig,
+    state: Arc<Mutex<SimState>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let tls = TlsConnector::from(tls::client_config());
+    let mut muted = false;
+    loop {
+        match session(&config, &tls, &state, &mut commands, &mut muted).await {
+            Ok(why) => debug!(uuid = %config.uuid, why, "session ended"),
+            Err(e) => debug!(uuid = %config.uuid, error = %e, "session failed"),
+        }
+        {
+            let mut s = lock(&state);
+            s.connected = false;
+            s.bound = false;
+        }
+        tokio::time::sleep(config.timings.reconnect_delay).await;
+    }
+}
+
+type Io = Box<dyn IoStream>;
+trait IoStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> IoStream for T {}
+
+struct Link {
+    io: Io,
+    buf: BytesMut,
+    next_pkid: u16,
+}
+
+impl Link {
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
+    }
+
+    async fn publish(&mut self, topic: &str, message: &Message) -> std::io::Result<()> {
+        self.next_pkid = self.next_pkid.wrapping_add(1).max(1);
+        let mut p = Publish::new(topic, QoS::AtLeastOnce, message.to_bytes());
+        p.pkid = self.next_pkid;
+        let mut out = BytesMut::new();
+        p.write(&mut out).map_err(std::io::Error::other)?;
+        self.write(&out).await
+    }
+
+    /// Reads one packet (cancel-safe: partial bytes stay in `buf`).
+    async fn read(&mut self) -> std::io::Result<Packet> {
+        loop {
+            match Packet::read(&mut self.buf, MAX_PACKET) {
+                Ok(p) => return Ok(p),
+                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+            if self.io.read_buf(&mut self.buf).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+}
+
+async fn dial(config: &SimConfig, tls: &TlsConnector) -> std::io::Result<Io> {
+    let tcp = TcpStream::connect((config.host.as_str(), config.port)).await?;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::try_from(config.host.clone())
+        .unwrap_or_else(|_| ServerName::try_from("localhost").expect("a valid DNS name"));
+    let stream = tls.connect(name, tcp).await?;
+    Ok(Box::new(stream))
+}
+
+/// One connection's life. Returns why it ended.
+async fn session(
+    config: &SimConfig,
+    tls: &TlsConnector,
+    state: &Mutex<SimState>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    muted: &mut bool,
+) -> std::io::Result<&'static str> {
+    let t = &config.timings;
+    let io = timeout(t.connect_timeout, dial(config, tls))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect"))??;
+    let mut link = Link {
+        io,
+        buf: BytesMut::with_capacity(4096),
+        next_pkid: 0,
+    };
+    let client_id = format!(
+        "fmware:{}_{}",
+        config.uuid,
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
+    );
+    let level = if config.mqtt311 { 4 } else { 3 };
+    let keep_alive = t.keepalive.as_secs().clamp(1, u16::MAX as u64) as u16;
+    let password = device_password(&config.mac, &config.user_id, &config.key);
+    let connect = Connect::new(level, client_id, keep_alive).login(config.mac.clone(), password);
+    link.write(&connect.encode()).await?;
+    let ack = timeout(t.connect_timeout, link.read())
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connack"))??;
+    match ack {
+        Packet::ConnAck(ack) if ack.code == rumqttc::mqttbytes::v4::ConnectReturnCode::Success => {}
+        Packet::ConnAck(ack) => {
+            let code = ack.code as u8;
+            lock(state).refused = Some(code);
+            warn!(uuid = %config.uuid, code, "login refused");
+            return Ok("refused");
+        }
+        _ => return Ok("no CONNACK"),
+    }
+    {
+        let mut s = lock(state);
+        s.connected = true;
+        s.bound = false;
+        s.connects += 1;
+        s.binds_sent = 0;
+        s.clock_answered = false;
+        s.refused = None;
+    }
+    let mut out = BytesMut::new();
+    Subscribe::new(device_subscribe_topic(&config.uuid), QoS::AtLeastOnce)
+        .write(&mut out)
+        .map_err(std::io::Error::other)?;
+    link.write(&out).await?;
+
+    let pub_topic = device_publish_topic(&config.uuid);
+    let report =
+        json!({"report": [{"type": "1", "value": "0", "timestamp": protocol::now_secs()}]});
+    link.publish(
+        &pub_topic,
+        &device_message(
+            config,
+            Method::Push,
+            "Appliance.System.Report",
+            report,
+            &pub_topic,
+        ),
+    )
+    .await?;
+
+    let mut bind_ids: Vec<String> = Vec::new();
+    let mut next_bind = Instant::now();
+    let mut clock_tries = 0u32;
+    let mut next_clock: Option<Instant> = None;
+    let mut next_ping = Instant::now() + t.keepalive;
+    loop {
+        // Bind until answered; the (n+1)-th due time after n binds means giving up.
+        let bound = lock(state).bound;
+        if !bound && !*muted && Instant::now() >= next_bind {
+            if bind_ids.len() as u32 >= t.binds_before_reconnect {
+                info!(uuid = %config.uuid, "no SETACK for Bind; disconnecting to try again");
+                let _ = link.write(&[0xe0, 0x00]).await; // DISCONNECT
+                return Ok("bind unanswered");
+            }
+            let bind = bind_message(config, state);
+            bind_ids.push(bind.header.message_id.clone());
+            link.publish(&pub_topic, &bind).await?;
+            lock(state).binds_sent += 1;
+            next_bind = Instant::now() + t.bind_interval;
+        }
+        if let Some(due) = next_clock.filter(|due| Instant::now() >= *due) {
+            let _ = due;
+            if clock_tries >= t.clock_tries {
+                info!(uuid = %config.uuid, "Clock never answered; restarting");
+                return Ok("clock unanswered");
+            }
+            clock_tries += 1;
+            let clock = json!({"clock": {"timestamp": protocol::now_secs()}});
+            link.publish(
+                &pub_topic,
+                &device_message(
+                    config,
+                    Method::Push,
+                    "Appliance.System.Clock",
+                    clock,
+                    &pub_topic,
+                ),
+            )
+            .await?;
+            next_clock = Some(Instant::now() + t.clock_interval);
+        }
+        if Instant::now() >= next_ping {
+            let mut out = BytesMut::new();
+            PingReq.write(&mut out).map_err(std::io::Error::other)?;
+            link.write(&out).await?;
+            next_ping = Instant::now() + t.keepalive;
+        }
+        let mut wake = next_ping;
+        if !bound {
+            wake = wake.min(next_bind);
+        }
+        if let Some(due) = next_clock {
+            wake = wake.min(due);
+        }
+
+        tokio::select! {
+            packet = link.read() => {
+                let Packet::Publish(publish) = packet? else { continue };
+                if publish.qos == QoS::AtLeastOnce {
+                    let mut out = BytesMut::new();
+                    PubAck::new(publish.pkid).write(&mut out).map_err(std::io::Error::other)?;
+                    link.write(&out).await?;
+                }
+                if *muted {
+                    continue;
+                }
+                let Ok(message) = Message::parse(&publish.payload) else {
+                    warn!(uuid = %config.uuid, "received something that is not a Meross message");
+                    continue;
+                };
+                remember(state, &message);
+                match (message.header.method, message.header.namespace.as_str()) {
+                    (Method::SetAck, "Appliance.Control.Bind") => {
+                        let mut s = lock(state);
+                        if !s.bound {
+                            s.bound = true;
+                            s.bound_at = Some(Instant::now());
+                            drop(s);
+                            debug!(uuid = %config.uuid, "bound");
+                            next_clock = Some(Instant::now());
+                        }
+                    }
+                    (Method::Push, "Appliance.System.Clock") => {
+                        let mut s = lock(state);
+                        s.clock_answered = true;
+                        s.clock_from_server = message.payload.pointer("/clock/timestamp").and_then(Value::as_u64);
+                        next_clock = None;
+                    }
+                    (Method::Get | Method::Set, _) => {
+                        let (reply, push) = answer(config, state, &message);
+                        let to = if message.header.from.is_empty() { pub_topic.clone() } else { message.header.from.clone() };
+                        link.publish(&to, &reply).await?;
+                        if let Some(push) = push {
+                            link.publish(&pub_topic, &push).await?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            command = commands.recv() => match command {
+                Some(Command::Press(channel)) => {
+                    let on = {
+                        let mut s = lock(state);
+                        let on = !s.relays.get(&channel).copied().unwrap_or(false);
+                        s.relays.insert(channel, on);
+                        on
+                    };
+                    let push = togglex_push(config, channel, on, &pub_topic);
+                    link.publish(&pub_topic, &push).await?;
+                }
+                Some(Command::Drop) => return Ok("dropped on request"),
+                Some(Command::Mute(m)) => *muted = m,
+                None => return Ok("stopped"),
+            },
+            _ = sleep_until(wake) => {}
+        }
+    }
+}
