@@ -52,6 +52,10 @@ pub struct MqttConfig {
     pub max_connections: usize,
     /// Require an account login (user id, md5(user id + key)) on the local listener too.
     pub local_login: bool,
+    /// The most plaintext bytes in one TLS record sent to a plug (their buffers: 4 KiB).
+    pub max_tls_record: usize,
+    /// Accept TLS 1.0 and 1.1 (through OpenSSL), for plugs that offer nothing newer.
+    pub legacy_tls: bool,
 }
 
 impl Default for MqttConfig {
@@ -62,6 +66,8 @@ impl Default for MqttConfig {
             handshake_timeout_s: 10,
             max_connections: 1024,
             local_login: false,
+            max_tls_record: 4096,
+            legacy_tls: false,
         }
     }
 }
@@ -69,6 +75,11 @@ impl Default for MqttConfig {
 impl MqttConfig {
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_s.max(1))
+    }
+
+    /// The record limit, kept where both TLS stacks take it.
+    pub fn max_tls_record(&self) -> usize {
+        self.max_tls_record.clamp(512, 16 * 1024)
     }
 }
 

@@ -111,14 +111,22 @@ impl Daemon {
         } else {
             config.api.token.clone()
         };
-        let tls = gate::tls::server_config(
+        let tls_options = gate::tls::TlsOptions {
+            max_record: config.mqtt.max_tls_record(),
+            legacy: config.mqtt.legacy_tls,
+        };
+        let tls = gate::tls::server_configs(
             config
                 .tls
                 .as_ref()
                 .map(|t| (t.cert.as_path(), t.key.as_path())),
             &data,
+            tls_options,
         )
         .map_err(|e| StartError::Config(format!("`tls`: {e}")))?;
+        if config.mqtt.legacy_tls {
+            warn!("[mqtt] legacy_tls is on: plugs may connect with TLS 1.0 and 1.1");
+        }
 
         // A relayed connection holds three descriptors (client, router side, router's own):
         // keep the cap where accept() cannot run out of them.
@@ -185,7 +193,7 @@ impl Daemon {
 
         let gate = Arc::new(Gate::new(GateOptions {
             accounts: accounts.clone(),
-            tls,
+            tls: Arc::new(tls),
             upstream: router.upstream.clone(),
             handshake_timeout: config.mqtt.handshake_timeout(),
             max_connections,
@@ -295,7 +303,7 @@ impl Daemon {
 /// The admin API's address as a URL a person on the network can open.
 fn api_url(addr: SocketAddr) -> String {
     let ip = if addr.ip().is_unspecified() {
-        crate::gate::tls::host_addresses()
+        crate::host::addresses()
             .into_iter()
             .find(|ip| ip.is_ipv4())
             .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())

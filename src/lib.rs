@@ -19,6 +19,7 @@ pub mod datadir;
 pub mod engine;
 pub mod gate;
 pub mod homeassistant;
+pub mod host;
 pub mod metrics;
 pub mod mqtt;
 pub mod protocol;

@@ -13,6 +13,8 @@ async fn main() {
                 .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=off")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: not in files or the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = cli.run().await {
         eprintln!("merossd: {e}");

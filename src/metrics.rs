@@ -34,6 +34,13 @@ counters! {
     connections_over_cap,
     /// TLS handshakes that failed.
     handshake_failures,
+    /// TLS handshakes done, per stack and version.
+    tls_rustls_13,
+    tls_rustls_12,
+    tls_openssl_13,
+    tls_openssl_12,
+    /// TLS 1.0 or 1.1, allowed by `[mqtt] legacy_tls`.
+    tls_openssl_legacy,
     /// Connections dropped at the handshake deadline.
     handshake_timeouts,
     /// First packets that were not a well-formed CONNECT (truncated, oversized, garbage).

@@ -106,6 +106,7 @@ async fn detail(
         "mac": device.mac,
         "user_id": device.user_id,
         "peer": device.peer,
+        "tls": device.tls,
         "hardware": device.hardware,
         "first_seen": device.first_seen,
         "bound_at": device.bound_at,

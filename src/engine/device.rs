@@ -54,6 +54,9 @@ pub struct Device {
     pub online: bool,
     /// Where its MQTT connection comes from.
     pub peer: Option<String>,
+    /// How its connection's TLS was agreed (`TLSv1.2 AES128-SHA (openssl)`).
+    #[serde(default)]
+    pub tls: Option<String>,
     pub hardware: Option<Hardware>,
     pub firmware: Option<Firmware>,
     pub ability: Option<Value>,

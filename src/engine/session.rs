@@ -404,10 +404,12 @@ impl Engine {
                 user_id,
                 addr,
                 conn,
+                tls,
             } => {
                 let now = protocol::now_secs();
                 self.upsert(&uuid, |d| {
                     d.online = true;
+                    d.tls = tls;
                     d.mac = Some(mac);
                     d.user_id = Some(user_id);
                     d.peer = Some(addr.to_string());

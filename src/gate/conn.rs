@@ -4,8 +4,9 @@
 
 use super::acl::{Action, Verdict};
 use super::auth::{self, Identity};
+use super::handshake::{self, TlsInfo};
 use super::pending::Pending;
-use super::{proxy, tls, upstream, Gate, GateEvent, Listener};
+use super::{proxy, upstream, Gate, GateEvent, Listener};
 use crate::metrics::{inc, inc_logged};
 use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
 use crate::shutdown::Shutdown;
@@ -14,7 +15,6 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 /// Why a connection did not get as far as the packet loop.
@@ -46,50 +46,57 @@ pub(super) async fn handle(
     let deadline = Instant::now() + gate.handshake_timeout;
     match kind {
         Listener::Plain { open } => {
-            session(gate, stream, addr, open, deadline, pending, shutdown).await
+            let session = Session {
+                addr,
+                open,
+                deadline,
+                tls: None,
+            };
+            run(gate, stream, session, pending, shutdown).await
         }
         Listener::Tls => {
-            let acceptor = TlsAcceptor::from(gate.tls.clone());
-            let accept = acceptor.accept(tls::Recording::new(stream)).into_fallible();
-            match timeout_at(deadline, accept).await {
-                Err(_) => {
-                    inc(&gate.counters.handshake_timeouts);
-                    debug!("no TLS handshake before the deadline; dropped");
-                }
-                Ok(Err((error, recording))) => {
-                    let Some(total) = inc_logged(&gate.counters.handshake_failures) else {
-                        return;
-                    };
-                    match tls::summarize_client_hello(recording.recorded()) {
-                        Some(hello) => warn!(
-                            %error, versions = ?hello.versions,
-                            cipher_suites = ?hello.cipher_suites, total,
-                            "TLS handshake failed; the client offered these"
-                        ),
-                        None => warn!(%error, total, "TLS handshake failed (no ClientHello seen)"),
-                    }
-                }
-                Ok(Ok(mut stream)) => {
-                    stream.get_mut().0.stop();
-                    session(gate, stream, addr, false, deadline, pending, shutdown).await
-                }
-            }
+            let Some((stream, tls)) =
+                handshake::accept(&gate.tls, &gate.counters, stream, deadline).await
+            else {
+                return;
+            };
+            let session = Session {
+                addr,
+                open: false,
+                deadline,
+                tls: Some(tls),
+            };
+            run(gate, stream, session, pending, shutdown).await
         }
     }
 }
 
-/// One MQTT session: CONNECT, login, router side, then the packet loop.
-async fn session<S>(
-    gate: &Gate,
-    mut client: S,
+/// What is known of a connection before its CONNECT.
+struct Session {
     addr: SocketAddr,
+    /// A loopback listener that lets clients in without credentials.
     open: bool,
     deadline: Instant,
+    /// How TLS was agreed (TLS listeners only).
+    tls: Option<TlsInfo>,
+}
+
+/// One MQTT session: CONNECT, login, router side, then the packet loop.
+async fn run<S>(
+    gate: &Gate,
+    mut client: S,
+    session: Session,
     mut pending: Pending,
     shutdown: Shutdown,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Session {
+        addr,
+        open,
+        deadline,
+        tls,
+    } = session;
     let login = async {
         let (connect, leftover) = read_connect(&mut client, deadline).await?;
         let identity = admit(gate, &connect, open)?;
@@ -108,7 +115,11 @@ async fn session<S>(
     pending.release();
     let conn = gate.next_conn.fetch_add(1, Ordering::Relaxed);
     if let Identity::Device { uuid, mac, user_id } = &identity {
-        info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, "device connected");
+        let tls_text = tls
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "none".into());
+        info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
         let _ = gate
             .events
             .send(GateEvent::Connected {
@@ -117,6 +128,7 @@ async fn session<S>(
                 user_id: user_id.clone(),
                 addr,
                 conn,
+                tls: tls.as_ref().map(ToString::to_string),
             })
             .await;
     } else {

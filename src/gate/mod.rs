@@ -10,12 +10,15 @@
 //! - who a login is: [`auth`]; which topics it may use: [`acl`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
 //! - the packet loop: `proxy`
-//! - the certificate and TLS settings: [`tls`]
+//! - the certificate and both TLS stacks: [`tls`]; which one serves a client: [`hello`],
+//!   [`handshake`]
 
 pub mod accept;
 pub mod acl;
 pub mod auth;
 mod conn;
+pub mod handshake;
+pub mod hello;
 mod pending;
 mod proxy;
 mod slots;
@@ -35,7 +38,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_rustls::rustls::ServerConfig;
 
 /// What the gate tells the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub enum GateEvent {
         user_id: String,
         addr: SocketAddr,
         conn: u64,
+        /// How TLS was agreed, e.g. `TLSv1.2 AES128-SHA (openssl)`; `None` on plain MQTT.
+        tls: Option<String>,
     },
     Disconnected {
         uuid: String,
@@ -82,7 +86,7 @@ pub enum Listener {
 /// Everything the gate is built from.
 pub struct GateOptions {
     pub accounts: Vec<Account>,
-    pub tls: Arc<ServerConfig>,
+    pub tls: Arc<tls::TlsConfigs>,
     pub upstream: Upstream,
     pub handshake_timeout: Duration,
     pub max_connections: usize,
@@ -95,7 +99,7 @@ pub struct GateOptions {
 /// What every connection task shares.
 pub struct Gate {
     accounts: Vec<Account>,
-    tls: Arc<ServerConfig>,
+    tls: Arc<tls::TlsConfigs>,
     upstream: Upstream,
     handshake_timeout: Duration,
     permits: Arc<Semaphore>,

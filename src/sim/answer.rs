@@ -244,13 +244,55 @@ pub(super) fn answer(
                 None,
             )
         }
+        "Appliance.Control.Multiple" => {
+            // Each inner request answered as if it came alone, in order, up to maxCmdNum.
+            let max = config
+                .profile
+                .ability
+                .pointer("/Appliance.Control.Multiple/maxCmdNum")
+                .and_then(Value::as_u64)
+                .unwrap_or(5) as usize;
+            let inner: Vec<Value> = p
+                .get("multiple")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .take(max)
+                        .filter_map(|m| serde_json::from_value::<Message>(m.clone()).ok())
+                        .map(|m| {
+                            let (answer, _) = answer(config, state, &m);
+                            json!({"header": answer.header, "payload": answer.payload})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (reply(ack, json!({ "multiple": inner })), None)
+        }
         "Appliance.System.DNDMode" if !is_get => (reply(ack, json!({})), None),
         "Appliance.System.DNDMode" => (reply(ack, json!({"DNDMode": {"mode": 0}})), None),
         _ if is_get => match config.profile.recorded.get(ns) {
             Some(payload) => (reply(ack, payload.clone()), None),
             None => (reply(ack, json!({})), None),
         },
-        _ => (reply(ack, json!({})), None),
+        // A SET whose state the trace recorded: the acknowledgement carries that state with
+        // what was set (as GarageDoor.State's does).
+        _ => match (config.profile.recorded.get(ns), p.as_object()) {
+            (Some(Value::Object(recorded)), Some(set)) => {
+                let mut state = recorded.clone();
+                for (key, value) in set {
+                    match (state.get_mut(key), value) {
+                        (Some(Value::Object(old)), Value::Object(new)) => {
+                            old.extend(new.clone());
+                        }
+                        _ => {
+                            state.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+                (reply(ack, Value::Object(state)), None)
+            }
+            _ => (reply(ack, json!({})), None),
+        },
     }
 }
 

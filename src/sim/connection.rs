@@ -86,9 +86,26 @@ impl Link {
     }
 }
 
-async fn dial(config: &SimConfig, tls: &TlsConnector) -> std::io::Result<Io> {
+async fn dial(
+    config: &SimConfig,
+    tls: &TlsConnector,
+    state: &Mutex<SimState>,
+) -> std::io::Result<Io> {
     let tcp = TcpStream::connect((config.host.as_str(), config.port)).await?;
     tcp.set_nodelay(true)?;
+    if config.tls != tls::TlsOffer::Modern {
+        let context = tls::openssl_context(&config.tls).map_err(std::io::Error::other)?;
+        let ssl = openssl::ssl::Ssl::new(&context).map_err(std::io::Error::other)?;
+        let largest = lock(state).largest_record.clone();
+        let watched = tls::RecordWatch::new(tcp, largest);
+        let mut stream =
+            tokio_openssl::SslStream::new(ssl, watched).map_err(std::io::Error::other)?;
+        std::pin::Pin::new(&mut stream)
+            .connect()
+            .await
+            .map_err(std::io::Error::other)?;
+        return Ok(Box::new(stream));
+    }
     let name = ServerName::try_from(config.host.clone())
         .unwrap_or_else(|_| ServerName::try_from("localhost").expect("a valid DNS name"));
     let stream = tls.connect(name, tcp).await?;
@@ -104,7 +121,7 @@ async fn session(
     muted: &mut bool,
 ) -> std::io::Result<&'static str> {
     let t = &config.timings;
-    let io = timeout(t.connect_timeout, dial(config, tls))
+    let io = timeout(t.connect_timeout, dial(config, tls, state))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect"))??;
     let mut link = Link {
@@ -145,9 +162,11 @@ async fn session(
         s.refused = None;
     }
     let mut out = BytesMut::new();
-    Subscribe::new(device_subscribe_topic(&config.uuid), QoS::AtLeastOnce)
-        .write(&mut out)
-        .map_err(std::io::Error::other)?;
+    // Packet id 0 is not a packet id (MQTT 3.1.1, 2.3.1): mosquitto closes on it.
+    link.next_pkid = 1;
+    let mut subscribe = Subscribe::new(device_subscribe_topic(&config.uuid), QoS::AtLeastOnce);
+    subscribe.pkid = link.next_pkid;
+    subscribe.write(&mut out).map_err(std::io::Error::other)?;
     link.write(&out).await?;
 
     let pub_topic = device_publish_topic(&config.uuid);

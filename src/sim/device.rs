@@ -18,6 +18,8 @@ pub(super) const KEEP_RECEIVED: usize = 500;
 #[derive(Debug, Clone, Default)]
 pub struct SimState {
     pub connected: bool,
+    /// The largest TLS record received (OpenSSL offers only).
+    pub largest_record: Arc<std::sync::atomic::AtomicUsize>,
     pub bound: bool,
     /// Connections that got a CONNACK 0.
     pub connects: u32,

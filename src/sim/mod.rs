@@ -62,6 +62,8 @@ pub struct SimConfig {
     pub timings: Timings,
     /// Send MQTT 3.1.1 instead of 3.1 (both must be accepted).
     pub mqtt311: bool,
+    /// What its TLS offers.
+    pub tls: tls::TlsOffer,
 }
 
 impl SimConfig {
@@ -78,6 +80,7 @@ impl SimConfig {
             profile,
             timings: Timings::default(),
             mqtt311: false,
+            tls: tls::TlsOffer::Modern,
         }
     }
 }

@@ -234,8 +234,9 @@ async fn metrics_need_the_token_unless_public_and_non_metering_plugs_have_no_his
     let d = metering_daemon("auth").await;
     let (s, _) = metrics_text(&d, Some("wrong")).await;
     assert_eq!(s, 401);
-    let trace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/device-traces/U01234567890123456789012345678920-Kpippo-mss100.json.txt");
+    let trace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/fixtures/device-traces/U01234567890123456789012345678920-Kpippo-mss100.json.txt",
+    );
     let plain = sim::fleet(
         &sim_config(&d, Profile::from_trace(&trace).unwrap()),
         "g4",

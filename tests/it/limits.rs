@@ -3,66 +3,14 @@
 //! gets a higher cap on waiting connections, not none.
 
 use crate::common::*;
+use crate::process::spawn_daemon;
 use crate::raw::{self, Got};
 use merossd::mqtt::connect::Connect;
 use std::io::{Read, Write};
 use std::net::TcpStream as StdStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-
-/// A daemon in its own process, so that its memory is its own.
-struct Process {
-    child: Child,
-    local: std::net::SocketAddr,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_daemon() -> Process {
-    let dir = temp_dir("soak");
-    let local = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = format!(
-        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"127.0.0.1:{}\"]\nlocal_listen = \"{local}\"\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
-        dir.join("data"),
-        free_port(),
-        free_port(),
-    );
-    let path = dir.join("merossd.toml");
-    std::fs::write(&path, config).unwrap();
-    let log = std::fs::File::create(dir.join("log")).unwrap();
-    eprintln!("soak daemon log: {}", dir.join("log").display());
-    let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
-        .args(["--config", path.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while StdStream::connect(local).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Process { child, local }
-}
 
 fn rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -96,7 +44,7 @@ fn cycle(addr: std::net::SocketAddr, n: u32) {
 
 #[test]
 fn five_thousand_connect_cycles_with_fresh_client_ids_do_not_grow_the_daemon() {
-    let daemon = spawn_daemon();
+    let daemon = spawn_daemon("");
     let pid = daemon.child.id();
     for n in 0..1_000 {
         cycle(daemon.local, n);

@@ -26,8 +26,12 @@ struct Seen {
 async fn bare_server(ack_binds: bool) -> (u16, Arc<Seen>) {
     let dir = temp_dir("bare");
     let data = merossd::datadir::DataDir::create(&dir).unwrap();
-    let tls =
-        tokio_rustls::TlsAcceptor::from(merossd::gate::tls::server_config(None, &data).unwrap());
+    let options = merossd::gate::tls::TlsOptions {
+        max_record: 4096,
+        legacy: false,
+    };
+    let configs = merossd::gate::tls::server_configs(None, &data, options).unwrap();
+    let tls = tokio_rustls::TlsAcceptor::from(configs.rustls);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Seen::default());

@@ -4,11 +4,11 @@ use crate::client::{devices_table, Client, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, StartError};
 use crate::datadir::DataDir;
-use crate::sim::{self, Profile, SimConfig};
 use clap::{Parser, Subcommand};
+
+mod sim;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,32 +44,7 @@ pub enum Command {
         json: bool,
     },
     /// Run simulated plugs against a merossd (for trying it without hardware, and tests).
-    Sim {
-        #[arg(long, default_value_t = 1)]
-        devices: u32,
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        #[arg(long, default_value_t = 8883)]
-        port: u16,
-        /// Default: the account in the data directory.
-        #[arg(long)]
-        user_id: Option<String>,
-        /// Default: the account in the data directory.
-        #[arg(long)]
-        key: Option<String>,
-        /// Build the devices from a recorded trace (../shared/device-traces/...).
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// Number of the first device (uuids and MACs follow from it).
-        #[arg(long, default_value_t = 1)]
-        first: u32,
-        /// Connect with MQTT 3.1.1 instead of 3.1.
-        #[arg(long)]
-        mqtt311: bool,
-        /// Stop after all devices bound (prints the time it took).
-        #[arg(long)]
-        exit_when_bound: bool,
-    },
+    Sim(sim::SimArgs),
     /// List devices.
     Devices,
     /// Show one device.
@@ -147,7 +122,7 @@ impl Cli {
         match &self.command {
             Command::Serve => daemon::run(config).await?,
             Command::Account { json } => account(&config, *json)?,
-            Command::Sim { .. } => self.sim(&config).await?,
+            Command::Sim(args) => sim::run(args, &config).await?,
             Command::Devices => {
                 let list =
                     blocking(self.client(&config)?, |c| c.call("GET", "/devices", None)).await?;
@@ -222,70 +197,6 @@ impl Cli {
             }
         }
         Ok(())
-    }
-
-    async fn sim(&self, config: &Config) -> Result<(), CliError> {
-        let Command::Sim {
-            devices,
-            host,
-            port,
-            user_id,
-            key,
-            trace,
-            first,
-            mqtt311,
-            exit_when_bound,
-        } = &self.command
-        else {
-            return Ok(());
-        };
-        let (user_id, key) = match (user_id, key) {
-            (Some(u), Some(k)) => (u.clone(), k.clone()),
-            _ => {
-                let account = daemon::existing_accounts(config)
-                    .map_err(|e| CliError::Other(e.to_string()))?
-                    .remove(0);
-                (
-                    user_id.clone().unwrap_or(account.user_id),
-                    key.clone().unwrap_or(account.key),
-                )
-            }
-        };
-        let profile = match trace {
-            Some(path) => Profile::from_trace(path).map_err(|e| CliError::Other(e.to_string()))?,
-            None => Profile::metering_plug(),
-        };
-        let mut base = SimConfig::new(host, *port, &user_id, &key, profile);
-        base.mqtt311 = *mqtt311;
-        let started = Instant::now();
-        let fleet = sim::fleet(&base, "5e3f0000000000000000", *first, *devices);
-        eprintln!(
-            "started {} simulated plugs against {host}:{port}",
-            fleet.len()
-        );
-        let mut reported = 0usize;
-        loop {
-            let bound = fleet.iter().filter(|d| d.state().bound).count();
-            if bound != reported {
-                reported = bound;
-                eprintln!(
-                    "{bound}/{} bound after {:.3} s",
-                    fleet.len(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            if bound == fleet.len() && *exit_when_bound {
-                println!(
-                    "all {bound} plugs bound in {:.3} s",
-                    started.elapsed().as_secs_f64()
-                );
-                return Ok(());
-            }
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            }
-        }
     }
 }
 
@@ -386,7 +297,7 @@ fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
     let accounts = daemon::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
     let account = &accounts[0];
     let port = config.mqtt.tls_listen[0].port();
-    let host = crate::gate::tls::host_addresses()
+    let host = crate::host::addresses()
         .into_iter()
         .find(|ip| ip.is_ipv4())
         .map(|ip| ip.to_string())

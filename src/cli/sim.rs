@@ -1,0 +1,119 @@
+//! `merossd sim`: simulated plugs against a merossd (or any broker), for trying it without
+//! hardware and for benchmarks.
+
+use super::CliError;
+use crate::config::Config;
+use crate::daemon;
+use crate::sim::{self, tls::TlsOffer, Profile, SimConfig};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    #[arg(long, default_value_t = 1)]
+    devices: u32,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Default: the first `[mqtt] tls_listen` port of the config.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Default: the account in the data directory.
+    #[arg(long)]
+    user_id: Option<String>,
+    /// Default: the account in the data directory.
+    #[arg(long)]
+    key: Option<String>,
+    /// Build the devices from a recorded trace (tests/fixtures/device-traces/...).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Number of the first device (uuids and MACs follow from it).
+    #[arg(long, default_value_t = 1)]
+    first: u32,
+    /// Connect with MQTT 3.1.1 instead of 3.1.
+    #[arg(long)]
+    mqtt311: bool,
+    /// What the plugs' TLS offers: `modern` (TLS 1.3/1.2, ECDHE, AEAD), `legacy` (as the
+    /// chip vendors' mbedTLS defaults: TLS 1.2, RSA key exchange, CBC, 4 KiB records), or
+    /// one OpenSSL cipher list such as `AES128-SHA`.
+    #[arg(long, default_value = "modern")]
+    tls: TlsOffer,
+    /// Stop after all devices bound (prints the time it took); exit 1 if they have not
+    /// within `--timeout-s`.
+    #[arg(long)]
+    exit_when_bound: bool,
+    /// With `--exit-when-bound`: how long to wait.
+    #[arg(long, default_value_t = 60)]
+    timeout_s: u64,
+}
+
+pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError> {
+    let (user_id, key) = match (&args.user_id, &args.key) {
+        (Some(u), Some(k)) => (u.clone(), k.clone()),
+        _ => {
+            let account = daemon::existing_accounts(config)
+                .map_err(|e| CliError::Other(e.to_string()))?
+                .remove(0);
+            (
+                args.user_id.clone().unwrap_or(account.user_id),
+                args.key.clone().unwrap_or(account.key),
+            )
+        }
+    };
+    let profile = match &args.trace {
+        Some(path) => Profile::from_trace(path).map_err(|e| CliError::Other(e.to_string()))?,
+        None => Profile::metering_plug(),
+    };
+    let port = args
+        .port
+        .or_else(|| config.mqtt.tls_listen.first().map(|a| a.port()))
+        .unwrap_or(8883);
+    let host = &args.host;
+    let mut base = SimConfig::new(host, port, &user_id, &key, profile);
+    base.mqtt311 = args.mqtt311;
+    base.tls = args.tls.clone();
+    let started = Instant::now();
+    let fleet = sim::fleet(&base, "5e3f0000000000000000", args.first, args.devices);
+    eprintln!(
+        "started {} simulated plugs against {host}:{port}",
+        fleet.len()
+    );
+    let deadline = started + Duration::from_secs(args.timeout_s);
+    let mut reported = 0usize;
+    loop {
+        let bound = fleet.iter().filter(|d| d.state().bound).count();
+        if bound != reported {
+            reported = bound;
+            eprintln!(
+                "{bound}/{} bound after {:.3} s",
+                fleet.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if bound == fleet.len() && args.exit_when_bound {
+            println!(
+                "all {bound} plugs bound in {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        if args.exit_when_bound && Instant::now() >= deadline {
+            let refused = fleet.iter().find_map(|d| d.state().refused);
+            let why = match refused {
+                Some(code) => format!("the server refused the login with CONNACK {code}"),
+                None if fleet.iter().all(|d| d.state().connects == 0) => {
+                    "no plug got a connection (is the server up, and is it TLS?)".to_owned()
+                }
+                None => "connected, but the server did not answer their Bind".to_owned(),
+            };
+            return Err(CliError::Other(format!(
+                "only {bound} of {} plugs bound within {} s: {why}",
+                fleet.len(),
+                args.timeout_s
+            )));
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! A daemon in its own process: for what must be measured or read apart from the test
+//! process (its memory, its log).
+
+use crate::common::*;
+use std::net::TcpStream as StdStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Process {
+    pub child: Child,
+    pub local: std::net::SocketAddr,
+    pub tls: std::net::SocketAddr,
+    pub log: std::path::PathBuf,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `merossd serve` with `extra` appended to its `[mqtt]` section.
+pub fn spawn_daemon(extra: &str) -> Process {
+    let dir = temp_dir("process");
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let tls = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = format!(
+        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"{local}\"\n{extra}\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
+        dir.join("data"),
+        free_port(),
+    );
+    let path = dir.join("merossd.toml");
+    std::fs::write(&path, config).unwrap();
+    let log_path = dir.join("log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    eprintln!("daemon log: {}", log_path.display());
+    let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
+        .args(["--config", path.to_str().unwrap(), "serve"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while StdStream::connect(local).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Process {
+        child,
+        local,
+        tls,
+        log: log_path,
+    }
+}
