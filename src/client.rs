@@ -9,7 +9,8 @@ use std::time::Duration;
 /// Longest a command waits for the daemon (a toggle waits for the device too).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where the API is and how to get in.
+/// Where the API is and how to get in (cheap to clone: the agent is shared).
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: String,

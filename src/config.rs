@@ -20,6 +20,7 @@ pub struct Config {
     pub time: TimeConfig,
     pub energy: EnergyConfig,
     pub homeassistant: HomeAssistantConfig,
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -34,6 +35,7 @@ impl Default for Config {
             time: TimeConfig::default(),
             energy: EnergyConfig::default(),
             homeassistant: HomeAssistantConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -217,6 +219,9 @@ pub struct HomeAssistantConfig {
     pub discovery_prefix: String,
     /// Where states, availability and commands live (`<base_topic>/<uuid>`...).
     pub base_topic: String,
+    /// A link Home Assistant shows on each device's page (e.g. a dashboard reachable
+    /// from the browsers that open Home Assistant); `""` leaves it out.
+    pub configuration_url: String,
 }
 
 impl Default for HomeAssistantConfig {
@@ -225,6 +230,7 @@ impl Default for HomeAssistantConfig {
             enabled: true,
             discovery_prefix: "homeassistant".to_owned(),
             base_topic: "merossd".to_owned(),
+            configuration_url: String::new(),
         }
     }
 }
@@ -246,6 +252,33 @@ fn optional_addr<'de, D: Deserializer<'de>>(de: D) -> Result<Option<SocketAddr>,
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// How merossd logs (to stderr; under systemd, the journal).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Lines for people, or one JSON object per line for log shippers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 impl Config {
     /// Reads `path`, or returns the defaults when there is none.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -260,14 +293,17 @@ impl Config {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let start = e.span().map(|s| s.start.min(text.len()));
+            let line = start.map(|at| text[..at].matches('\n').count() + 1);
             let place = match line {
                 Some(line) => format!("{origin}, line {line}"),
                 None => origin.to_owned(),
             };
-            ConfigError(format!("{place}: {}", e.message()))
+            let message = e.message().trim_end();
+            match start.and_then(|at| key_at(text, at)) {
+                Some(key) => ConfigError(format!("{place}: `{key}`: {message}")),
+                None => ConfigError(format!("{place}: {message}")),
+            }
         })?;
         config.validate(origin)?;
         Ok(config)
@@ -332,6 +368,28 @@ impl Config {
     }
 }
 
+/// The dotted key whose value starts on the line holding byte `at` (`mqtt.max_connections`),
+/// for error messages: toml names the line of a bad value, not its key.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let section = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    Some(match section {
+        Some(section) if !section.is_empty() => format!("{section}.{key}"),
+        _ => key.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +419,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("`mqtt.tls_listen`"), "{err}");
+        let err = Config::parse("[api]\nmax_connections = \"lots\"\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`api.max_connections`"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_commented_config_is_the_defaults() {
+        let shipped = Config::parse(include_str!("../config/merossd.toml"), "merossd.toml")
+            .expect("config/merossd.toml parses");
+        let defaults = Config::default();
+        assert_eq!(shipped.mqtt.max_tls_record, defaults.mqtt.max_tls_record);
+        assert_eq!(shipped.mqtt.local_login, defaults.mqtt.local_login);
+        assert_eq!(shipped.api.max_connections, defaults.api.max_connections);
+        assert_eq!(shipped.log, defaults.log);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Daemon {
     tasks: JoinSet<()>,
     bridge_stop: Option<(Trigger, tokio::task::JoinHandle<()>)>,
     store: store::Store,
+    /// Held for as long as the daemon runs: the data directory is this daemon's.
+    _lock: crate::datadir::DirLock,
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -105,9 +107,29 @@ impl Daemon {
                 config.data_dir.display()
             ))
         })?;
-        let accounts = accounts(&config, &data).map_err(|e| other("account", &e))?;
+        // One daemon per data directory: a second would mark the first one's devices
+        // offline in the shared database.
+        let lock = data.lock().map_err(|e| StartError::Config(e.to_string()))?;
+        // Bind before anything is generated, so that a taken port changes nothing.
+        let mut tls_listeners = Vec::new();
+        for addr in &config.mqtt.tls_listen {
+            tls_listeners.push(bind("mqtt.tls_listen", *addr).await?);
+        }
+        let local_listener = match config.mqtt.local_listen {
+            Some(addr) => Some(bind("mqtt.local_listen", addr).await?),
+            None => None,
+        };
+        let api_listener = bind("api.listen", config.api.listen).await?;
+
+        let unwritable = |e: std::io::Error| {
+            StartError::Config(format!(
+                "`data_dir`: cannot write in {}: {e}",
+                config.data_dir.display()
+            ))
+        };
+        let accounts = accounts(&config, &data).map_err(unwritable)?;
         let api_token = if config.api.token.is_empty() {
-            data.api_token().map_err(|e| other("api token", &e))?
+            data.api_token().map_err(unwritable)?
         } else {
             config.api.token.clone()
         };
@@ -141,17 +163,6 @@ impl Daemon {
                 max_connections = fits.max(1);
             }
         }
-
-        // Bind everything first, so that a taken port stops start-up before anything runs.
-        let mut tls_listeners = Vec::new();
-        for addr in &config.mqtt.tls_listen {
-            tls_listeners.push(bind("mqtt.tls_listen", *addr).await?);
-        }
-        let local_listener = match config.mqtt.local_listen {
-            Some(addr) => Some(bind("mqtt.local_listen", addr).await?),
-            None => None,
-        };
-        let api_listener = bind("api.listen", config.api.listen).await?;
 
         let counters = Arc::new(Counters::default());
         let store = store::Store::open(
@@ -241,7 +252,7 @@ impl Daemon {
                 store.clone(),
                 router.homeassistant.outbox.clone(),
                 topics,
-                api_url(api_addr),
+                Some(config.homeassistant.configuration_url.clone()).filter(|u| !u.is_empty()),
             );
             // Stopped first, on its own signal, so that it can still say "offline".
             let (trigger, stop) = shutdown::channel();
@@ -264,8 +275,10 @@ impl Daemon {
             shutdown.clone(),
         ));
 
+        let tls_text: Vec<String> = tls_addrs.iter().map(ToString::to_string).collect();
+        let local_text = local_addr.map_or("off".to_owned(), |a| a.to_string());
         info!(
-            tls = ?tls_addrs, local = ?local_addr, api = %api_addr,
+            tls = %tls_text.join(","), local = %local_text, api = %api_addr,
             data_dir = %config.data_dir.display(), "merossd listening"
         );
         Ok(Daemon {
@@ -281,6 +294,7 @@ impl Daemon {
             tasks,
             bridge_stop,
             store,
+            _lock: lock,
         })
     }
 
@@ -298,19 +312,6 @@ impl Daemon {
         self.store.close().await;
         info!("merossd stopped");
     }
-}
-
-/// The admin API's address as a URL a person on the network can open.
-fn api_url(addr: SocketAddr) -> String {
-    let ip = if addr.ip().is_unspecified() {
-        crate::host::addresses()
-            .into_iter()
-            .find(|ip| ip.is_ipv4())
-            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
-    } else {
-        addr.ip()
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Runs the daemon until SIGINT or SIGTERM, or until one of its parts stops on its own:

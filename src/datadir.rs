@@ -13,6 +13,24 @@ const TOKEN_FILE: &str = "api-token";
 pub const CERT_FILE: &str = "cert.pem";
 pub const KEY_FILE: &str = "key.pem";
 pub const DB_FILE: &str = "merossd.db";
+/// Locked by the running daemon; holds its pid.
+const LOCK_FILE: &str = "merossd.lock";
+
+/// The running daemon's hold on its data directory; released when dropped (or when the
+/// process ends, however it ends: the lock is the kernel's).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: fs::File,
+}
+
+/// Why the data directory cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("`data_dir`: {path} is in use by another merossd (pid {pid}); stop it first, or give this one another data_dir")]
+    Held { path: String, pid: String },
+    #[error("`data_dir`: cannot lock {path}: {source}")]
+    Io { path: String, source: io::Error },
+}
 
 /// An open data directory.
 #[derive(Debug, Clone)]
@@ -30,6 +48,37 @@ impl DataDir {
         Ok(DataDir {
             path: path.to_owned(),
         })
+    }
+
+    /// Takes the directory for this process, or says which process has it.
+    pub fn lock(&self) -> Result<DirLock, LockError> {
+        let path = self.file(LOCK_FILE);
+        let io_error = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let pid = fs::read_to_string(&path).unwrap_or_default();
+                return Err(LockError::Held {
+                    path: self.path.display().to_string(),
+                    pid: pid.trim().to_owned(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
+        file.set_len(0).map_err(io_error)?;
+        write!(file, "{}", std::process::id()).map_err(io_error)?;
+        Ok(DirLock { _file: file })
     }
 
     /// Opens `path` without creating anything (for the command-line clients).

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod gate;
 pub mod homeassistant;
 pub mod host;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod protocol;

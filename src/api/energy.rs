@@ -181,7 +181,8 @@ async fn consumption(
     if !device.is_metering() {
         return Err(not_metering());
     }
-    let Query(q) = query.map_err(|_| bad_query("`days` must be a whole number."))?;
+    // An unknown key is named as such, not taken for a bad `days`.
+    let Query(q) = query.map_err(|e| bad_query(format!("Bad query: {e}.")))?;
     let days = q.days.unwrap_or(DEFAULT_DAYS).clamp(1, MAX_DAYS);
     let since = jiff::Timestamp::from_second((now_secs() as i64) - i64::from(days - 1) * 86_400)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())

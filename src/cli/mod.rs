@@ -1,13 +1,14 @@
 //! The command line: `serve`, `account`, `sim`, and the API clients.
 
-use crate::client::{devices_table, Client, ClientError};
+use crate::client::{Client, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, StartError};
 use crate::datadir::DataDir;
 use clap::{Parser, Subcommand};
 
+mod remote;
 mod sim;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -29,6 +30,13 @@ pub struct Cli {
     /// Admin API token for the client commands (default: from the data directory).
     #[arg(long, global = true, env = "MEROSSD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Log level: error, warn, info, debug or trace (default: `[log] level`, info).
+    /// `RUST_LOG` (e.g. `info,merossd::gate=debug`) overrides both.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log format: text or json, one object per line (default: `[log] format`, text).
+    #[arg(long, global = true)]
+    pub log_format: Option<crate::config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,16 +55,40 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// List devices.
     Devices,
-    /// Show one device.
-    Device { uuid: String },
-    /// Switch a channel on or off.
+    /// Show one device: name, type, firmware, online since, channels, power, last events.
+    Device {
+        uuid: String,
+        /// Everything the API knows, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a channel: on, off, or toggle (the other way round from now).
     Toggle {
         uuid: String,
-        #[arg(value_parser = ["on", "off"])]
-        state: String,
+        /// on, off or toggle (any case)
+        #[arg(value_parser = remote::parse_switch)]
+        state: remote::Switch,
         #[arg(long, default_value_t = 0)]
         channel: u32,
     },
+    /// Forget a device (it comes back if it connects again).
+    Forget { uuid: String },
+    /// Give a device a name (none: back to its default name).
+    Rename { uuid: String, name: Option<String> },
+    /// A device's latest events, newest first, in local time.
+    Events {
+        uuid: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// A metering plug's energy per day.
+    Consumption {
+        uuid: String,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Show a device's time zone, or set it (`default`: back to the configured one).
+    Timezone { uuid: String, zone: Option<String> },
     /// Read a metering plug's power now.
     Power { uuid: String },
     /// Show a metering plug's power history.
@@ -105,10 +137,17 @@ impl CliError {
 }
 
 impl Cli {
-    fn load_config(&self) -> Result<Config, ConfigError> {
+    /// The configuration the command runs with: the file, then the command line.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
         let mut config = Config::load(self.config.as_deref())?;
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(level) = &self.log_level {
+            config.log.level = level.clone();
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
         }
         Ok(config)
     }
@@ -123,172 +162,10 @@ impl Cli {
             Command::Serve => daemon::run(config).await?,
             Command::Account { json } => account(&config, *json)?,
             Command::Sim(args) => sim::run(args, &config).await?,
-            Command::Devices => {
-                let list =
-                    blocking(self.client(&config)?, |c| c.call("GET", "/devices", None)).await?;
-                println!("{}", devices_table(&list));
-            }
-            Command::Device { uuid } => {
-                let path = format!("/devices/{}", encode(uuid));
-                print_json(
-                    &blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?,
-                );
-            }
-            Command::Toggle {
-                uuid,
-                state,
-                channel,
-            } => {
-                let path = format!("/devices/{}/toggle", encode(uuid));
-                let body = json!({"channel": channel, "on": state == "on"});
-                let reply = blocking(self.client(&config)?, move |c| {
-                    c.call("POST", &path, Some(body))
-                })
-                .await?;
-                let on = reply.get("on").and_then(Value::as_bool).unwrap_or(false);
-                println!(
-                    "{uuid} channel {channel} is {}",
-                    if on { "on" } else { "off" }
-                );
-            }
-            Command::Power { uuid } => {
-                let path = format!("/devices/{}/electricity", encode(uuid));
-                let reply =
-                    blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?;
-                for ch in reply["channels"].as_array().into_iter().flatten() {
-                    println!(
-                        "channel {}: {:.1} W  {:.1} V  {:.3} A",
-                        ch["channel"],
-                        ch["power_w"].as_f64().unwrap_or(0.0),
-                        ch["voltage_v"].as_f64().unwrap_or(0.0),
-                        ch["current_a"].as_f64().unwrap_or(0.0)
-                    );
-                }
-            }
-            Command::History { uuid, since, step } => {
-                let from = since_to_epoch(since)?;
-                let mut path = format!("/devices/{}/history?from={from}", encode(uuid));
-                if let Some(step) = step {
-                    path.push_str(&format!("&step={}", encode(step)));
-                }
-                let reply =
-                    blocking(self.client(&config)?, move |c| c.call("GET", &path, None)).await?;
-                println!("{}", history_table(&reply));
-            }
-            Command::Request {
-                uuid,
-                method,
-                namespace,
-                payload,
-            } => {
-                let payload: Value = match payload {
-                    Some(text) => serde_json::from_str(text)
-                        .map_err(|e| CliError::Other(format!("PAYLOAD is not JSON: {e}")))?,
-                    None => json!({}),
-                };
-                let path = format!("/devices/{}/request", encode(uuid));
-                let body = json!({"method": method, "namespace": namespace, "payload": payload});
-                print_json(
-                    &blocking(self.client(&config)?, move |c| {
-                        c.call("POST", &path, Some(body))
-                    })
-                    .await?,
-                );
-            }
+            other => remote::run(other, self.client(&config)?).await?,
         }
         Ok(())
     }
-}
-
-/// `30m`, `24h`, `7d` back from now, or a time as the API takes it.
-fn since_to_epoch(since: &str) -> Result<String, CliError> {
-    let units = [('s', 1u64), ('m', 60), ('h', 3600), ('d', 86_400)];
-    if let Some((unit, secs)) = units.iter().find(|(u, _)| since.ends_with(*u)) {
-        if let Ok(n) = since.trim_end_matches(*unit).parse::<u64>() {
-            return Ok(crate::protocol::now_secs()
-                .saturating_sub(n * secs)
-                .to_string());
-        }
-    }
-    if since.parse::<u64>().is_ok() || since.parse::<jiff::Timestamp>().is_ok() {
-        return Ok(since.to_owned());
-    }
-    Err(CliError::Other(format!(
-        "--since {since}: use 30m, 24h, 7d, RFC 3339 or epoch seconds"
-    )))
-}
-
-fn history_table(reply: &Value) -> String {
-    let local = |t: u64| {
-        jiff::Timestamp::from_second(t as i64)
-            .map(|t| {
-                t.to_zoned(jiff::tz::TimeZone::system())
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string()
-            })
-            .unwrap_or_default()
-    };
-    let points = reply["points"].as_array().cloned().unwrap_or_default();
-    let mut out = Vec::new();
-    if reply["step"] == "hour" {
-        out.push("HOUR                 CH   AVG W    MIN W    MAX W      Wh".to_owned());
-        for p in &points {
-            out.push(format!(
-                "{:<20} {:>2} {:>7.1} {:>8.1} {:>8.1} {:>7.1}",
-                local(p["hour"].as_u64().unwrap_or(0)),
-                p["channel"],
-                p["avg_w"].as_f64().unwrap_or(0.0),
-                p["min_w"].as_f64().unwrap_or(0.0),
-                p["max_w"].as_f64().unwrap_or(0.0),
-                p["energy_wh"].as_f64().unwrap_or(0.0)
-            ));
-        }
-    } else {
-        out.push("TIME                 CH   POWER W  VOLTAGE V  CURRENT A".to_owned());
-        for p in &points {
-            out.push(format!(
-                "{:<20} {:>2} {:>9.1} {:>10.1} {:>10.3}",
-                local(p["at"].as_u64().unwrap_or(0)),
-                p["channel"],
-                p["power_w"].as_f64().unwrap_or(0.0),
-                p["voltage_v"].as_f64().unwrap_or(0.0),
-                p["current_a"].as_f64().unwrap_or(0.0)
-            ));
-        }
-    }
-    if points.is_empty() {
-        out.push("(no readings in that range yet)".to_owned());
-    }
-    out.join("\n")
-}
-
-fn encode(uuid: &str) -> String {
-    uuid.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("%{:02X}", c as u32 & 0xff)
-            }
-        })
-        .collect()
-}
-
-fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
-/// Runs a blocking HTTP call off the async runtime.
-async fn blocking<T: Send + 'static>(
-    client: Client,
-    call: impl FnOnce(&Client) -> Result<T, ClientError> + Send + 'static,
-) -> Result<T, ClientError> {
-    tokio::task::spawn_blocking(move || call(&client))
-        .await
-        .map_err(|e| ClientError(e.to_string()))?
 }
 
 /// `merossd account`: host, TLS port, user id, key (and where the API is).
@@ -308,19 +185,15 @@ fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
         Some(config.api.token.clone())
     };
     if as_json {
-        print_json(
+        remote::print_json(
             &json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}),
         );
     } else {
-        println!("host     {host}");
-        println!("port     {port}");
-        println!("user_id  {}", account.user_id);
-        println!("key      {}", account.key);
-        println!("api      http://{}", config.api.listen);
-        println!(
-            "token    {}",
-            token.unwrap_or_else(|| "(generated when the daemon first starts)".into())
-        );
+        let token = token.unwrap_or_else(|| "(generated when the daemon first starts)".into());
+        remote::say(format!(
+            "host     {host}\nport     {port}\nuser_id  {}\nkey      {}\napi      http://{}\ntoken    {token}",
+            account.user_id, account.key, config.api.listen
+        ));
     }
     Ok(())
 }

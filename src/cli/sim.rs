@@ -90,10 +90,10 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
             );
         }
         if bound == fleet.len() && args.exit_when_bound {
-            println!(
+            super::remote::say(format!(
                 "all {bound} plugs bound in {:.3} s",
                 started.elapsed().as_secs_f64()
-            );
+            ));
             return Ok(());
         }
         if args.exit_when_bound && Instant::now() >= deadline {

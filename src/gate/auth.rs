@@ -24,6 +24,16 @@ pub enum Identity {
     Local,
 }
 
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identity::Device { uuid, .. } => write!(f, "device {uuid}"),
+            Identity::App { user_id } => write!(f, "app {user_id}"),
+            Identity::Local => f.write_str("local"),
+        }
+    }
+}
+
 /// The device part of a client id: `fmware:<uuid>_<random>` -> `<uuid>`.
 pub fn device_uuid(client_id: &str) -> Option<&str> {
     let rest = client_id.strip_prefix("fmware:")?;

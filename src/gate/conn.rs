@@ -223,7 +223,7 @@ where
         }
         GateError::Refused { code, connect } => {
             if let Some(total) = inc_logged(&c.refused_logins) {
-                warn!(client_id = %connect.client_id, user = ?connect.username, code = *code as u8, total, "login refused");
+                warn!(client_id = %connect.client_id, user = connect.username.as_deref().unwrap_or(""), code = *code as u8, total, "login refused");
                 let _ = gate
                     .events
                     .send(GateEvent::Refused {

@@ -192,7 +192,7 @@ impl Who<'_> {
         let Verdict::Deny(why) = verdict else { return };
         if let Some(total) = inc_logged(&self.gate.counters.acl_denied) {
             let topic: String = topic.chars().take(120).collect();
-            warn!(who = ?self.identity, what, %topic, why = why.as_str(), total, "refused by the topic rules");
+            warn!(who = %self.identity, what, %topic, why = why.as_str(), total, "refused by the topic rules");
         }
     }
 
@@ -201,7 +201,7 @@ impl Who<'_> {
             return "client connection failed";
         }
         if let Some(total) = inc_logged(&self.gate.counters.bad_packets) {
-            warn!(who = ?self.identity, %error, total, "bad packet; connection closed");
+            warn!(who = %self.identity, %error, total, "bad packet; connection closed");
         }
         "bad packet"
     }

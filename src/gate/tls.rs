@@ -153,6 +153,6 @@ pub fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
     };
     write(key_path, key.serialize_pem().as_bytes())?;
     write(cert_path, cert.pem().as_bytes())?;
-    tracing::info!(path = %cert_path.display(), san = ?names, "generated an RSA-2048 self-signed certificate");
+    tracing::info!(path = %cert_path.display(), san = %names.join(","), "generated an RSA-2048 self-signed certificate");
     Ok(())
 }

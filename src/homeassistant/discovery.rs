@@ -93,14 +93,23 @@ fn display_name(d: &Device) -> String {
     }
 }
 
-fn device_block(d: &Device, configuration_url: &str) -> Value {
+/// A template that reads one key of the state, and renders empty (which Home Assistant
+/// ignores) when the key or the whole state is missing: a device's first state before its
+/// first reading, or its state topic cleared while Home Assistant removes the entities.
+fn read_key(key: &str) -> String {
+    format!("{{{{ (value_json | default({{}})).{key} | default('') }}}}")
+}
+
+fn device_block(d: &Device, configuration_url: Option<&str>) -> Value {
     let mut block = json!({
         "identifiers": [format!("merossd_{}", id(&d.uuid))],
         "name": display_name(d),
         "manufacturer": "Meross",
         "model": d.kind().unwrap_or("unknown"),
-        "configuration_url": configuration_url,
     });
+    if let Some(url) = configuration_url {
+        block["configuration_url"] = json!(url);
+    }
     if let Some(fw) = d.firmware_version() {
         block["sw_version"] = json!(fw);
     }
@@ -120,12 +129,12 @@ fn device_block(d: &Device, configuration_url: &str) -> Value {
 
 /// Every discovery config of a device: a switch per channel, and for metering plugs power,
 /// voltage, current and energy sensors.
-pub fn entities(t: &Topics, d: &Device, configuration_url: &str) -> Vec<Entity> {
+/// Entity ids are left to Home Assistant, which derives them from the device's name.
+pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<Entity> {
     let uuid = id(&d.uuid);
     let common = |object: &str| {
         json!({
             "unique_id": format!("merossd_{uuid}_{}", id(object)),
-            "object_id": format!("merossd_{uuid}_{}", id(object)),
             "state_topic": t.state(&d.uuid),
             "availability": [{"topic": t.bridge()}, {"topic": t.availability(&d.uuid)}],
             "availability_mode": "all",
@@ -146,7 +155,8 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: &str) -> Vec<Entity> 
             json!(format!("Channel {channel}"))
         };
         p["command_topic"] = json!(t.command(&d.uuid, channel));
-        p["value_template"] = json!(format!("{{{{ value_json.{object} }}}}"));
+        p["device_class"] = json!("outlet");
+        p["value_template"] = json!(read_key(&object));
         p["payload_on"] = json!("ON");
         p["payload_off"] = json!("OFF");
         p["state_on"] = json!("ON");
@@ -170,7 +180,7 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: &str) -> Vec<Entity> 
             p["state_class"] = json!(state_class);
             p["unit_of_measurement"] = json!(unit);
             p["suggested_display_precision"] = json!(precision);
-            p["value_template"] = json!(format!("{{{{ value_json.{object} }}}}"));
+            p["value_template"] = json!(read_key(object));
             out.push(Entity {
                 topic: t.config("sensor", &d.uuid, object),
                 payload: p,
@@ -188,14 +198,12 @@ pub fn state(d: &Device, energy_kwh: Option<f64>) -> Value {
         s[format!("switch_{channel}")] = json!(if c.on { "ON" } else { "OFF" });
     }
     if d.is_metering() {
-        if let Some(r) = d.electricity.get(&0) {
-            s["power"] = json!(r.power_w);
-            s["voltage"] = json!(r.voltage_v);
-            s["current"] = json!(r.current_a);
-        }
-        if let Some(kwh) = energy_kwh {
-            s["energy"] = json!(kwh);
-        }
+        // Every key, null until known: Home Assistant shows "unknown", not an error.
+        let r = d.electricity.get(&0);
+        s["power"] = json!(r.map(|r| r.power_w));
+        s["voltage"] = json!(r.map(|r| r.voltage_v));
+        s["current"] = json!(r.map(|r| r.current_a));
+        s["energy"] = json!(energy_kwh);
     }
     s
 }
@@ -242,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_metering_plug_has_a_switch_and_four_sensors() {
-        let e = entities(&topics(), &plug(), "http://127.0.0.1:8080/");
+        let e = entities(&topics(), &plug(), None);
         let topics: Vec<&str> = e.iter().map(|e| e.topic.as_str()).collect();
         assert_eq!(
             topics[0],
@@ -257,6 +265,24 @@ mod tests {
         assert_eq!(energy["device_class"], "energy");
         assert_eq!(energy["state_class"], "total_increasing");
         assert_eq!(energy["unit_of_measurement"], "kWh");
+        let switch = &e[0].payload;
+        assert_eq!(switch["device_class"], "outlet");
+        assert!(
+            switch.get("object_id").is_none(),
+            "entity ids are Home Assistant's"
+        );
+        assert!(switch["device"].get("configuration_url").is_none());
+    }
+
+    #[test]
+    fn a_first_state_has_every_key_before_the_first_reading() {
+        let mut d = plug();
+        d.electricity.clear();
+        let s = state(&d, None);
+        assert_eq!(
+            s,
+            json!({"switch_0": "ON", "power": null, "voltage": null, "current": null, "energy": null})
+        );
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub struct Bridge {
     store: Store,
     outbox: Outbox,
     topics: Topics,
-    /// Where a person reads about a device (the admin API).
-    api_url: String,
+    /// A page for the device in Home Assistant's device view, if one was configured.
+    configuration_url: Option<String>,
     published: HashMap<String, Published>,
     /// kWh each device counted, from the store.
     energy: HashMap<String, f64>,
@@ -43,14 +43,14 @@ impl Bridge {
         store: Store,
         outbox: Outbox,
         topics: Topics,
-        api_url: String,
+        configuration_url: Option<String>,
     ) -> Bridge {
         Bridge {
             engine,
             store,
             outbox,
             topics,
-            api_url,
+            configuration_url,
             published: HashMap::new(),
             energy: HashMap::new(),
         }
@@ -151,8 +151,8 @@ impl Bridge {
         let Some(device) = self.engine.device(uuid) else {
             return;
         };
-        let url = format!("{}/api/v1/devices/{}", self.api_url, device.uuid);
-        let entities = discovery::entities(&self.topics, &device, &url);
+        let url = self.configuration_url.as_deref();
+        let entities = discovery::entities(&self.topics, &device, url);
         let state = discovery::state(&device, self.energy.get(uuid).copied()).to_string();
         let availability = if device.online { "online" } else { "offline" };
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();

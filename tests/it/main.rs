@@ -4,6 +4,7 @@
 mod api;
 mod common;
 mod energy;
+mod firsthour;
 mod gate;
 mod homeassistant;
 mod limits;

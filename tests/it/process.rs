@@ -30,11 +30,18 @@ pub fn free_port() -> u16 {
 
 /// Starts `merossd serve` with `extra` appended to its `[mqtt]` section.
 pub fn spawn_daemon(extra: &str) -> Process {
+    spawn_daemon_with(extra, "", &[])
+}
+
+/// Starts `merossd serve` with `mqtt` appended to its `[mqtt]` section, `tail` (whole
+/// sections) at the end of its config, and `args` before `serve`.
+pub fn spawn_daemon_with(mqtt: &str, tail: &str, args: &[&str]) -> Process {
+    let extra = mqtt;
     let dir = temp_dir("process");
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let tls = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = format!(
-        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"{local}\"\n{extra}\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
+        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"{local}\"\n{extra}\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n{tail}\n",
         dir.join("data"),
         free_port(),
     );
@@ -44,7 +51,9 @@ pub fn spawn_daemon(extra: &str) -> Process {
     let log = std::fs::File::create(&log_path).unwrap();
     eprintln!("daemon log: {}", log_path.display());
     let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
-        .args(["--config", path.to_str().unwrap(), "serve"])
+        .args(["--config", path.to_str().unwrap()])
+        .args(args)
+        .arg("serve")
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(log)

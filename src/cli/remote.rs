@@ -1,0 +1,358 @@
+//! The client commands: each calls the admin API and prints what a person wants to read
+//! (or JSON), in local time.
+
+use super::{CliError, Command};
+use crate::client::{devices_table, Client, ClientError};
+use serde_json::{json, Value};
+
+/// What `toggle` was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+    /// The other way round from now.
+    Toggle,
+}
+
+/// `on`, `OFF`, `Toggle`, ...
+pub fn parse_switch(text: &str) -> Result<Switch, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" => Ok(Switch::On),
+        "off" | "0" | "false" => Ok(Switch::Off),
+        "toggle" => Ok(Switch::Toggle),
+        _ => Err(format!("`{text}`: say on, off or toggle")),
+    }
+}
+
+/// Runs one client command against the API.
+pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliError> {
+    let get = |path: String| {
+        let client = client.clone();
+        async move { blocking(client, move |c| c.call("GET", &path, None)).await }
+    };
+    let send = |method: &'static str, path: String, body: Option<Value>| {
+        let client = client.clone();
+        async move { blocking(client, move |c| c.call(method, &path, body)).await }
+    };
+    match command {
+        Command::Devices => say(devices_table(&get("/devices".into()).await?)),
+        Command::Device { uuid, json } => {
+            let detail = get(format!("/devices/{}", encode(uuid))).await?;
+            if *json {
+                print_json(&detail);
+            } else {
+                say(device_view(&detail));
+            }
+        }
+        Command::Toggle {
+            uuid,
+            state,
+            channel,
+        } => {
+            let on = match state {
+                Switch::On => true,
+                Switch::Off => false,
+                Switch::Toggle => {
+                    let detail = get(format!("/devices/{}", encode(uuid))).await?;
+                    let now = detail["channels"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c["channel"] == json!(channel))
+                        .and_then(|c| c["on"].as_bool())
+                        .ok_or_else(|| {
+                            CliError::Other(format!("{uuid} has no channel {channel}"))
+                        })?;
+                    !now
+                }
+            };
+            let path = format!("/devices/{}/toggle", encode(uuid));
+            let reply = send("POST", path, Some(json!({"channel": channel, "on": on}))).await?;
+            let on = reply.get("on").and_then(Value::as_bool).unwrap_or(on);
+            say(format!("{uuid} channel {channel} is {}", on_off(on)));
+        }
+        Command::Forget { uuid } => {
+            send("DELETE", format!("/devices/{}", encode(uuid)), None).await?;
+            say(format!("{uuid} forgotten"));
+        }
+        Command::Rename { uuid, name } => {
+            let body = json!({"name": name});
+            let reply = send("PATCH", format!("/devices/{}", encode(uuid)), Some(body)).await?;
+            say(format!(
+                "{uuid} is now called {}",
+                text(&reply["name"], "(no name)")
+            ));
+        }
+        Command::Events { uuid, limit } => {
+            let reply = get(format!("/devices/{}/events?limit={limit}", encode(uuid))).await?;
+            say(events_table(&reply["events"]));
+        }
+        Command::Consumption { uuid, days } => {
+            let reply = get(format!("/devices/{}/consumption?days={days}", encode(uuid))).await?;
+            let mut out = vec!["DATE          kWh".to_owned()];
+            for d in reply["days"].as_array().into_iter().flatten() {
+                let kwh = d["wh"].as_f64().unwrap_or(0.0) / 1000.0;
+                out.push(format!("{:<12} {kwh:>6.3}", text(&d["date"], "?")));
+            }
+            let total = reply["total_wh"].as_f64().unwrap_or(0.0) / 1000.0;
+            out.push(format!("{:<12} {total:>6.3}", "total"));
+            say(out.join("\n"));
+        }
+        Command::Timezone { uuid, zone } => {
+            let path = format!("/devices/{}", encode(uuid));
+            let detail = match zone {
+                None => get(path).await?,
+                Some(zone) => {
+                    let zone = if zone == "default" {
+                        Value::Null
+                    } else {
+                        json!(zone)
+                    };
+                    send("PATCH", path, Some(json!({ "timezone": zone }))).await?
+                }
+            };
+            say(format!(
+                "{uuid} keeps time in {}",
+                text(&detail["timezone"], "?")
+            ));
+        }
+        Command::Power { uuid } => {
+            let reply = get(format!("/devices/{}/electricity", encode(uuid))).await?;
+            let lines: Vec<String> = reply["channels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|ch| {
+                    format!(
+                        "channel {}: {:.1} W  {:.1} V  {:.3} A",
+                        ch["channel"],
+                        ch["power_w"].as_f64().unwrap_or(0.0),
+                        ch["voltage_v"].as_f64().unwrap_or(0.0),
+                        ch["current_a"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect();
+            say(lines.join("\n"));
+        }
+        Command::History { uuid, since, step } => {
+            let from = since_to_epoch(since)?;
+            let mut path = format!("/devices/{}/history?from={from}", encode(uuid));
+            if let Some(step) = step {
+                path.push_str(&format!("&step={}", encode(step)));
+            }
+            say(history_table(&get(path).await?));
+        }
+        Command::Request {
+            uuid,
+            method,
+            namespace,
+            payload,
+        } => {
+            let payload: Value = match payload {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| CliError::Other(format!("PAYLOAD is not JSON: {e}")))?,
+                None => json!({}),
+            };
+            let path = format!("/devices/{}/request", encode(uuid));
+            let body = json!({"method": method, "namespace": namespace, "payload": payload});
+            print_json(&send("POST", path, Some(body)).await?);
+        }
+        Command::Serve | Command::Account { .. } | Command::Sim(_) => {}
+    }
+    Ok(())
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn text(v: &Value, absent: &str) -> String {
+    match v {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Null => absent.to_owned(),
+        Value::String(_) => absent.to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Epoch seconds as local time, `2026-11-22 10:00:00`.
+fn local(t: u64) -> String {
+    jiff::Timestamp::from_second(t as i64)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// One device for a person.
+fn device_view(d: &Value) -> String {
+    let mut out = vec![
+        format!(
+            "{}  ({})",
+            text(&d["name"], "(no name)"),
+            text(&d["uuid"], "?")
+        ),
+        format!(
+            "type      {} firmware {}",
+            text(&d["type"], "?"),
+            text(&d["firmware"], "?")
+        ),
+    ];
+    let seen = d["last_seen"].as_u64().map(local).unwrap_or_default();
+    out.push(match d["online"].as_bool() {
+        Some(true) => format!(
+            "online    since {} from {}",
+            d["bound_at"]
+                .as_u64()
+                .map(local)
+                .unwrap_or_else(|| seen.clone()),
+            text(&d["ip"], "?")
+        ),
+        _ => format!("offline   last seen {seen}"),
+    });
+    out.push(format!("mac       {}", text(&d["mac"], "?")));
+    if !d["tls"].is_null() {
+        out.push(format!("tls       {}", text(&d["tls"], "?")));
+    }
+    out.push(format!("time zone {}", text(&d["timezone"], "?")));
+    for c in d["channels"].as_array().into_iter().flatten() {
+        let power = c["power_w"]
+            .as_f64()
+            .map(|w| format!("  {w:.1} W"))
+            .unwrap_or_default();
+        out.push(format!(
+            "channel {} {}{power}",
+            c["channel"],
+            on_off(c["on"].as_bool().unwrap_or(false))
+        ));
+    }
+    let events = d["events"].as_array().cloned().unwrap_or_default();
+    if !events.is_empty() {
+        out.push("last events:".to_owned());
+        out.push(events_table(&Value::Array(
+            events.into_iter().take(10).collect(),
+        )));
+    }
+    out.join("\n")
+}
+
+fn events_table(events: &Value) -> String {
+    let rows: Vec<String> = events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "  {}  {:<14} {}",
+                local(e["at"].as_u64().unwrap_or(0)),
+                text(&e["kind"], "?"),
+                text(&e["detail"], "")
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        "  (no events)".to_owned()
+    } else {
+        rows.join("\n")
+    }
+}
+
+/// `30m`, `24h`, `7d` back from now, or a time as the API takes it.
+fn since_to_epoch(since: &str) -> Result<String, CliError> {
+    let units = [('s', 1u64), ('m', 60), ('h', 3600), ('d', 86_400)];
+    if let Some((unit, secs)) = units.iter().find(|(u, _)| since.ends_with(*u)) {
+        if let Ok(n) = since.trim_end_matches(*unit).parse::<u64>() {
+            return Ok(crate::protocol::now_secs()
+                .saturating_sub(n * secs)
+                .to_string());
+        }
+    }
+    if since.parse::<u64>().is_ok() || since.parse::<jiff::Timestamp>().is_ok() {
+        return Ok(since.to_owned());
+    }
+    Err(CliError::Other(format!(
+        "--since {since}: use 30m, 24h, 7d, RFC 3339 or epoch seconds"
+    )))
+}
+
+fn history_table(reply: &Value) -> String {
+    let points = reply["points"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    if reply["step"] == "hour" {
+        out.push("HOUR                 CH   AVG W    MIN W    MAX W      Wh".to_owned());
+        for p in &points {
+            out.push(format!(
+                "{:<20} {:>2} {:>7.1} {:>8.1} {:>8.1} {:>7.1}",
+                local(p["hour"].as_u64().unwrap_or(0)),
+                p["channel"],
+                p["avg_w"].as_f64().unwrap_or(0.0),
+                p["min_w"].as_f64().unwrap_or(0.0),
+                p["max_w"].as_f64().unwrap_or(0.0),
+                p["energy_wh"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    } else {
+        out.push("TIME                 CH   POWER W  VOLTAGE V  CURRENT A".to_owned());
+        for p in &points {
+            out.push(format!(
+                "{:<20} {:>2} {:>9.1} {:>10.1} {:>10.3}",
+                local(p["at"].as_u64().unwrap_or(0)),
+                p["channel"],
+                p["power_w"].as_f64().unwrap_or(0.0),
+                p["voltage_v"].as_f64().unwrap_or(0.0),
+                p["current_a"].as_f64().unwrap_or(0.0)
+            ));
+        }
+    }
+    if points.is_empty() {
+        out.push("(no readings in that range yet)".to_owned());
+    }
+    out.join("\n")
+}
+
+fn encode(uuid: &str) -> String {
+    uuid.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32 & 0xff)
+            }
+        })
+        .collect()
+}
+
+/// Pretty JSON on stdout.
+pub(super) fn print_json(value: &Value) {
+    say(serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// Writes a line to stdout. A reader that went away (`merossd devices | head -3`) ends the
+/// command quietly, as for any Unix tool, instead of a panic.
+pub(super) fn say(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("merossd: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs a blocking HTTP call off the async runtime.
+async fn blocking<T: Send + 'static>(
+    client: Client,
+    call: impl FnOnce(&Client) -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(move || call(&client))
+        .await
+        .map_err(|e| ClientError(e.to_string()))?
+}
