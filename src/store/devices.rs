@@ -1,0 +1,150 @@
+//! Device records and events in SQL: one upsert and one load for a whole `Device`, and the
+//! events read back.
+
+use super::StoreError;
+use crate::engine::device::{Channel, Device, Event, EventKind};
+use crate::protocol::payloads::{Firmware, Hardware};
+use rusqlite::{params, Connection};
+
+pub(super) fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
+    v.as_ref().map(|v| v.to_string())
+}
+
+pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()> {
+    let hw = d.hardware.clone().unwrap_or_default();
+    let fw = d.firmware.clone().unwrap_or_default();
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    tx.prepare_cached(
+        "INSERT INTO devices (uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip,
+            fw_version, fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at,
+            ability, system_all, last_report, timezone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+         ON CONFLICT (uuid) DO UPDATE SET name = ?2, mac = ?3, user_id = ?4, hw_type = ?5,
+            hw_sub_type = ?6, hw_version = ?7, hw_chip = ?8, fw_version = ?9,
+            fw_compile_time = ?10, inner_ip = ?11, first_seen = ?12, last_seen = ?13,
+            online = ?14, bound_at = ?15, ability = ?16, system_all = ?17, last_report = ?18,
+            timezone = ?19",
+    )?
+    .execute(params![
+        d.uuid,
+        d.name,
+        d.mac,
+        d.user_id,
+        some(&hw.kind),
+        some(&hw.sub_type),
+        some(&hw.version),
+        some(&hw.chip_type),
+        some(&fw.version),
+        some(&fw.compile_time),
+        some(&fw.inner_ip),
+        d.first_seen,
+        d.last_seen,
+        d.online,
+        d.bound_at,
+        json_text(&d.ability),
+        json_text(&d.all),
+        json_text(&d.last_report),
+        d.timezone,
+    ])?;
+    tx.execute("DELETE FROM channels WHERE uuid = ?1", [&d.uuid])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO channels (uuid, channel, is_on, changed_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (channel, state) in &d.channels {
+        insert.execute(params![d.uuid, channel, state.on, state.changed_at])?;
+    }
+    Ok(())
+}
+
+pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip, fw_version,
+                fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at, ability,
+                system_all, last_report, timezone
+         FROM devices ORDER BY uuid",
+    )?;
+    let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    let mut devices: Vec<Device> = stmt
+        .query_map([], |r| {
+            let text = |i: usize| -> rusqlite::Result<String> {
+                Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+            };
+            let mac: Option<String> = r.get(2)?;
+            Ok(Device {
+                uuid: r.get(0)?,
+                name: r.get(1)?,
+                user_id: r.get(3)?,
+                hardware: Some(Hardware {
+                    kind: text(4)?,
+                    sub_type: text(5)?,
+                    version: text(6)?,
+                    chip_type: text(7)?,
+                    uuid: r.get(0)?,
+                    mac_address: mac.clone().unwrap_or_default(),
+                }),
+                firmware: Some(Firmware {
+                    version: text(8)?,
+                    compile_time: text(9)?,
+                    inner_ip: text(10)?,
+                    wifi_mac: mac.clone().unwrap_or_default(),
+                }),
+                mac,
+                first_seen: r.get(11)?,
+                last_seen: r.get(12)?,
+                online: r.get(13)?,
+                bound_at: r.get(14)?,
+                ability: parse(r.get(15)?),
+                all: parse(r.get(16)?),
+                last_report: parse(r.get(17)?),
+                timezone: r.get(18)?,
+                ..Default::default()
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt =
+        conn.prepare("SELECT channel, is_on, changed_at FROM channels WHERE uuid = ?1")?;
+    for device in &mut devices {
+        let channels = stmt
+            .query_map([&device.uuid], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    Channel {
+                        on: r.get(1)?,
+                        changed_at: r.get(2)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        device.channels = channels;
+    }
+    Ok(devices)
+}
+
+pub(super) fn read_events(
+    conn: &Connection,
+    uuid: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let limit = limit.min(10_000) as i64;
+    let row = |r: &rusqlite::Row| -> rusqlite::Result<Event> {
+        let kind: String = r.get(2)?;
+        Ok(Event {
+            at: r.get(0)?,
+            uuid: r.get(1)?,
+            kind: serde_json::from_value(serde_json::Value::String(kind))
+                .unwrap_or(EventKind::StateChanged),
+            detail: r.get(3)?,
+        })
+    };
+    let events = match uuid {
+        Some(uuid) => conn
+            .prepare_cached("SELECT at, uuid, kind, detail FROM events WHERE uuid = ?1 ORDER BY id DESC LIMIT ?2")?
+            .query_map(params![uuid, limit], row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached("SELECT at, uuid, kind, detail FROM events ORDER BY id DESC LIMIT ?1")?
+            .query_map(params![limit], row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    Ok(events)
+}
