@@ -21,6 +21,9 @@ pub struct Config {
     pub energy: EnergyConfig,
     pub homeassistant: HomeAssistantConfig,
     pub log: LogConfig,
+    /// Where readiness and watchdog pings go (from the environment, not the file).
+    #[serde(skip)]
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Default for Config {
@@ -36,6 +39,7 @@ impl Default for Config {
             energy: EnergyConfig::default(),
             homeassistant: HomeAssistantConfig::default(),
             log: LogConfig::default(),
+            notifier: Default::default(),
         }
     }
 }

@@ -62,6 +62,7 @@ pub struct Daemon {
     store: store::Store,
     /// Held for as long as the daemon runs: the data directory is this daemon's.
     _lock: crate::datadir::DirLock,
+    notifier: crate::notify::Notifier,
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -281,6 +282,21 @@ impl Daemon {
             tls = %tls_text.join(","), local = %local_text, api = %api_addr,
             data_dir = %config.data_dir.display(), "merossd listening"
         );
+        let notifier = config.notifier.clone();
+        if notifier.is_on() {
+            // Every listener is bound and the store is open: ready.
+            let status = crate::notify::status(&engine);
+            notifier.send(&[
+                sd_notify::NotifyState::Ready,
+                sd_notify::NotifyState::Status(&status),
+            ]);
+            tasks.spawn(crate::notify::run(
+                notifier.clone(),
+                engine.clone(),
+                store.clone(),
+                shutdown.clone(),
+            ));
+        }
         Ok(Daemon {
             tls_addrs,
             local_addr,
@@ -294,12 +310,19 @@ impl Daemon {
             tasks,
             bridge_stop,
             store,
+            notifier,
             _lock: lock,
         })
     }
 
+    /// The store (tests reach into it).
+    pub fn store(&self) -> &store::Store {
+        &self.store
+    }
+
     /// Stops every task, then flushes the store.
     pub async fn stop(mut self) {
+        self.notifier.send(&[sd_notify::NotifyState::Stopping]);
         if let Some((trigger, bridge)) = self.bridge_stop.take() {
             trigger.trigger();
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), bridge).await;

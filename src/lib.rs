@@ -23,6 +23,7 @@ pub mod host;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
+pub mod notify;
 pub mod protocol;
 pub mod registry;
 pub mod shutdown;

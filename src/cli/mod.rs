@@ -159,7 +159,11 @@ impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let config = self.load_config()?;
         match &self.command {
-            Command::Serve => daemon::run(config).await?,
+            Command::Serve => {
+                let mut config = config;
+                config.notifier = crate::notify::Notifier::from_env();
+                daemon::run(config).await?
+            }
             Command::Account { json } => account(&config, *json)?,
             Command::Sim(args) => sim::run(args, &config).await?,
             other => remote::run(other, self.client(&config)?).await?,

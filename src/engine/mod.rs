@@ -77,7 +77,12 @@ struct Shared {
     notices: broadcast::Sender<Notice>,
     /// Who owns which uuid, for the gate; told when a device is forgotten.
     registry: Arc<Registry>,
+    /// Counts up while the engine's loop runs: the watchdog's proof that it is not stuck.
+    heartbeat: std::sync::atomic::AtomicU64,
 }
+
+/// How often the engine's loop beats.
+const HEARTBEAT: Duration = Duration::from_millis(250);
 
 /// Notices an observer may fall behind by before it is told it lagged.
 const NOTICE_CAPACITY: usize = 4096;
@@ -114,6 +119,7 @@ impl Engine {
                 timezone,
                 notices: broadcast::channel(NOTICE_CAPACITY).0,
                 registry,
+                heartbeat: Default::default(),
             }),
         }
     }
@@ -130,6 +136,13 @@ impl Engine {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.shared.counters
+    }
+
+    /// A number that grows while the engine's loop runs (several times a second).
+    pub fn heartbeat(&self) -> u64 {
+        self.shared
+            .heartbeat
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every known device, sorted by uuid.
@@ -307,15 +320,24 @@ impl Engine {
                 return;
             }
         }
+        let mut beat = tokio::time::interval(HEARTBEAT);
         loop {
             // Gate events first: a device's Connected is queued before any of its bytes
             // reach the router, so its Bind never finds the engine ignorant of it.
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return,
-                Some(event) = gate.recv() => self.on_gate(event),
-                Some(message) = incoming.recv() => self.on_incoming(message).await,
-                else => return,
+                event = gate.recv() => match event {
+                    Some(event) => self.on_gate(event),
+                    None => return,
+                },
+                message = incoming.recv() => match message {
+                    Some(message) => self.on_incoming(message).await,
+                    None => return,
+                },
+                _ = beat.tick() => {
+                    self.shared.heartbeat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     }

@@ -150,6 +150,13 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)
     }
 
+    /// Holds the writer thread for `how_long`, as a wedged disk would: for tests of the
+    /// watchdog. Nothing is lost; the queue waits.
+    #[doc(hidden)]
+    pub async fn stall_writer(&self, how_long: Duration) {
+        let _ = self.sink.tx.send(Op::Stall(how_long)).await;
+    }
+
     /// Flushes; the writer stops when the last handle is dropped.
     pub async fn close(&self) {
         if let Err(e) = self.flush().await {

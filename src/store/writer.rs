@@ -23,6 +23,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub(super) enum Op {
     Change(Change),
     Flush(oneshot::Sender<()>),
+    /// Holds the writer for a while (tests of what notices a stuck writer).
+    Stall(Duration),
 }
 
 pub(super) fn write_loop(
@@ -50,6 +52,7 @@ pub(super) fn write_loop(
             match op {
                 Op::Change(c) => changes.push(c),
                 Op::Flush(done) => flushes.push(done),
+                Op::Stall(how_long) => std::thread::sleep(how_long),
             }
         }
         if let Err(e) = write_batch(&mut conn, changes, &mut last_seen, &options) {

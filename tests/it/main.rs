@@ -11,6 +11,7 @@ mod limits;
 mod merosslan;
 mod process;
 mod raw;
+mod service;
 mod session;
 mod sim;
 mod store;
