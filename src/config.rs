@@ -442,6 +442,21 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_is_the_shipped_one_but_for_its_data_dir() {
+        let shipped = include_str!("../config/merossd.toml");
+        let packaged = include_str!("../contrib/debian/merossd.toml");
+        assert_eq!(shipped.lines().count(), packaged.lines().count());
+        let differing: Vec<(&str, &str)> = shipped
+            .lines()
+            .zip(packaged.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(differing.len(), 2, "{differing:?}");
+        let config = Config::parse(packaged, "contrib/debian/merossd.toml").unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/merossd"));
+    }
+
+    #[test]
     fn empty_local_listen_disables_it() {
         let c = Config::parse("[mqtt]\nlocal_listen = \"\"\n", "t").unwrap();
         assert_eq!(c.mqtt.local_listen, None);

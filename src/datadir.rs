@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-const ACCOUNT_FILE: &str = "account.json";
-const TOKEN_FILE: &str = "api-token";
+pub const ACCOUNT_FILE: &str = "account.json";
+pub const TOKEN_FILE: &str = "api-token";
 pub const CERT_FILE: &str = "cert.pem";
 pub const KEY_FILE: &str = "key.pem";
 pub const DB_FILE: &str = "merossd.db";
@@ -171,6 +171,27 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     fs::rename(&tmp, path)
+}
+
+/// A new file readable and writable by its owner only (truncated if it exists).
+pub fn create_secret(path: &Path) -> io::Result<fs::File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Makes a file readable by its owner only.
+pub fn make_private(path: &Path) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+}
+
+/// A new directory only its owner may enter.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    fs::create_dir_all(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod client;

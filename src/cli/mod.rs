@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 mod remote;
 mod sim;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,6 +41,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the Debian package puts the configuration.
+pub const INSTALLED_CONFIG: &str = "/etc/merossd/merossd.toml";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the daemon.
@@ -51,6 +54,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a configuration file and print the settings in effect (secrets masked).
+    CheckConfig,
+    /// Write one archive with a consistent copy of the database, the account, the API
+    /// token and the certificate; the daemon may be running.
+    Backup { file: PathBuf },
+    /// Restore an archive from `backup` into the data directory (the daemon must be
+    /// stopped).
+    Restore { file: PathBuf },
     /// Run simulated plugs against a merossd (for trying it without hardware, and tests).
     Sim(sim::SimArgs),
     /// List devices.
@@ -137,9 +148,15 @@ impl CliError {
 }
 
 impl Cli {
-    /// The configuration the command runs with: the file, then the command line.
+    /// The configuration the command runs with: the file (`--config`, else the installed
+    /// package's when there is one), then the command line.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut config = Config::load(self.config.as_deref())?;
+        let installed = Path::new(INSTALLED_CONFIG);
+        let file = self
+            .config
+            .as_deref()
+            .or_else(|| installed.exists().then_some(installed));
+        let mut config = Config::load(file)?;
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
         }
@@ -165,6 +182,45 @@ impl Cli {
                 daemon::run(config).await?
             }
             Command::Account { json } => account(&config, *json)?,
+            Command::CheckConfig => {
+                remote::say(format!("{config:#?}"));
+                remote::say(format!(
+                    "configuration OK{}",
+                    self.config
+                        .as_deref()
+                        .or_else(|| Path::new(INSTALLED_CONFIG)
+                            .exists()
+                            .then_some(Path::new(INSTALLED_CONFIG)))
+                        .map(|p| format!(": {}", p.display()))
+                        .unwrap_or_else(|| " (the defaults: no file given)".into())
+                ));
+            }
+            Command::Backup { file } => {
+                let report = crate::backup::backup(&config.data_dir, file)
+                    .map_err(|e| CliError::Other(format!("backup: {e}")))?;
+                remote::say(format!(
+                    "wrote {} ({} bytes: {}) in {:.2} s",
+                    file.display(),
+                    report.bytes,
+                    report.files.join(", "),
+                    report.seconds
+                ));
+            }
+            Command::Restore { file } => {
+                let report =
+                    crate::backup::restore(&config.data_dir, file).map_err(|e| match e {
+                        crate::backup::BackupError::Locked(e) => {
+                            CliError::Config(ConfigError(e.to_string()))
+                        }
+                        other => CliError::Other(format!("restore: {other}")),
+                    })?;
+                remote::say(format!(
+                    "restored {} into {} in {:.2} s",
+                    report.files.join(", "),
+                    config.data_dir.display(),
+                    report.seconds
+                ));
+            }
             Command::Sim(args) => sim::run(args, &config).await?,
             other => remote::run(other, self.client(&config)?).await?,
         }

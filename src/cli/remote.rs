@@ -157,7 +157,12 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             let body = json!({"method": method, "namespace": namespace, "payload": payload});
             print_json(&send("POST", path, Some(body)).await?);
         }
-        Command::Serve | Command::Account { .. } | Command::Sim(_) => {}
+        Command::Serve
+        | Command::Account { .. }
+        | Command::Sim(_)
+        | Command::CheckConfig
+        | Command::Backup { .. }
+        | Command::Restore { .. } => {}
     }
     Ok(())
 }

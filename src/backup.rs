@@ -1,0 +1,168 @@
+//! `merossd backup` and `merossd restore`: one archive (tar) holding a consistent copy of
+//! the database, taken while the daemon runs (`VACUUM INTO`), and the account, API token,
+//! certificate and key, so that a restored daemon knows every device and its plugs
+//! reconnect with the same key. A restore never touches the data directory of a running
+//! daemon.
+
+use crate::datadir::{self, DataDir, LockError};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Files of the data directory that go into a backup besides the database.
+const SECRETS: [&str; 4] = [
+    datadir::ACCOUNT_FILE,
+    datadir::TOKEN_FILE,
+    datadir::CERT_FILE,
+    datadir::KEY_FILE,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Locked(#[from] LockError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("the database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0} holds no database: is it a merossd backup?")]
+    NotABackup(String),
+    #[error("the database in {file} is damaged: {detail}")]
+    Damaged { file: String, detail: String },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
+    let what = what.into();
+    move |source| BackupError::Io { what, source }
+}
+
+/// What a backup or restore did.
+#[derive(Debug)]
+pub struct Report {
+    pub files: Vec<String>,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+/// Writes `archive` from the data directory at `data` (the daemon may be running).
+pub fn backup(data: &Path, archive: &Path) -> Result<Report, BackupError> {
+    let started = Instant::now();
+    let dir = DataDir::existing(data);
+    let db = dir.file(datadir::DB_FILE);
+    if !db.exists() {
+        return Err(BackupError::NotABackup(data.display().to_string()));
+    }
+    let scratch = scratch_dir(archive)?;
+    let copy = scratch.join(datadir::DB_FILE);
+    {
+        // A read transaction of its own: a consistent copy while the writer goes on.
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
+    }
+    let mut files = vec![datadir::DB_FILE.to_owned()];
+    let partial = archive.with_extension("partial");
+    let result = (|| {
+        let out =
+            datadir::create_secret(&partial).map_err(io_err(partial.display().to_string()))?;
+        let mut tar = tar::Builder::new(out);
+        tar.append_path_with_name(&copy, datadir::DB_FILE)
+            .map_err(io_err("archive"))?;
+        for name in SECRETS {
+            let path = dir.file(name);
+            if path.exists() {
+                tar.append_path_with_name(&path, name)
+                    .map_err(io_err(path.display().to_string()))?;
+                files.push(name.to_owned());
+            }
+        }
+        tar.into_inner()
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("archive"))
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    result?;
+    fs::rename(&partial, archive).map_err(io_err(archive.display().to_string()))?;
+    let bytes = fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    Ok(Report {
+        files,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Restores `archive` into the data directory at `data`, which no daemon may be using.
+pub fn restore(data: &Path, archive: &Path) -> Result<Report, BackupError> {
+    let started = Instant::now();
+    let dir = DataDir::create(data).map_err(io_err(data.display().to_string()))?;
+    // Held until the restore is done: a daemon starting meanwhile waits its turn.
+    let _lock = dir.lock()?;
+    let scratch = scratch_dir(&dir.file("restore"))?;
+    let result = (|| {
+        let file = fs::File::open(archive).map_err(io_err(archive.display().to_string()))?;
+        let mut tar = tar::Archive::new(file);
+        let mut files = Vec::new();
+        for entry in tar.entries().map_err(io_err("archive"))? {
+            let mut entry = entry.map_err(io_err("archive"))?;
+            let name = entry
+                .path()
+                .map_err(io_err("archive"))?
+                .to_string_lossy()
+                .into_owned();
+            // Only the files a backup holds, by plain name: nothing lands elsewhere.
+            if name != datadir::DB_FILE && !SECRETS.contains(&name.as_str()) {
+                continue;
+            }
+            entry
+                .unpack(scratch.join(&name))
+                .map_err(io_err(format!("{name} from the archive")))?;
+            files.push(name);
+        }
+        if !files.iter().any(|f| f == datadir::DB_FILE) {
+            return Err(BackupError::NotABackup(archive.display().to_string()));
+        }
+        let check = crate::store::integrity_check(&scratch.join(datadir::DB_FILE))?;
+        if check != "ok" {
+            return Err(BackupError::Damaged {
+                file: archive.display().to_string(),
+                detail: check,
+            });
+        }
+        // The old database's journal must not be applied to the restored one.
+        for stale in ["merossd.db-wal", "merossd.db-shm"] {
+            let _ = fs::remove_file(dir.file(stale));
+        }
+        for name in &files {
+            let target = dir.file(name);
+            fs::rename(scratch.join(name), &target)
+                .map_err(io_err(target.display().to_string()))?;
+            datadir::make_private(&target).map_err(io_err(target.display().to_string()))?;
+        }
+        Ok(files)
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    let files = result?;
+    let bytes = fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    Ok(Report {
+        files,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// An empty private directory beside `near`.
+fn scratch_dir(near: &Path) -> Result<PathBuf, BackupError> {
+    let parent = near
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = parent.join(format!(
+        ".merossd-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    datadir::create_private_dir(&dir).map_err(io_err(dir.display().to_string()))?;
+    Ok(dir)
+}
