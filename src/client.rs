@@ -61,6 +61,38 @@ impl Client {
         })
     }
 
+    /// `GET path`, with a 404 as `None` (a device not known yet, say).
+    pub fn get_if_found(&self, path: &str) -> Result<Option<Value>, ClientError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call();
+        match response {
+            Ok(r) if r.status().as_u16() == 404 => Ok(None),
+            _ => self.call("GET", path, None).map(Some),
+        }
+    }
+
+    /// The value of a counter in `/metrics` (0 when absent).
+    pub fn counter(&self, name: &str) -> Result<u64, ClientError> {
+        let url = format!("{}/metrics", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| ClientError(format!("request to {} failed: {e}", self.base)))?;
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum())
+    }
+
     /// Calls the API; a non-2xx answer becomes its error message.
     pub fn call(
         &self,

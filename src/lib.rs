@@ -25,6 +25,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod notify;
+pub mod pair;
 pub mod protocol;
 pub mod registry;
 pub mod shutdown;

@@ -6,6 +6,7 @@ use crate::daemon::{self, StartError};
 use crate::datadir::DataDir;
 use clap::{Parser, Subcommand};
 
+mod pair;
 mod remote;
 mod sim;
 use serde_json::json;
@@ -54,6 +55,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take a reset plug (in pairing mode: join its Meross_SW_XXXX Wi-Fi first) to this
+    /// merossd, and wait until it has connected and bound.
+    Pair(pair::PairArgs),
     /// Check a configuration file and print the settings in effect (secrets masked).
     CheckConfig,
     /// Write one archive with a consistent copy of the database, the account, the API
@@ -182,6 +186,7 @@ impl Cli {
                 daemon::run(config).await?
             }
             Command::Account { json } => account(&config, *json)?,
+            Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig => {
                 remote::say(format!("{config:#?}"));
                 remote::say(format!(

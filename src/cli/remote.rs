@@ -161,6 +161,7 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
         | Command::Account { .. }
         | Command::Sim(_)
         | Command::CheckConfig
+        | Command::Pair(_)
         | Command::Backup { .. }
         | Command::Restore { .. } => {}
     }

@@ -44,6 +44,13 @@ pub struct SimArgs {
     /// With `--exit-when-bound`: how long to wait.
     #[arg(long, default_value_t = 60)]
     timeout_s: u64,
+    /// One plug in pairing mode serving its pairing API on this address (e.g.
+    /// 127.0.0.1:8090), for `merossd pair --device http://127.0.0.1:8090`.
+    #[arg(long)]
+    pairing: Option<std::net::SocketAddr>,
+    /// With `--pairing`: a plug without `Config.WifiX` (plain base64 Wi-Fi password).
+    #[arg(long)]
+    pairing_plain: bool,
 }
 
 pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError> {
@@ -71,6 +78,9 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
     let mut base = SimConfig::new(host, port, &user_id, &key, profile);
     base.mqtt311 = args.mqtt311;
     base.tls = args.tls.clone();
+    if let Some(listen) = args.pairing {
+        return pairing(listen, base, args).await;
+    }
     let started = Instant::now();
     let fleet = sim::fleet(&base, "5e3f0000000000000000", args.first, args.devices);
     eprintln!(
@@ -114,6 +124,47 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}
+
+/// One plug in pairing mode, until it is bound or Ctrl-C.
+async fn pairing(
+    listen: std::net::SocketAddr,
+    base: SimConfig,
+    args: &SimArgs,
+) -> Result<(), CliError> {
+    let (uuid, mac) = sim::identity("5e3f0000000000000000", args.first);
+    let config = SimConfig { uuid, mac, ..base };
+    let options = sim::pairing::PairingOptions {
+        wifix: !args.pairing_plain,
+        refuse: None,
+        stays_away: false,
+    };
+    let plug = sim::pairing::PairingPlug::start(listen, config, options)
+        .await
+        .map_err(|e| CliError::Other(format!("--pairing {listen}: {e}")))?;
+    eprintln!(
+        "a plug in pairing mode answers at http://{}/config; it sees the networks {:?}",
+        plug.addr,
+        sim::pairing::NETWORKS
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>()
+    );
+    let mut bound = false;
+    loop {
+        let now = plug.device_state().is_some_and(|s| s.bound);
+        if now && !bound {
+            super::remote::say("the paired plug is bound");
+            if args.exit_when_bound {
+                return Ok(());
+            }
+        }
+        bound = now;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
 }

@@ -8,6 +8,7 @@
 mod answer;
 mod connection;
 mod device;
+pub mod pairing;
 pub mod tls;
 pub mod trace;
 

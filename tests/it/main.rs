@@ -9,6 +9,7 @@ mod gate;
 mod homeassistant;
 mod limits;
 mod merosslan;
+mod pair;
 mod process;
 mod raw;
 mod service;

@@ -1,0 +1,301 @@
+//! `merossd pair`: takes a reset plug (in pairing mode, its own Wi-Fi access point) to this
+//! merossd, over the plug's local HTTP API (`POST /config`, the usual signed envelope):
+//! who it is, which networks it sees, then the server and key, then the Wi-Fi. Every
+//! refusal names the step it happened at.
+
+pub mod wifi;
+
+use crate::config::Account;
+use crate::protocol::{Message, Method};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How long the plug has to answer one request.
+const PLUG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong, and at which step.
+#[derive(Debug, thiserror::Error)]
+pub enum PairError {
+    #[error("no plug answers at {url} ({detail}). Join the plug's own Wi-Fi (Meross_SW_XXXX; hold its button about 5 s until the LED alternates) and try again. Plugs with hardware 8.x pair only over Bluetooth and have no such Wi-Fi.")]
+    Unreachable { url: String, detail: String },
+    #[error("{step}: the plug answered ERROR {code}: {detail}")]
+    Refused {
+        step: &'static str,
+        code: i64,
+        detail: String,
+    },
+    #[error("{step}: {detail}")]
+    Step { step: &'static str, detail: String },
+    #[error("the plug does not see the network {ssid:?}; it sees: {seen}. Nothing was changed on the plug.")]
+    UnknownSsid { ssid: String, seen: String },
+    #[error("the plug encrypts its local API (Appliance.Encrypt.ECDHE): merossd cannot pair it over HTTP yet. Nothing was changed on the plug.")]
+    Encrypted,
+}
+
+/// The plug's local HTTP API.
+pub struct Plug {
+    url: String,
+    key: String,
+    agent: ureq::Agent,
+}
+
+impl Plug {
+    /// `device` is the plug's base URL (`http://10.10.10.1`); `key` signs the messages
+    /// (a plug in pairing mode does not check it).
+    pub fn new(device: &str, key: &str) -> Plug {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(PLUG_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Plug {
+            url: format!("{}/config", device.trim_end_matches('/')),
+            key: key.to_owned(),
+            agent,
+        }
+    }
+
+    /// Sends one request and returns the plug's answer; an `ERROR` answer is an error.
+    pub fn call(
+        &self,
+        step: &'static str,
+        method: Method,
+        namespace: &str,
+        payload: Value,
+    ) -> Result<Message, PairError> {
+        let message = Message::new(method, namespace, payload, &self.url, &self.key);
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(&self.url)
+            .header("Content-Type", "application/json")
+            .body(message.to_bytes())
+            .map_err(|e| PairError::Step {
+                step,
+                detail: e.to_string(),
+            })?;
+        let mut response = self.agent.run(request).map_err(|e| match e {
+            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                PairError::Unreachable {
+                    url: self.url.clone(),
+                    detail: e.to_string(),
+                }
+            }
+            other => PairError::Step {
+                step,
+                detail: other.to_string(),
+            },
+        })?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| PairError::Step {
+                step,
+                detail: e.to_string(),
+            })?;
+        if !status.is_success() {
+            return Err(PairError::Step {
+                step,
+                detail: format!("HTTP {status}"),
+            });
+        }
+        let reply = Message::parse(&body).map_err(|e| PairError::Step {
+            step,
+            detail: format!("not a Meross message: {e}"),
+        })?;
+        if reply.header.method == Method::Error {
+            return Err(PairError::Refused {
+                step,
+                code: reply.error_code().unwrap_or(0),
+                detail: reply.payload.to_string(),
+            });
+        }
+        Ok(reply)
+    }
+}
+
+/// Who the plug is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlugInfo {
+    pub kind: String,
+    pub uuid: String,
+    pub mac: String,
+    pub firmware: String,
+    pub hardware: String,
+    /// It takes the Wi-Fi password encrypted (`Appliance.Config.WifiX`).
+    pub wifix: bool,
+    /// It wants its time and zone (`Appliance.System.Time`).
+    pub time: bool,
+}
+
+/// A network the plug sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub ssid: String,
+    pub raw: Value,
+    pub signal: i64,
+}
+
+/// Steps 1 and 2: `System.All` and `System.Ability`.
+pub fn identify(plug: &Plug) -> Result<PlugInfo, PairError> {
+    let all = plug.call(
+        "reading the plug (System.All)",
+        Method::Get,
+        "Appliance.System.All",
+        json!({}),
+    )?;
+    let ability = plug.call(
+        "reading its abilities (System.Ability)",
+        Method::Get,
+        "Appliance.System.Ability",
+        json!({}),
+    )?;
+    let ability = ability
+        .payload
+        .get("ability")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if ability.get("Appliance.Encrypt.ECDHE").is_some() {
+        return Err(PairError::Encrypted);
+    }
+    let system = &all.payload["all"]["system"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let info = PlugInfo {
+        kind: text(&system["hardware"]["type"]),
+        uuid: text(&system["hardware"]["uuid"]),
+        mac: text(&system["hardware"]["macAddress"]).to_ascii_lowercase(),
+        firmware: text(&system["firmware"]["version"]),
+        hardware: text(&system["hardware"]["version"]),
+        wifix: ability.get("Appliance.Config.WifiX").is_some(),
+        time: ability.get("Appliance.System.Time").is_some(),
+    };
+    if info.uuid.is_empty() || info.mac.is_empty() || info.kind.is_empty() {
+        return Err(PairError::Step {
+            step: "reading the plug (System.All)",
+            detail: "its answer names no type, uuid or MAC".to_owned(),
+        });
+    }
+    Ok(info)
+}
+
+/// Step 3: the networks the plug sees, strongest first.
+pub fn networks(plug: &Plug) -> Result<Vec<Network>, PairError> {
+    let reply = plug.call(
+        "listing Wi-Fi networks (Config.WifiList)",
+        Method::Get,
+        "Appliance.Config.WifiList",
+        json!({}),
+    )?;
+    let mut list: Vec<Network> = reply.payload["wifiList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            Some(Network {
+                ssid: wifi::decode_ssid(n["ssid"].as_str()?)?,
+                raw: n.clone(),
+                signal: n["signal"].as_i64().unwrap_or(0),
+            })
+        })
+        .collect();
+    list.sort_by_key(|n| std::cmp::Reverse(n.signal));
+    Ok(list)
+}
+
+/// Where the plug must connect to.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The requests that take the plug to merossd, in order: time (if it wants it), server
+/// and key, Wi-Fi. `zone` is the time zone it gets.
+pub fn plan(
+    info: &PlugInfo,
+    network: &Network,
+    password: &str,
+    account: &Account,
+    server: &Server,
+    zone: Option<(String, jiff::tz::TimeZone)>,
+) -> Result<Vec<(&'static str, &'static str, Value)>, PairError> {
+    let mut steps = Vec::new();
+    if info.time {
+        if let Some((name, tz)) = zone {
+            let now = crate::protocol::now_secs() as i64;
+            let payload = crate::timezone::time_payload(&name, &tz, now);
+            steps.push((
+                "setting its time and zone (System.Time)",
+                "Appliance.System.Time",
+                payload,
+            ));
+        }
+    }
+    // Both gateways are merossd: a different second one makes plugs stall.
+    let gateway = json!({
+        "host": server.host, "port": server.port,
+        "secondHost": server.host, "secondPort": server.port, "redirect": 1,
+    });
+    steps.push((
+        "giving it the server and key (Config.Key)",
+        "Appliance.Config.Key",
+        json!({"key": {"userId": account.user_id, "key": account.key, "gateway": gateway}}),
+    ));
+    let mut wifi = serde_json::Map::new();
+    for field in ["bssid", "channel", "encryption", "cipher"] {
+        if let Some(v) = network.raw.get(field) {
+            wifi.insert(field.to_owned(), v.clone());
+        }
+    }
+    wifi.insert("ssid".into(), json!(wifi::encode(&network.ssid)));
+    if info.wifix {
+        let sealed =
+            wifi::encrypt_password(password, &info.kind, &info.uuid, &info.mac).map_err(|e| {
+                PairError::Step {
+                    step: "encrypting the Wi-Fi password",
+                    detail: e.to_string(),
+                }
+            })?;
+        wifi.insert("password".into(), json!(sealed));
+        steps.push((
+            "giving it the Wi-Fi (Config.WifiX)",
+            "Appliance.Config.WifiX",
+            json!({ "wifi": wifi }),
+        ));
+    } else {
+        wifi.insert("password".into(), json!(wifi::encode(password)));
+        steps.push((
+            "giving it the Wi-Fi (Config.Wifi)",
+            "Appliance.Config.Wifi",
+            json!({ "wifi": wifi }),
+        ));
+    }
+    Ok(steps)
+}
+
+/// A request as `--dry-run` prints it: the key and the Wi-Fi password masked.
+pub fn masked(payload: &Value) -> Value {
+    let mut p = payload.clone();
+    if let Some(key) = p.pointer_mut("/key/key") {
+        *key = json!("<account key>");
+    }
+    if let Some(pw) = p.pointer_mut("/wifi/password") {
+        *pw = json!("<wifi password>");
+    }
+    p
+}
+
+/// Finds `ssid` among what the plug sees; the error lists what it sees.
+pub fn find<'a>(list: &'a [Network], ssid: &str) -> Result<&'a Network, PairError> {
+    list.iter().find(|n| n.ssid == ssid).ok_or_else(|| {
+        let seen: Vec<String> = list.iter().map(|n| format!("{:?}", n.ssid)).collect();
+        PairError::UnknownSsid {
+            ssid: ssid.to_owned(),
+            seen: if seen.is_empty() {
+                "nothing".to_owned()
+            } else {
+                seen.join(", ")
+            },
+        }
+    })
+}

@@ -1,0 +1,246 @@
+//! A simulated plug in pairing mode: it serves the local HTTP API a reset plug serves on
+//! its own access point (`POST /config`), sees a fixed list of networks, takes the server
+//! and key (`Config.Key`) and the Wi-Fi (`Config.Wifi`, or `Config.WifiX` whose password
+//! it decrypts as a plug does), then "reboots": stops serving and dials the server it was
+//! given with the key it was given, as a simulated plug.
+
+use super::{SimConfig, SimDevice};
+use crate::pair::wifi;
+use crate::protocol::{Message, Method};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long the plug takes to "reboot" onto the network after its Wi-Fi is set.
+const REBOOT: Duration = Duration::from_millis(300);
+
+/// The networks a simulated plug in pairing mode sees.
+pub const NETWORKS: [(&str, i64); 2] = [("HomeNet", 90), ("Neighbour 5G", 40)];
+
+/// How the simulated plug in pairing mode behaves.
+#[derive(Debug, Clone)]
+pub struct PairingOptions {
+    /// It lists `Appliance.Config.WifiX` (password encrypted) instead of `Config.Wifi`.
+    pub wifix: bool,
+    /// It answers ERROR to this namespace (tests of refusals).
+    pub refuse: Option<String>,
+    /// After the Wi-Fi is set it never comes back (a wrong Wi-Fi password, say).
+    pub stays_away: bool,
+}
+
+/// What the plug was told while pairing.
+#[derive(Debug, Clone, Default)]
+pub struct Told {
+    pub user_id: Option<String>,
+    pub key: Option<String>,
+    pub server: Option<(String, u16)>,
+    pub second_server: Option<(String, u16)>,
+    pub ssid: Option<String>,
+    pub password: Option<String>,
+    pub zone: Option<String>,
+}
+
+struct Inner {
+    config: SimConfig,
+    options: PairingOptions,
+    told: Told,
+    device: Option<SimDevice>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A plug in pairing mode; after pairing, the plug it became.
+#[derive(Clone)]
+pub struct PairingPlug {
+    inner: Arc<Mutex<Inner>>,
+    /// Where its HTTP API listens.
+    pub addr: SocketAddr,
+}
+
+impl PairingPlug {
+    /// Serves the pairing API on `listen` (port 0 for any). `config` is the plug's
+    /// identity and profile; its server and account are what pairing gives it.
+    pub async fn start(
+        listen: SocketAddr,
+        mut config: SimConfig,
+        options: PairingOptions,
+    ) -> std::io::Result<PairingPlug> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let abilities = config.profile.ability.as_object_mut();
+        if let Some(map) = abilities {
+            map.remove("Appliance.Config.WifiX");
+            map.remove("Appliance.Config.Wifi");
+            let which = if options.wifix {
+                "Appliance.Config.WifiX"
+            } else {
+                "Appliance.Config.Wifi"
+            };
+            map.insert(which.to_owned(), json!({}));
+        }
+        let (stop, stopped) = oneshot::channel();
+        let plug = PairingPlug {
+            inner: Arc::new(Mutex::new(Inner {
+                config,
+                options,
+                told: Told::default(),
+                device: None,
+                stop: Some(stop),
+            })),
+            addr,
+        };
+        let app = Router::new()
+            .route("/config", post(config_request))
+            .with_state(plug.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(plug)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What pairing told it.
+    pub fn told(&self) -> Told {
+        self.lock().told.clone()
+    }
+
+    /// The state of the plug it became after pairing (once it "rebooted").
+    pub fn device_state(&self) -> Option<super::SimState> {
+        self.lock().device.as_ref().map(SimDevice::state)
+    }
+
+    fn answer(&self, request: &Message) -> Message {
+        let mut inner = self.lock();
+        let config = inner.config.clone();
+        let ns = request.header.namespace.as_str();
+        let reply =
+            |method: Method, payload: Value| request.reply(method, payload, "", &config.key);
+        if inner.options.refuse.as_deref() == Some(ns) {
+            return reply(
+                Method::Error,
+                json!({"error": {"code": 5000, "detail": "refused"}}),
+            );
+        }
+        let p = &request.payload;
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        match (request.header.method, ns) {
+            (Method::Get, "Appliance.System.All") => {
+                let mut all = config.profile.all.clone();
+                all["system"]["hardware"]["uuid"] = json!(config.uuid);
+                all["system"]["hardware"]["macAddress"] = json!(config.mac);
+                reply(Method::GetAck, json!({ "all": all }))
+            }
+            (Method::Get, "Appliance.System.Ability") => {
+                reply(Method::GetAck, json!({"ability": config.profile.ability}))
+            }
+            (Method::Get, "Appliance.Config.WifiList") => {
+                let list: Vec<Value> = NETWORKS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (ssid, signal))| {
+                        json!({"ssid": wifi::encode(ssid), "bssid": format!("02:00:00:00:00:0{i}"),
+                               "channel": 6 + i, "encryption": 6, "cipher": 3, "signal": signal})
+                    })
+                    .collect();
+                reply(Method::GetAck, json!({ "wifiList": list }))
+            }
+            (Method::Set, "Appliance.System.Time") => {
+                inner.told.zone = text(&p["time"]["timezone"]);
+                reply(Method::SetAck, json!({}))
+            }
+            (Method::Set, "Appliance.Config.Key") => {
+                let key = &p["key"];
+                let gateway = &key["gateway"];
+                let server = |h: &str, port: &str| {
+                    Some((
+                        text(&gateway[h])?,
+                        u16::try_from(gateway[port].as_u64()?).ok()?,
+                    ))
+                };
+                inner.told.user_id = text(&key["userId"]);
+                inner.told.key = text(&key["key"]);
+                inner.told.server = server("host", "port");
+                inner.told.second_server = server("secondHost", "secondPort");
+                reply(Method::SetAck, json!({}))
+            }
+            (Method::Set, "Appliance.Config.Wifi" | "Appliance.Config.WifiX") => {
+                let wifi_p = &p["wifi"];
+                let field = wifi_p["password"].as_str().unwrap_or_default();
+                let password = if ns.ends_with("WifiX") {
+                    let kind = config
+                        .profile
+                        .hardware_type()
+                        .unwrap_or_default()
+                        .to_owned();
+                    wifi::decrypt_password(field, &kind, &config.uuid, &config.mac)
+                } else {
+                    wifi::decode_ssid(field)
+                };
+                inner.told.ssid = wifi_p["ssid"].as_str().and_then(wifi::decode_ssid);
+                inner.told.password = password;
+                let answer = reply(Method::SetAck, json!({}));
+                drop(inner);
+                self.reboot();
+                answer
+            }
+            _ => reply(
+                Method::Error,
+                json!({"error": {"code": 5000, "detail": "unknown namespace"}}),
+            ),
+        }
+    }
+
+    /// Leaves pairing mode and, unless told to stay away, dials the server it was given.
+    fn reboot(&self) {
+        let plug = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REBOOT).await;
+            let mut inner = plug.lock();
+            if let Some(stop) = inner.stop.take() {
+                let _ = stop.send(());
+            }
+            let told = inner.told.clone();
+            let (Some((host, port)), Some(user_id), Some(key)) =
+                (told.server, told.user_id, told.key)
+            else {
+                return;
+            };
+            if inner.options.stays_away || told.password.is_none() {
+                return;
+            }
+            let mut config = inner.config.clone();
+            config.host = host;
+            config.port = port;
+            config.user_id = user_id;
+            config.key = key;
+            inner.device = Some(SimDevice::start(config));
+        });
+    }
+}
+
+async fn config_request(State(plug): State<PairingPlug>, body: Bytes) -> Json<Value> {
+    let answer = match Message::parse(&body) {
+        Ok(request) => plug.answer(&request),
+        Err(e) => Message::new(
+            Method::Error,
+            "",
+            json!({"error": {"code": 5000, "detail": e.to_string()}}),
+            "",
+            "",
+        ),
+    };
+    Json(serde_json::to_value(&answer).unwrap_or_default())
+}
