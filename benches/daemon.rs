@@ -32,6 +32,7 @@ async fn main() {
         accounts: vec![Account {
             user_id: "1234".into(),
             key: "benchkey".into(),
+            ..Default::default()
         }],
         mqtt: merossd::config::MqttConfig {
             tls_listen: vec!["127.0.0.1:0".parse().unwrap()],

@@ -20,6 +20,7 @@ pub struct Config {
     pub time: TimeConfig,
     pub energy: EnergyConfig,
     pub homeassistant: HomeAssistantConfig,
+    pub cloud: CloudConfig,
     pub log: LogConfig,
     /// Where readiness and watchdog pings go (from the environment, not the file).
     #[serde(skip)]
@@ -38,6 +39,7 @@ impl Default for Config {
             time: TimeConfig::default(),
             energy: EnergyConfig::default(),
             homeassistant: HomeAssistantConfig::default(),
+            cloud: CloudConfig::default(),
             log: LogConfig::default(),
             notifier: Default::default(),
         }
@@ -89,20 +91,41 @@ impl MqttConfig {
     }
 }
 
-/// A Meross account: the user id and key a plug was paired with.
-#[derive(Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+/// A Meross account: the user id and key a plug was paired with, and, for clients of
+/// the Meross cloud API (MerossIot), the e-mail and password they log in with.
+#[derive(Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     pub user_id: String,
     pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The password as md5 hex, instead of `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_md5: Option<String>,
+}
+
+impl Account {
+    /// The md5 hex of the cloud login password, if one is set.
+    pub fn password_hash(&self) -> Option<String> {
+        match (&self.password_md5, &self.password) {
+            (Some(md5), _) => Some(md5.to_ascii_lowercase()),
+            (None, Some(plain)) => Some(crate::protocol::md5_hex(plain)),
+            (None, None) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Account {
-    // The key never reaches a log, not even through `{:?}`.
+    // The key and password never reach a log, not even through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")
             .field("user_id", &self.user_id)
             .field("key", &"<hidden>")
+            .field("email", &self.email)
+            .field("password", &self.password_hash().map(|_| "<hidden>"))
             .finish()
     }
 }
@@ -185,6 +208,15 @@ impl Default for TimeConfig {
             timezone: crate::timezone::host_zone_name(),
         }
     }
+}
+
+/// The Meross cloud's HTTP API, for scripts and apps built on MerossIot.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudConfig {
+    /// Where it listens (plain HTTP, as MerossIot can use); `""` (the default) disables it.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -49,6 +49,8 @@ pub struct Daemon {
     pub local_addr: Option<SocketAddr>,
     /// Where the admin API listens.
     pub api_addr: SocketAddr,
+    /// Where the Meross cloud API listens, if enabled.
+    pub cloud_addr: Option<SocketAddr>,
     pub engine: Engine,
     /// The accounts plugs may log in with (the configured ones, or the generated one).
     pub accounts: Vec<Account>,
@@ -121,6 +123,10 @@ impl Daemon {
             None => None,
         };
         let api_listener = bind("api.listen", config.api.listen).await?;
+        let cloud_listener = match config.cloud.listen {
+            Some(addr) => Some(bind("cloud.listen", addr).await?),
+            None => None,
+        };
 
         let unwritable = |e: std::io::Error| {
             StartError::Config(format!(
@@ -262,6 +268,19 @@ impl Daemon {
                 tokio::spawn(bridge.run(router.homeassistant, stop)),
             ));
         }
+        let mut cloud_addr = None;
+        if let Some(listener) = cloud_listener {
+            cloud_addr = Some(listener.local_addr().map_err(|e| other("listener", &e))?);
+            engine.enable_push_bridge();
+            let state = crate::cloud::CloudState::new(engine.clone(), accounts.clone());
+            tasks.spawn(crate::api::serve_router(
+                listener,
+                crate::cloud::router(state),
+                config.api.max_connections,
+                counters.clone(),
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(crate::api::serve(
             api_listener,
             crate::api::AppState::new(
@@ -301,6 +320,7 @@ impl Daemon {
             tls_addrs,
             local_addr,
             api_addr,
+            cloud_addr,
             engine,
             accounts,
             api_token,

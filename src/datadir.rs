@@ -132,6 +132,7 @@ impl DataDir {
         let account = Account {
             user_id: rng.gen_range(100_000u32..10_000_000).to_string(),
             key: hex::encode(rng.gen::<[u8; 16]>()),
+            ..Default::default()
         };
         let text = serde_json::to_string_pretty(&account).map_err(io::Error::other)?;
         write_secret(&path, text.as_bytes())?;

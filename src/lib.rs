@@ -14,6 +14,7 @@ pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod daemon;
 pub mod datadir;

@@ -7,7 +7,7 @@ pub mod error;
 mod metrics;
 mod serve;
 
-pub use serve::{HEADER_TIMEOUT, IDLE_TIMEOUT};
+pub use serve::{serve as serve_router, HEADER_TIMEOUT, IDLE_TIMEOUT};
 
 use crate::engine::Engine;
 use crate::shutdown::Shutdown;

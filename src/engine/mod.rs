@@ -2,6 +2,7 @@
 //! says about itself, and offers the rest of the program one call, [`Engine::request`],
 //! that signs a message, publishes it and waits for the device's reply.
 
+mod apps;
 mod control;
 pub mod device;
 mod poller;
@@ -79,6 +80,8 @@ struct Shared {
     registry: Arc<Registry>,
     /// Counts up while the engine's loop runs: the watchdog's proof that it is not stuck.
     heartbeat: std::sync::atomic::AtomicU64,
+    /// Hand device PUSHes on to app clients (see `apps`).
+    push_bridge: std::sync::atomic::AtomicBool,
 }
 
 /// How often the engine's loop beats.
@@ -120,6 +123,7 @@ impl Engine {
                 notices: broadcast::channel(NOTICE_CAPACITY).0,
                 registry,
                 heartbeat: Default::default(),
+                push_bridge: Default::default(),
             }),
         }
     }

@@ -116,6 +116,9 @@ impl Engine {
             return;
         }
         self.touch(&uuid);
+        if sign_ok && message.header.method == Method::Push {
+            self.bridge_push(&uuid, &incoming.payload).await;
+        }
         match (message.header.method, message.header.namespace.as_str()) {
             (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message, sign_ok).await,
             (Method::Push, NS_CLOCK) => {
@@ -418,6 +421,7 @@ impl Engine {
                     d.last_seen = now;
                 });
                 self.event(Some(&uuid), EventKind::Connected, addr.to_string());
+                self.bridge_online(&uuid, true);
             }
             GateEvent::Disconnected { uuid, addr, conn } => {
                 let mut went = false;
@@ -431,6 +435,7 @@ impl Engine {
                 });
                 if went {
                     self.event(Some(&uuid), EventKind::Disconnected, addr.to_string());
+                    self.bridge_online(&uuid, false);
                 }
             }
             GateEvent::Refused {

@@ -134,6 +134,7 @@ mod tests {
         vec![Account {
             user_id: "1234".into(),
             key: "testkey".into(),
+            ..Default::default()
         }]
     }
 

@@ -45,6 +45,7 @@ pub fn config(data_dir: PathBuf) -> Config {
     c.accounts = vec![Account {
         user_id: USER_ID.into(),
         key: KEY.into(),
+        ..Default::default()
     }];
     c
 }

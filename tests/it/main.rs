@@ -8,6 +8,7 @@ mod firsthour;
 mod gate;
 mod homeassistant;
 mod limits;
+mod merossiot;
 mod merosslan;
 mod pair;
 mod process;

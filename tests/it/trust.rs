@@ -89,6 +89,7 @@ async fn a_login_cannot_claim_another_devices_uuid() {
     config.accounts.push(merossd::config::Account {
         user_id: "999".into(),
         key: "otherkey".into(),
+        ..Default::default()
     });
     let d = merossd::daemon::Daemon::start(config).await.unwrap();
     let a = &plugs(&d, "f1", 1)[0];
@@ -299,6 +300,7 @@ async fn an_app_client_sees_and_commands_only_its_accounts_devices() {
     config.accounts.push(merossd::config::Account {
         user_id: "999".into(),
         key: "otherkey".into(),
+        ..Default::default()
     });
     let d = merossd::daemon::Daemon::start(config).await.unwrap();
     let mine = &plugs(&d, "f8", 1)[0];
