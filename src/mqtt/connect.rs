@@ -244,22 +244,7 @@ impl Connect {
         if let Some(pass) = &self.password {
             put_binary(&mut body, pass);
         }
-        let mut out = Vec::with_capacity(body.len() + 5);
-        out.push(0x10);
-        let mut len = body.len();
-        loop {
-            let mut byte = (len % 128) as u8;
-            len /= 128;
-            if len > 0 {
-                byte |= 0x80;
-            }
-            out.push(byte);
-            if len == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&body);
-        out
+        super::packet::with_header(super::packet::CONNECT << 4, &body)
     }
 }
 

@@ -192,7 +192,8 @@ pub fn subscribe(pkid: u16, filters: &[(&str, u8)]) -> Vec<u8> {
     with_header((SUBSCRIBE << 4) | 0x02, &body)
 }
 
-fn with_header(first: u8, body: &[u8]) -> Vec<u8> {
+/// A packet: its first byte, the remaining length, then `body`.
+pub fn with_header(first: u8, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 5);
     out.push(first);
     let mut len = body.len();

@@ -3,7 +3,7 @@
 //! shipper, and command-line tools that behave as Unix tools do.
 
 use crate::common::*;
-use crate::process::spawn_daemon_with;
+use crate::process::{merossd, spawn_daemon_with};
 use std::process::Command;
 use std::time::Duration;
 
@@ -94,46 +94,21 @@ fn log_level_from_the_command_line_wins_over_the_config() {
     );
 }
 
-/// Runs the merossd binary with `args` against `d`'s API; returns (exit code, stdout, stderr).
-fn cli(d: &merossd::daemon::Daemon, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_merossd"))
-        .args([
-            "--url",
-            &format!("http://{}", d.api_addr),
-            "--token",
-            &d.api_token,
-        ])
-        .args(args)
-        .env_remove("MEROSSD_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn the_command_line_reaches_every_device_feature() {
     let d = daemon().await;
     let plug = &plugs(&d, "h2", 1)[0];
     known(&d, plug).await;
     let uuid = plug.uuid.clone();
+    let api = [
+        "--url".to_owned(),
+        format!("http://{}", d.api_addr),
+        "--token".to_owned(),
+        d.api_token.clone(),
+    ];
     let run = |args: Vec<String>| {
-        let d_api = (d.api_addr, d.api_token.clone());
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(env!("CARGO_BIN_EXE_merossd"))
-                .args(["--url", &format!("http://{}", d_api.0), "--token", &d_api.1])
-                .args(&args)
-                .output()
-                .unwrap();
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
+        let all: Vec<String> = api.iter().cloned().chain(args).collect();
+        async move { Ok::<_, ()>(merossd(all).await) }
     };
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
@@ -197,6 +172,5 @@ async fn a_reader_that_goes_away_ends_the_command_quietly() {
     let err = String::from_utf8_lossy(&status.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.status.code(), Some(0), "{err}");
-    let _ = cli(&d, &["devices"]);
     d.stop().await;
 }

@@ -60,22 +60,9 @@ async fn pair(
         format!("127.0.0.1:{}", d.tls_addrs[0].port()),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_merossd"))
-            .args(&args)
-            .env_remove("MEROSSD_CONFIG")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            started.elapsed(),
-        )
-    })
-    .await
-    .unwrap()
+    let started = Instant::now();
+    let (code, out, err) = crate::process::merossd(args).await;
+    (code, out, err, started.elapsed())
 }
 
 #[tokio::test]

@@ -74,3 +74,27 @@ pub fn spawn_daemon_with(mqtt: &str, tail: &str, args: &[&str]) -> Process {
         log: log_path,
     }
 }
+
+/// Runs the merossd binary with `args` (no `MEROSSD_CONFIG` from the environment);
+/// returns its exit code, stdout and stderr.
+pub async fn merossd(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_merossd"))
+            .args(&args)
+            .env_remove("MEROSSD_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// `list` as owned strings, for [`merossd`].
+pub fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}

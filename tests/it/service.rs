@@ -3,6 +3,7 @@
 //! test owns.
 
 use crate::common::*;
+use crate::process::{merossd, strings};
 use merossd::notify::Notifier;
 use std::time::Duration;
 use tokio::net::UnixDatagram;
@@ -81,28 +82,6 @@ async fn systemd_hears_ready_then_pings_that_stop_while_the_store_writer_is_wedg
     assert!(wait_for(&socket, "STOPPING=1", Duration::from_secs(2))
         .await
         .is_some());
-}
-
-/// Runs the merossd binary with `args`; returns (exit code, stdout, stderr).
-async fn merossd(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_merossd"))
-            .args(&args)
-            .env_remove("MEROSSD_CONFIG")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 #[tokio::test]

@@ -72,9 +72,8 @@ async fn a_plug_restricted_to_each_offer_completes_a_session() {
     d.stop().await;
 }
 
-#[tokio::test]
-async fn an_offer_nothing_can_serve_is_refused_and_named_in_the_log() {
-    let daemon = spawn_daemon("");
+/// A plug offering only TLS 1.0 with AES128-SHA, against a daemon in its own process.
+fn tls10_plug(daemon: &crate::process::Process, prefix: &str) -> SimDevice {
     let mut config = merossd::sim::SimConfig::new(
         "127.0.0.1",
         daemon.tls.port(),
@@ -84,7 +83,13 @@ async fn an_offer_nothing_can_serve_is_refused_and_named_in_the_log() {
     );
     config.timings = fast();
     config.tls = TlsOffer::Only("TLSv1.0:AES128-SHA".into());
-    let plug = sim::fleet(&config, "b1", 1, 1).remove(0);
+    sim::fleet(&config, prefix, 1, 1).remove(0)
+}
+
+#[tokio::test]
+async fn an_offer_nothing_can_serve_is_refused_and_named_in_the_log() {
+    let daemon = spawn_daemon("");
+    let plug = tls10_plug(&daemon, "b1");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         plug.state().connects,
@@ -109,16 +114,7 @@ async fn an_offer_nothing_can_serve_is_refused_and_named_in_the_log() {
 #[tokio::test]
 async fn legacy_tls_lets_a_tls_1_0_plug_in_when_switched_on() {
     let daemon = spawn_daemon("legacy_tls = true");
-    let mut config = merossd::sim::SimConfig::new(
-        "127.0.0.1",
-        daemon.tls.port(),
-        USER_ID,
-        KEY,
-        Profile::metering_plug(),
-    );
-    config.timings = fast();
-    config.tls = TlsOffer::Only("TLSv1.0:AES128-SHA".into());
-    let plug = sim::fleet(&config, "b2", 1, 1).remove(0);
+    let plug = tls10_plug(&daemon, "b2");
     bound(&plug).await;
     let log = std::fs::read_to_string(&daemon.log).unwrap();
     assert!(log.contains("TLS older than 1.2"), "{log}");
