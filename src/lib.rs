@@ -4,9 +4,14 @@
 //! [`registry`] of who owns which device), which reads every packet ([`mqtt`]), holds it
 //! against the topic rules (`gate::acl`) and passes it to an embedded rumqttd router
 //! ([`broker`]). The [`engine`] answers each device's session so current firmware stays
-//! bound and keeps what devices say; the [`store`] remembers it in SQLite; the [`api`]
-//! serves it over HTTP and [`homeassistant`] over MQTT discovery. [`sim`] is a simulated
-//! plug for tests and trials.
+//! bound and keeps what devices say, and hands device pushes on to app clients; the
+//! [`store`] remembers it in SQLite; the [`api`] serves it over HTTP, [`homeassistant`]
+//! over MQTT discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
+//! [`daemon`] wires these together and tells systemd about them ([`notify`]).
+//!
+//! Around the daemon: [`pair`] takes a reset plug to merossd, [`backup`] copies its data
+//! while it runs, [`cli`] is the command line, and [`sim`] is a simulated plug (also one
+//! in pairing mode) for tests and trials.
 #![forbid(unsafe_code)]
 
 pub mod api;

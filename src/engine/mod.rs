@@ -5,6 +5,7 @@
 mod apps;
 mod control;
 pub mod device;
+mod gate_events;
 mod poller;
 mod session;
 mod time;

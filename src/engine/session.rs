@@ -1,12 +1,11 @@
-//! What the engine does with each message and gate event: the session handshake that keeps
+//! What the engine does with each message from a device: the session handshake that keeps
 //! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
-//! replies to our requests, and state PUSHes.
+//! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
 use super::device::EventKind;
 use super::device::{Change, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
-use crate::gate::GateEvent;
 use crate::metrics::{inc, inc_logged};
 use crate::protocol::payloads::{
     channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
@@ -396,60 +395,6 @@ impl Engine {
         let mut devices = super::write(&self.shared.devices);
         if let Some(d) = devices.get_mut(uuid) {
             d.last_seen = now;
-        }
-    }
-
-    pub(super) fn on_gate(&self, event: GateEvent) {
-        match event {
-            GateEvent::Connected {
-                uuid,
-                mac,
-                user_id,
-                addr,
-                conn,
-                tls,
-            } => {
-                let now = protocol::now_secs();
-                self.upsert(&uuid, |d| {
-                    d.online = true;
-                    d.tls = tls;
-                    d.mac = Some(mac);
-                    d.user_id = Some(user_id);
-                    d.peer = Some(addr.to_string());
-                    d.conn = Some(conn);
-                    d.queried = false;
-                    d.last_seen = now;
-                });
-                self.event(Some(&uuid), EventKind::Connected, addr.to_string());
-                self.bridge_online(&uuid, true);
-            }
-            GateEvent::Disconnected { uuid, addr, conn } => {
-                let mut went = false;
-                self.update(&uuid, |d| {
-                    // A newer connection of the same device may already be up.
-                    if d.conn == Some(conn) {
-                        d.online = false;
-                        d.conn = None;
-                        went = true;
-                    }
-                });
-                if went {
-                    self.event(Some(&uuid), EventKind::Disconnected, addr.to_string());
-                    self.bridge_online(&uuid, false);
-                }
-            }
-            GateEvent::Refused {
-                addr,
-                client_id,
-                code,
-            } => {
-                let uuid = crate::gate::auth::device_uuid(&client_id).map(str::to_owned);
-                self.event(
-                    uuid.as_deref(),
-                    EventKind::RefusedLogin,
-                    format!("{addr} CONNACK {code}"),
-                );
-            }
         }
     }
 }
