@@ -133,7 +133,13 @@ async fn main() {
         std::thread::sleep(Duration::from_millis(300));
         let idle = rss_kb(d.pid());
 
-        let mut base = SimConfig::new("127.0.0.1", d.tls.port(), "1234", "stormkey", Profile::metering_plug());
+        let mut base = SimConfig::new(
+            "127.0.0.1",
+            d.tls.port(),
+            "1234",
+            "stormkey",
+            Profile::metering_plug(),
+        );
         base.timings = Timings {
             reconnect_delay: Duration::from_millis(200),
             connect_timeout: Duration::from_secs(30),

@@ -222,6 +222,7 @@ impl Daemon {
                 base_topic: config.homeassistant.base_topic.clone(),
             },
             registry,
+            hub: gate::hub::DeviceHub::start(router.devices, counters.clone()),
         }));
         let mut tls_addrs = Vec::new();
         for listener in tls_listeners {

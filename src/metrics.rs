@@ -57,6 +57,8 @@ counters! {
     link_restarts,
     /// API connections closed at once because the API's cap was reached.
     api_over_cap,
+    /// Messages for a device dropped because it did not read the ones before.
+    device_queue_full,
     /// Device binds answered.
     binds,
     /// Messages the engine received.

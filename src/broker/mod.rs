@@ -22,6 +22,8 @@ use tracing::error;
 /// an id that could be one of these (its ids start with `gate-`).
 pub const ENGINE_LINK: &str = "merossd-engine";
 pub const HOMEASSISTANT_LINK: &str = "merossd-homeassistant";
+/// The link every device's traffic goes through (see `gate::hub`).
+pub const DEVICES_LINK: &str = "merossd-devices";
 /// Largest MQTT payload the router takes (devices cut replies at about 3 KB).
 const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// Connections the router serves (the gate caps them first).
@@ -34,6 +36,8 @@ pub struct Router {
     pub engine: Link,
     /// The Home Assistant bridge's link.
     pub homeassistant: Link,
+    /// The devices' link.
+    pub devices: Link,
     /// Whether every link is up.
     pub health: Health,
     /// Opens a link by client id (also what re-opens a dropped one).
@@ -92,7 +96,8 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
     // The links first: the router numbers connections and reuses numbers, and a late
     // disconnect of an early network client (the readiness probe) must not hit a link.
     let engine = Link::start(ENGINE_LINK, opener.clone(), counters.clone())?;
-    let homeassistant = Link::start(HOMEASSISTANT_LINK, opener.clone(), counters)?;
+    let homeassistant = Link::start(HOMEASSISTANT_LINK, opener.clone(), counters.clone())?;
+    let devices = Link::start(DEVICES_LINK, opener.clone(), counters)?;
     let mut server = Server::new(settings, router_tx.clone(), rumqttd::protocol::v4::V4);
     // The server's accept loop runs on its own thread and runtime, as rumqttd expects.
     std::thread::Builder::new()
@@ -119,9 +124,11 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
         health: Health(vec![
             (ENGINE_LINK, engine.up.clone()),
             (HOMEASSISTANT_LINK, homeassistant.up.clone()),
+            (DEVICES_LINK, devices.up.clone()),
         ]),
         engine,
         homeassistant,
+        devices,
         opener,
     })
 }

@@ -6,7 +6,7 @@ use super::acl::{Action, Verdict};
 use super::auth::{self, Identity};
 use super::handshake::{self, TlsInfo};
 use super::pending::Pending;
-use super::{proxy, upstream, Gate, GateEvent, Listener};
+use super::{device, proxy, upstream, Gate, GateEvent, Listener};
 use crate::metrics::{inc, inc_logged};
 use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
 use crate::shutdown::Shutdown;
@@ -100,56 +100,79 @@ async fn run<S>(
     let login = async {
         let (connect, leftover) = read_connect(&mut client, deadline).await?;
         let identity = admit(gate, &connect, open)?;
-        let (up, ack) = upstream::open(gate, &connect)
-            .await
-            .map_err(GateError::Upstream)?;
-        Ok::<_, GateError>((connect, leftover, identity, up, ack))
+        // A device is served by the gate itself (see `device`); anyone else gets a router
+        // connection of its own.
+        let upstream = match identity {
+            Identity::Device { .. } => None,
+            _ => Some(
+                upstream::open(gate, &connect)
+                    .await
+                    .map_err(GateError::Upstream)?,
+            ),
+        };
+        Ok::<_, GateError>((connect, leftover, identity, upstream))
     };
-    let (connect, leftover, identity, (router, slot), ack) = match login.await {
+    let (connect, leftover, identity, upstream) = match login.await {
         Ok(ok) => ok,
         Err(error) => return refuse(gate, &mut client, addr, error).await,
+    };
+    let ack = match &upstream {
+        Some((_, ack)) => *ack,
+        None => connect::connack(ConnackCode::Accepted),
     };
     if client.write_all(&ack).await.is_err() {
         return;
     }
     pending.release();
     let conn = gate.next_conn.fetch_add(1, Ordering::Relaxed);
-    if let Identity::Device { uuid, mac, user_id } = &identity {
-        let tls_text = tls
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| "none".into());
-        info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
-        let _ = gate
-            .events
-            .send(GateEvent::Connected {
-                uuid: uuid.clone(),
-                mac: mac.clone(),
-                user_id: user_id.clone(),
-                addr,
-                conn,
-                tls: tls.as_ref().map(ToString::to_string),
-            })
-            .await;
-    } else {
-        debug!(client_id = %connect.client_id, router_id = %slot.client_id(), ?identity, "client connected");
-    }
-
     let who = proxy::Who {
         gate,
         identity: &identity,
         level: connect.level,
     };
-    proxy::run(&who, client, &leftover, router, shutdown).await;
-    drop(slot);
-
-    if let Identity::Device { uuid, .. } = identity {
-        info!(%uuid, "device disconnected");
-        let _ = gate
-            .events
-            .send(GateEvent::Disconnected { uuid, addr, conn })
-            .await;
-    }
+    let Identity::Device { uuid, mac, user_id } = &identity else {
+        if let Some(((router, slot), _)) = upstream {
+            debug!(client_id = %connect.client_id, router_id = %slot.client_id(), identity = %identity, "client connected");
+            proxy::run(&who, client, &leftover, router, shutdown).await;
+            drop(slot);
+        }
+        return;
+    };
+    let tls_text = tls
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "none".into());
+    info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
+    let _ = gate
+        .events
+        .send(GateEvent::Connected {
+            uuid: uuid.clone(),
+            mac: mac.clone(),
+            user_id: user_id.clone(),
+            addr,
+            conn,
+            tls: tls.as_ref().map(ToString::to_string),
+        })
+        .await;
+    device::run(
+        &who,
+        uuid,
+        conn,
+        client,
+        &leftover,
+        connect.keep_alive,
+        shutdown,
+    )
+    .await;
+    info!(%uuid, "device disconnected");
+    let _ = gate
+        .events
+        .send(GateEvent::Disconnected {
+            uuid: uuid.clone(),
+            addr,
+            conn,
+        })
+        .await;
 }
 
 /// Reads the CONNECT (bounded in size and time); returns it and the bytes read past it.

@@ -9,7 +9,7 @@
 //! - one connection from TLS to the end, and what each failure costs: `conn`
 //! - who a login is: [`auth`]; which topics it may use: [`acl`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
-//! - the packet loop: `proxy`
+//! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`
 //! - the certificate and both TLS stacks: [`tls`]; which one serves a client: [`hello`],
 //!   [`handshake`]
 
@@ -17,8 +17,10 @@ pub mod accept;
 pub mod acl;
 pub mod auth;
 mod conn;
+mod device;
 pub mod handshake;
 pub mod hello;
+pub mod hub;
 mod pending;
 mod proxy;
 mod slots;
@@ -94,6 +96,8 @@ pub struct GateOptions {
     pub counters: Arc<Counters>,
     pub acl: Acl,
     pub registry: Arc<Registry>,
+    /// Where devices' traffic goes, in place of a router connection each.
+    pub hub: Arc<hub::DeviceHub>,
 }
 
 /// What every connection task shares.
@@ -107,6 +111,7 @@ pub struct Gate {
     counters: Arc<Counters>,
     acl: Acl,
     registry: Arc<Registry>,
+    hub: Arc<hub::DeviceHub>,
     next_conn: AtomicU64,
     /// Connections per address that have not logged in yet.
     pending: Arc<PendingTable>,
@@ -126,6 +131,7 @@ impl Gate {
             counters: o.counters,
             acl: o.acl,
             registry: o.registry,
+            hub: o.hub,
             next_conn: AtomicU64::new(0),
             pending: Default::default(),
             slots: Default::default(),

@@ -40,13 +40,13 @@ pub(super) struct Who<'a> {
 
 /// What one connection remembers between packets.
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     /// Topics requests to this device named as `from`, newest last.
-    replies: VecDeque<String>,
+    pub(super) replies: VecDeque<String>,
     /// SUBSCRIBEs passed on with some filters taken out: pkid -> which were allowed.
     partial: HashMap<u16, Vec<bool>>,
     /// QoS 2 publishes the gate refused but acknowledged (PUBREC), by pkid, per side.
-    refused_from_client: HashSet<u16>,
+    pub(super) refused_from_client: HashSet<u16>,
     refused_from_router: HashSet<u16>,
     /// The client sent DISCONNECT (passed on).
     said_goodbye: bool,
@@ -178,7 +178,7 @@ pub(super) async fn run<C, U>(
 }
 
 impl Who<'_> {
-    fn check(&self, action: Action<'_>, state: &State) -> Verdict {
+    pub(super) fn check(&self, action: Action<'_>, state: &State) -> Verdict {
         let named = match action {
             Action::Publish { topic, .. } => state.replies.iter().any(|t| t == topic),
             _ => false,
@@ -188,7 +188,7 @@ impl Who<'_> {
             .check(self.identity, action, named, self.gate.registry.as_ref())
     }
 
-    fn denied(&self, what: &str, topic: &str, verdict: Verdict) {
+    pub(super) fn denied(&self, what: &str, topic: &str, verdict: Verdict) {
         let Verdict::Deny(why) = verdict else { return };
         if let Some(total) = inc_logged(&self.gate.counters.acl_denied) {
             let topic: String = topic.chars().take(120).collect();
@@ -196,7 +196,7 @@ impl Who<'_> {
         }
     }
 
-    fn bad_packet(&self, error: ReadError) -> &'static str {
+    pub(super) fn bad_packet(&self, error: ReadError) -> &'static str {
         if matches!(error, ReadError::Io(_)) {
             return "client connection failed";
         }
@@ -224,7 +224,7 @@ impl Who<'_> {
                     return Step::Pass;
                 }
                 self.denied("publish", p.topic, verdict);
-                Step::Answer(refuse_publish(&p, &mut state.refused_from_client))
+                Step::Answer(ack_publish(&p, &mut state.refused_from_client))
             }
             Packet::Pubrel { pkid } if state.refused_from_client.remove(&pkid) => {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
@@ -285,7 +285,7 @@ impl Who<'_> {
                     return Step::Pass;
                 }
                 debug!(topic = %p.topic, "delivery withheld: another account's");
-                Step::Answer(refuse_publish(&p, &mut state.refused_from_router))
+                Step::Answer(ack_publish(&p, &mut state.refused_from_router))
             }
             Packet::Pubrel { pkid } if state.refused_from_router.remove(&pkid) => {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
@@ -309,9 +309,9 @@ impl Who<'_> {
     }
 }
 
-/// The answer to a publish that is dropped: the acknowledgement its QoS asks for, so that
-/// the sender does not send it again.
-fn refuse_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> Vec<u8> {
+/// The acknowledgement a publish's QoS asks for (also when it is dropped, so that the
+/// sender does not send it again). A QoS 2 id is remembered for its PUBREL.
+pub(super) fn ack_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> Vec<u8> {
     match (p.qos, p.pkid) {
         (1, Some(pkid)) => packet::ack(packet::PUBACK, pkid).to_vec(),
         (2, Some(pkid)) => {
@@ -323,8 +323,13 @@ fn refuse_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> Vec<u8> {
 }
 
 /// Notes the `from` of a request delivered to a device: the device may answer there.
-fn remember_reply_topic(p: &Publish<'_>, state: &mut State) {
-    if !matches!(Topic::parse(p.topic), Topic::DeviceSubscribe(_)) {
+pub(super) fn remember_reply_topic(p: &Publish<'_>, state: &mut State) {
+    remember_reply(p.topic, p.payload, state)
+}
+
+/// The same, for a message by its topic and payload.
+pub(super) fn remember_reply(topic: &str, payload: &[u8], state: &mut State) {
+    if !matches!(Topic::parse(topic), Topic::DeviceSubscribe(_)) {
         return;
     }
     #[derive(serde::Deserialize)]
@@ -339,7 +344,7 @@ fn remember_reply_topic(p: &Publish<'_>, state: &mut State) {
         #[serde(borrow, default)]
         method: std::borrow::Cow<'a, str>,
     }
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(p.payload) else {
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(payload) else {
         return;
     };
     let head = envelope.header;

@@ -16,7 +16,9 @@ pub const PUBCOMP: u8 = 7;
 pub const SUBSCRIBE: u8 = 8;
 pub const SUBACK: u8 = 9;
 pub const UNSUBSCRIBE: u8 = 10;
+pub const UNSUBACK: u8 = 11;
 pub const PINGREQ: u8 = 12;
+pub const PINGRESP: u8 = 13;
 pub const DISCONNECT: u8 = 14;
 
 /// The SUBACK code for a refused filter (MQTT 3.1.1 only; 3.1 has no such code).
@@ -84,6 +86,9 @@ pub enum Packet<'a> {
     Pubrel {
         pkid: u16,
     },
+    Unsubscribe {
+        pkid: u16,
+    },
     Connect,
     /// Any other packet type; passed on as it is.
     Other(u8),
@@ -138,6 +143,9 @@ pub fn parse(frame: &[u8]) -> Result<Packet<'_>, PacketError> {
             codes: body,
         }),
         PUBREL => Ok(Packet::Pubrel {
+            pkid: u16_(&mut body)?,
+        }),
+        UNSUBSCRIBE => Ok(Packet::Unsubscribe {
             pkid: u16_(&mut body)?,
         }),
         CONNECT => Ok(Packet::Connect),

@@ -1,0 +1,180 @@
+//! A logged-in device's session, served by the gate itself: no router connection of its
+//! own. The gate answers its SUBSCRIBE, PINGREQ and acknowledgements, holds every PUBLISH
+//! against the topic rules and hands the allowed ones to the hub, and writes to it what
+//! the hub routes to its uuid. It ends when the device goes, misses its keepalive, sends
+//! something malformed, or the daemon stops.
+
+use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
+use super::hub::Delivery;
+use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
+use crate::mqtt::framed::PacketReader;
+use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
+use crate::protocol::topic::Topic;
+use crate::shutdown::Shutdown;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tracing::debug;
+
+/// How long the device's side gets to close cleanly at the end.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What to do after a packet from the device.
+enum Next {
+    Go,
+    /// It subscribed to its own topic: messages for it may flow.
+    Subscribed,
+    Unsubscribed,
+    End(&'static str),
+}
+
+/// Serves the session until it ends. `keep_alive` is the CONNECT's, in seconds.
+pub(super) async fn run<C>(
+    who: &Who<'_>,
+    uuid: &str,
+    conn: u64,
+    client: C,
+    buffered: &[u8],
+    keep_alive: u16,
+    mut shutdown: Shutdown,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let hub = &who.gate.hub;
+    // Messages for the device, once it has subscribed to its topic.
+    let mut deliveries: Option<tokio::sync::mpsc::Receiver<Delivery>> = None;
+    let (client_rx, mut client_tx) = tokio::io::split(client);
+    let mut from_client = PacketReader::new(client_rx, buffered, MAX_PACKET_BYTES);
+    let mut state = State::default();
+    let mut next_pkid: u16 = 0;
+    // MQTT's rule: one and a half keepalives without a packet and the client is gone.
+    let idle = match keep_alive {
+        0 => Duration::MAX,
+        secs => Duration::from_millis(u64::from(secs) * 1500),
+    };
+    let why = loop {
+        tokio::select! {
+            _ = shutdown.wait() => break "daemon stopping",
+            read = tokio::time::timeout(idle, from_client.next()) => {
+                let frame = match read {
+                    Err(_) => break "keepalive missed",
+                    Ok(Ok(Some(frame))) => frame,
+                    Ok(Ok(None)) => break "device closed",
+                    Ok(Err(error)) => break who.bad_packet(error),
+                };
+                let mut out = Vec::new();
+                match on_packet(who, uuid, &frame, &mut state, &mut out).await {
+                    Next::Go => {}
+                    Next::Subscribed => deliveries = Some(hub.register(uuid, conn)),
+                    Next::Unsubscribed => {
+                        hub.unregister(uuid, conn);
+                        deliveries = None;
+                    }
+                    Next::End(why) => break why,
+                }
+                if !out.is_empty() && client_tx.write_all(&out).await.is_err() {
+                    break "device closed";
+                }
+            }
+            Some((topic, payload)) = next_delivery(&mut deliveries) => {
+                remember_reply(&topic, &payload, &mut state);
+                next_pkid = next_pkid.wrapping_add(1).max(1);
+                let bytes = packet::publish(&topic, &payload, 1, false, next_pkid);
+                if client_tx.write_all(&bytes).await.is_err() {
+                    break "device closed";
+                }
+            }
+        }
+    };
+    debug!(why, "device session ends");
+    hub.unregister(uuid, conn);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, client_tx.shutdown()).await;
+}
+
+/// The next message for the device, or never before it subscribed.
+async fn next_delivery(
+    deliveries: &mut Option<tokio::sync::mpsc::Receiver<Delivery>>,
+) -> Option<Delivery> {
+    match deliveries {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Handles one packet from the device; what to write back goes to `out`.
+async fn on_packet(
+    who: &Who<'_>,
+    uuid: &str,
+    frame: &[u8],
+    state: &mut State,
+    out: &mut Vec<u8>,
+) -> Next {
+    let packet = match packet::parse(frame) {
+        Ok(p) => p,
+        Err(error) => return Next::End(who.bad_packet(error.into())),
+    };
+    match packet {
+        Packet::Publish(p) => {
+            let verdict = who.check(
+                Action::Publish {
+                    topic: p.topic,
+                    retain: p.retain,
+                },
+                state,
+            );
+            if verdict == Verdict::Allow {
+                if who.gate.hub.publish(p.topic, p.payload).await.is_err() {
+                    return Next::End("router link closed");
+                }
+            } else {
+                who.denied("publish", p.topic, verdict);
+            }
+            // Acknowledged either way, so that the device does not send it again.
+            out.extend_from_slice(&ack_publish(&p, &mut state.refused_from_client));
+        }
+        Packet::Pubrel { pkid } => {
+            state.refused_from_client.remove(&pkid);
+            out.extend_from_slice(&packet::ack(packet::PUBCOMP, pkid));
+        }
+        Packet::Subscribe { pkid, filters } => {
+            if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
+                return Next::End(who.bad_packet(
+                    packet::PacketError::Malformed("too many filters in one SUBSCRIBE").into(),
+                ));
+            }
+            let mut codes = Vec::with_capacity(filters.len());
+            let mut own = false;
+            for (filter, qos) in &filters {
+                let verdict = who.check(Action::Subscribe { filter }, state);
+                if verdict == Verdict::Allow {
+                    own |= Topic::parse(filter) == Topic::DeviceSubscribe(uuid);
+                    codes.push((*qos).min(1));
+                } else {
+                    who.denied("subscribe", filter, verdict);
+                    if who.level == 3 {
+                        // MQTT 3.1 has no code for a refused filter.
+                        return Next::End("refused subscription on MQTT 3.1");
+                    }
+                    codes.push(SUBACK_FAILURE);
+                }
+            }
+            out.extend_from_slice(&packet::suback(pkid, &codes));
+            if own {
+                return Next::Subscribed;
+            }
+        }
+        Packet::Unsubscribe { pkid } => {
+            out.extend_from_slice(&packet::ack(packet::UNSUBACK, pkid));
+            return Next::Unsubscribed;
+        }
+        Packet::Connect => {
+            return Next::End(
+                who.bad_packet(packet::PacketError::Malformed("a second CONNECT").into()),
+            )
+        }
+        Packet::Other(packet::PINGREQ) => out.extend_from_slice(&[packet::PINGRESP << 4, 0]),
+        Packet::Other(packet::DISCONNECT) => return Next::End("device disconnected"),
+        // Acknowledgements of what the gate sent (QoS 1, never sent again): nothing to do.
+        Packet::Suback { .. } | Packet::Other(_) => {}
+    }
+    Next::Go
+}
