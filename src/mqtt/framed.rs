@@ -16,6 +16,9 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
+/// Bytes of room a read is given: thousands of idle plugs each hold a buffer this size.
+const READ_ROOM: usize = 1024;
+
 /// The read half of a connection, cut into packets.
 pub struct PacketReader<R> {
     inner: R,
@@ -39,8 +42,9 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             if let Some(n) = frame_len(&self.buf, self.max)? {
                 return Ok(Some(self.buf.split_to(n).freeze()));
             }
-            if self.buf.capacity() - self.buf.len() < 512 {
-                self.buf.reserve(4096);
+            // Room for a typical device message; a larger packet grows the buffer.
+            if self.buf.capacity() - self.buf.len() < READ_ROOM / 2 {
+                self.buf.reserve(READ_ROOM);
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() {
