@@ -114,19 +114,10 @@ async fn on_packet(
     };
     match packet {
         Packet::Publish(p) => {
-            let verdict = who.check(
-                Action::Publish {
-                    topic: p.topic,
-                    retain: p.retain,
-                },
-                state,
-            );
-            if verdict == Verdict::Allow {
-                if who.gate.hub.publish(p.topic, p.payload).await.is_err() {
-                    return Next::End("router link closed");
-                }
-            } else {
-                who.denied("publish", p.topic, verdict);
+            if who.check_publish(&p, state) == Verdict::Allow
+                && who.gate.hub.publish(p.topic, p.payload).await.is_err()
+            {
+                return Next::End("router link closed");
             }
             // Acknowledged either way, so that the device does not send it again.
             out.extend_from_slice(&ack_publish(&p, &mut state.refused_from_client));

@@ -188,6 +188,19 @@ impl Who<'_> {
             .check(self.identity, action, named, self.gate.registry.as_ref())
     }
 
+    /// The verdict on a client's PUBLISH; a refusal is counted and logged.
+    pub(super) fn check_publish(&self, p: &Publish<'_>, state: &State) -> Verdict {
+        let verdict = self.check(
+            Action::Publish {
+                topic: p.topic,
+                retain: p.retain,
+            },
+            state,
+        );
+        self.denied("publish", p.topic, verdict);
+        verdict
+    }
+
     pub(super) fn denied(&self, what: &str, topic: &str, verdict: Verdict) {
         let Verdict::Deny(why) = verdict else { return };
         if let Some(total) = inc_logged(&self.gate.counters.acl_denied) {
@@ -213,17 +226,9 @@ impl Who<'_> {
         };
         match packet {
             Packet::Publish(p) => {
-                let verdict = self.check(
-                    Action::Publish {
-                        topic: p.topic,
-                        retain: p.retain,
-                    },
-                    state,
-                );
-                if verdict == Verdict::Allow {
+                if self.check_publish(&p, state) == Verdict::Allow {
                     return Step::Pass;
                 }
-                self.denied("publish", p.topic, verdict);
                 Step::Answer(ack_publish(&p, &mut state.refused_from_client))
             }
             Packet::Pubrel { pkid } if state.refused_from_client.remove(&pkid) => {
