@@ -110,7 +110,11 @@ impl Engine {
                 (d.uuid.clone(), d)
             })
             .collect();
-        let reply_topic = format!("/app/merossd-{}/subscribe", &protocol::message_id()[..8]);
+        let reply_topic = format!(
+            "/app/{}-{}/subscribe",
+            protocol::topic::ENGINE_APP,
+            &protocol::message_id()[..8]
+        );
         Engine {
             shared: Arc::new(Shared {
                 devices: RwLock::new(devices),

@@ -63,11 +63,15 @@ impl Engine {
         let uuid = match Topic::parse(&incoming.topic) {
             Topic::DevicePublish(uuid) => uuid.to_owned(),
             _ if incoming.topic == self.shared.reply_topic => {
-                // A reply to us: old firmware leaves the uuid out of the header.
+                // A reply to a request of ours, and nothing else: the device it came from
+                // is the one the request went to, whatever the message claims.
                 let pending = lock(&self.shared.pending);
                 match pending.get(&message.header.message_id) {
-                    Some((uuid, _)) => uuid.clone(),
-                    None => message.header.uuid.clone().unwrap_or_default(),
+                    Some((uuid, _)) if message.header.method.is_reply() => uuid.clone(),
+                    _ => {
+                        debug!("not a reply to a request of ours; dropped");
+                        return;
+                    }
                 }
             }
             _ => return,
@@ -103,7 +107,16 @@ impl Engine {
         }
 
         if message.header.method.is_reply() {
-            let waiter = lock(&self.shared.pending).remove(&message.header.message_id);
+            // Only the device a request went to can answer it.
+            let waiter = {
+                let mut pending = lock(&self.shared.pending);
+                match pending.get(&message.header.message_id) {
+                    Some((asked, _)) if *asked == uuid => {
+                        pending.remove(&message.header.message_id)
+                    }
+                    _ => None,
+                }
+            };
             if let Some((_, waiter)) = waiter {
                 let _ = waiter.send(message.clone());
             }

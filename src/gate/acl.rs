@@ -14,7 +14,7 @@
 //! a publish checked at login.
 
 use super::auth::Identity;
-use crate::protocol::topic::{Topic, ALL_DEVICES_PUBLISH};
+use crate::protocol::topic::{Topic, ALL_DEVICES_PUBLISH, ENGINE_APP};
 
 /// The longest topic or filter taken (real ones are under 120 bytes).
 pub const MAX_TOPIC_BYTES: usize = 512;
@@ -134,6 +134,7 @@ const ALLOW: &[(Role, Act, Shape)] = &[
     (App, Pub, HaStatus),
     (App, Pub, Free),
     (App, Sub, MyDeviceSays),
+    (App, Sub, MyDeviceHears),
     (App, Sub, AllDevicesSay),
     (App, Sub, MyApp),
     (App, Sub, MyCommand),
@@ -233,8 +234,14 @@ impl Acl {
         // A device may answer a request wherever its `from` said, unless that is a topic
         // with a meaning of its own (a device's, merossd's, Home Assistant's).
         if named_reply {
-            match (Topic::parse(topic), intrinsic) {
-                (Topic::App { .. }, _) | (Topic::Other, Free) => return NamedReply,
+            match (Topic::parse(topic), intrinsic, who) {
+                // An app inbox: only its own account's, or merossd's own.
+                (Topic::App { user }, _, Identity::Device { user_id, .. })
+                    if user == user_id || user == ENGINE_APP =>
+                {
+                    return NamedReply
+                }
+                (Topic::Other, Free, _) => return NamedReply,
                 _ => {}
             }
         }

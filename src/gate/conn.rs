@@ -202,8 +202,7 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
         code,
         connect: Box::new(connect.clone()),
     };
-    let identity =
-        auth::authenticate(connect, &gate.accounts, open, &gate.registry).map_err(refused)?;
+    let identity = auth::authenticate(connect, &gate.accounts, open).map_err(refused)?;
     if let Some(will) = &connect.will {
         let action = Action::Publish {
             topic: &will.topic,
@@ -216,6 +215,13 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
         {
             return Err(refused(ConnackCode::NotAuthorized));
         }
+    }
+    // Only a login that passed everything is recorded: a uuid keeps its account, a MAC
+    // its uuid.
+    if let Identity::Device { uuid, mac, user_id } = &identity {
+        gate.registry
+            .claim(uuid, user_id, mac)
+            .map_err(|_| refused(ConnackCode::BadUserNameOrPassword))?;
     }
     Ok(identity)
 }

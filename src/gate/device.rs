@@ -5,7 +5,7 @@
 //! something malformed, or the daemon stops.
 
 use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
-use super::hub::Delivery;
+use super::hub::{Deliveries, Delivery};
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
 use crate::mqtt::framed::PacketReader;
 use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
@@ -15,6 +15,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
+/// How long one write to a device may take: one that stops reading is closed, so that
+/// neither its keepalive nor the daemon's shutdown waits on it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the device's side gets to close cleanly at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -41,7 +44,7 @@ pub(super) async fn run<C>(
 {
     let hub = &who.gate.hub;
     // Messages for the device, once it has subscribed to its topic.
-    let mut deliveries: Option<tokio::sync::mpsc::Receiver<Delivery>> = None;
+    let mut deliveries: Option<Deliveries> = None;
     let (client_rx, mut client_tx) = tokio::io::split(client);
     let mut from_client = PacketReader::new(client_rx, buffered, MAX_PACKET_BYTES);
     let mut state = State::default();
@@ -71,16 +74,16 @@ pub(super) async fn run<C>(
                     }
                     Next::End(why) => break why,
                 }
-                if !out.is_empty() && client_tx.write_all(&out).await.is_err() {
-                    break "device closed";
+                if !out.is_empty() && !write(&mut client_tx, &out).await {
+                    break "device closed or stopped reading";
                 }
             }
             Some((topic, payload)) = next_delivery(&mut deliveries) => {
                 remember_reply(&topic, &payload, &mut state);
                 next_pkid = next_pkid.wrapping_add(1).max(1);
                 let bytes = packet::publish(&topic, &payload, 1, false, next_pkid);
-                if client_tx.write_all(&bytes).await.is_err() {
-                    break "device closed";
+                if !write(&mut client_tx, &bytes).await {
+                    break "device closed or stopped reading";
                 }
             }
         }
@@ -90,10 +93,16 @@ pub(super) async fn run<C>(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, client_tx.shutdown()).await;
 }
 
+/// Writes to the device within [`WRITE_TIMEOUT`]; false if that failed.
+async fn write<W: AsyncWrite + Unpin>(client: &mut W, bytes: &[u8]) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, client.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// The next message for the device, or never before it subscribed.
-async fn next_delivery(
-    deliveries: &mut Option<tokio::sync::mpsc::Receiver<Delivery>>,
-) -> Option<Delivery> {
+async fn next_delivery(deliveries: &mut Option<Deliveries>) -> Option<Delivery> {
     match deliveries {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -9,27 +9,54 @@ use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::Topic;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 /// Messages one device may have waiting to be written to it (the queue's memory is taken
-/// only as it fills).
+/// only as it fills)...
 pub const DEVICE_QUEUE: usize = 1024;
+/// ...and bytes: a device that does not read cannot make the daemon hold more than this.
+pub const DEVICE_QUEUE_BYTES: usize = 1024 * 1024;
+/// The largest message handed to a device (plugs read about 4 KiB at a time).
+pub const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 /// What the hub reads: every message to any device.
 const TO_DEVICES: &str = "/appliance/+/subscribe";
 
 /// A message for a device: its topic and payload.
 pub type Delivery = (String, Bytes);
 
-/// uuid -> every subscribed connection of it: (connection number, its queue).
-type Routes = HashMap<String, Vec<(u64, mpsc::Sender<Delivery>)>>;
+/// One subscribed connection: its number, its queue, and the bytes waiting in it.
+struct Route {
+    conn: u64,
+    queue: mpsc::Sender<Delivery>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// uuid -> every subscribed connection of it.
+type Routes = HashMap<String, Vec<Route>>;
+
+/// A connection's end of its route: messages, and the count of their bytes to take off.
+pub struct Deliveries {
+    queue: mpsc::Receiver<Delivery>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Deliveries {
+    /// The next message for the device.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        let delivery = self.queue.recv().await?;
+        self.waiting.fetch_sub(delivery.1.len(), Ordering::Relaxed);
+        Some(delivery)
+    }
+}
 
 /// The hub: a link to the router and which connection each device is on.
 pub struct DeviceHub {
     outbox: Outbox,
-    /// uuid -> every subscribed connection of it: (connection number, its queue). Usually
-    /// one; a reconnecting plug's old connection stays until it is found dead.
+    /// Usually one connection a uuid; a reconnecting plug's old connection stays until it
+    /// is found dead.
     routes: Mutex<Routes>,
     counters: Arc<Counters>,
 }
@@ -51,20 +78,25 @@ impl DeviceHub {
     }
 
     /// Messages for `uuid` go (also) to connection `conn` from now on: it subscribed.
-    pub fn register(&self, uuid: &str, conn: u64) -> mpsc::Receiver<Delivery> {
+    pub fn register(&self, uuid: &str, conn: u64) -> Deliveries {
         let (tx, rx) = mpsc::channel(DEVICE_QUEUE);
+        let waiting = Arc::new(AtomicUsize::new(0));
         let mut routes = self.lock();
         let list = routes.entry(uuid.to_owned()).or_default();
-        list.retain(|(c, _)| *c != conn);
-        list.push((conn, tx));
-        rx
+        list.retain(|r| r.conn != conn);
+        list.push(Route {
+            conn,
+            queue: tx,
+            waiting: waiting.clone(),
+        });
+        Deliveries { queue: rx, waiting }
     }
 
     /// Connection `conn` of `uuid` unsubscribed or is gone.
     pub fn unregister(&self, uuid: &str, conn: u64) {
         let mut routes = self.lock();
         if let Some(list) = routes.get_mut(uuid) {
-            list.retain(|(c, _)| *c != conn);
+            list.retain(|r| r.conn != conn);
             if list.is_empty() {
                 routes.remove(uuid);
             }
@@ -87,21 +119,31 @@ async fn route(hub: Arc<DeviceHub>, mut link: Link) {
         let Topic::DeviceSubscribe(uuid) = Topic::parse(&topic) else {
             continue;
         };
-        let queues: Vec<mpsc::Sender<Delivery>> = hub
+        if payload.len() > MAX_DEVICE_MESSAGE {
+            if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
+                warn!(%topic, bytes = payload.len(), total, "a message too large for a device; dropped");
+            }
+            continue;
+        }
+        let routes: Vec<(mpsc::Sender<Delivery>, Arc<AtomicUsize>)> = hub
             .lock()
             .get(uuid)
-            .map(|list| list.iter().map(|(_, tx)| tx.clone()).collect())
+            .map(|list| {
+                list.iter()
+                    .map(|r| (r.queue.clone(), r.waiting.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
-        if queues.is_empty() {
+        if routes.is_empty() {
             debug!(%uuid, "a message for a device that is not connected; dropped");
         }
-        for queue in queues {
-            if let Err(mpsc::error::TrySendError::Full(_)) =
-                queue.try_send((topic.clone(), payload.clone()))
-            {
-                if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
-                    warn!(%topic, total, "a device does not read what it is sent; a message was dropped");
-                }
+        for (queue, waiting) in routes {
+            let over = waiting.load(Ordering::Relaxed) + payload.len() > DEVICE_QUEUE_BYTES;
+            let sent = !over && queue.try_send((topic.clone(), payload.clone())).is_ok();
+            if sent {
+                waiting.fetch_add(payload.len(), Ordering::Relaxed);
+            } else if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
+                warn!(%topic, total, "a device does not read what it is sent; a message was dropped");
             }
         }
     }

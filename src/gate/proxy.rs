@@ -27,6 +27,8 @@ pub const MAX_PACKET_BYTES: usize = 255 * 1024;
 const ANSWER_QUEUE: usize = 64;
 /// Reply topics remembered per device (the newest requests' `from`).
 const MAX_REPLY_TOPICS: usize = 16;
+/// QoS 2 publishes the gate answers itself that may wait for their PUBREL at once.
+const MAX_OPEN_QOS2: usize = 64;
 /// How long the client's side gets to close cleanly at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -188,6 +190,43 @@ impl Who<'_> {
             .check(self.identity, action, named, self.gate.registry.as_ref())
     }
 
+    /// Whether a delivery to an app is a device's message of another account under a topic
+    /// that does not say so (a reply to a local client's `from`, such as meross_lan's
+    /// `/appliance/meross_lan/publish`): the message's own header names the device.
+    fn another_accounts_device(&self, p: &Publish<'_>) -> bool {
+        let Identity::App { user_id } = self.identity else {
+            return false;
+        };
+        if !matches!(Topic::parse(p.topic), Topic::Other) {
+            return false; // device and app topics: the topic rules decided already
+        }
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            header: Head<'a>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow, default)]
+            from: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            uuid: Option<std::borrow::Cow<'a, str>>,
+        }
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(p.payload) else {
+            return false;
+        };
+        let head = envelope.header;
+        let from_device = match Topic::parse(&head.from) {
+            Topic::DevicePublish(uuid) => Some(uuid.to_owned()),
+            _ => None,
+        };
+        let owners = self.gate.registry.as_ref();
+        from_device
+            .into_iter()
+            .chain(head.uuid.map(|u| u.into_owned()))
+            .any(|uuid| crate::gate::acl::Owners::owned_by(owners, &uuid, user_id) == Some(false))
+    }
+
     /// The verdict on a client's PUBLISH; a refusal is counted and logged.
     pub(super) fn check_publish(&self, p: &Publish<'_>, state: &State) -> Verdict {
         let verdict = self.check(
@@ -286,7 +325,7 @@ impl Who<'_> {
                     remember_reply_topic(&p, state);
                 }
                 let verdict = self.check(Action::Receive { topic: p.topic }, state);
-                if verdict == Verdict::Allow {
+                if verdict == Verdict::Allow && !self.another_accounts_device(&p) {
                     return Step::Pass;
                 }
                 debug!(topic = %p.topic, "delivery withheld: another account's");
@@ -320,7 +359,11 @@ pub(super) fn ack_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> V
     match (p.qos, p.pkid) {
         (1, Some(pkid)) => packet::ack(packet::PUBACK, pkid).to_vec(),
         (2, Some(pkid)) => {
-            refused_qos2.insert(pkid);
+            // Bounded: a client that never sends PUBREL cannot grow it without end (its
+            // PUBREL is then passed on, or answered, all the same).
+            if refused_qos2.len() < MAX_OPEN_QOS2 {
+                refused_qos2.insert(pkid);
+            }
             packet::ack(packet::PUBREC, pkid).to_vec()
         }
         _ => Vec::new(),

@@ -41,6 +41,9 @@ impl<'a> Topic<'a> {
     }
 }
 
+/// The user part of the engine's own reply topic (`/app/merossd-<id>/subscribe`).
+pub const ENGINE_APP: &str = "merossd";
+
 /// The filter that reads what every device says.
 pub const ALL_DEVICES_PUBLISH: &str = "/appliance/+/publish";
 

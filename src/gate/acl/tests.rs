@@ -105,6 +105,8 @@ fn the_table() {
         ),
         // Replies go where a request's `from` said, unless that means something else.
         (&d, publish("/app/1234-abc/subscribe"), true, ALLOW),
+        (&d, publish("/app/999-abc/subscribe"), true, NOT_YOURS),
+        (&d, publish("/app/999/subscribe"), true, NOT_YOURS),
         (&d, publish("/app/merossd-1a2b/subscribe"), true, ALLOW),
         (&d, publish("/appliance/meross_lan/publish"), true, ALLOW),
         (&d, publish("/app/1234-abc/subscribe"), false, NOT_YOURS),
