@@ -95,25 +95,14 @@ pub(super) async fn run<C, U>(
                         Err(error) => return who.bad_packet(error),
                     };
                     let step = who.on_client_packet(&frame, &mut lock());
-                    let out = match step {
-                        Step::Pass if frame.first() == Some(&(packet::DISCONNECT << 4)) => {
-                            lock().said_goodbye = true;
-                            let _ = router_tx.write_all(&frame).await;
-                            return "client disconnected";
-                        }
-                        Step::Pass => router_tx.write_all(&frame).await,
-                        Step::Replace(bytes) => router_tx.write_all(&bytes).await,
-                        Step::Answer(bytes) if bytes.is_empty() => Ok(()),
-                        Step::Answer(bytes) => {
-                            if answer_client.try_send(bytes).is_err() {
-                                return "client does not read its answers";
-                            }
-                            Ok(())
-                        }
-                        Step::Close(why) => return why,
-                    };
-                    if out.is_err() {
-                        return "router closed";
+                    if matches!(step, Step::Pass) && frame.first() == Some(&(packet::DISCONNECT << 4)) {
+                        lock().said_goodbye = true;
+                        let _ = router_tx.write_all(&frame).await;
+                        return "client disconnected";
+                    }
+                    let ends = ("router closed", "client does not read its answers");
+                    if let Err(why) = apply(step, &frame, &mut router_tx, &answer_client, ends).await {
+                        return why;
                     }
                 }
                 Some(bytes) = answers_to_router.recv() => {
@@ -133,20 +122,9 @@ pub(super) async fn run<C, U>(
                         Ok(None) | Err(_) => return "router closed",
                     };
                     let step = who.on_router_packet(&frame, &mut lock());
-                    let out = match step {
-                        Step::Pass => client_tx.write_all(&frame).await,
-                        Step::Replace(bytes) => client_tx.write_all(&bytes).await,
-                        Step::Answer(bytes) if bytes.is_empty() => Ok(()),
-                        Step::Answer(bytes) => {
-                            if answer_router.try_send(bytes).is_err() {
-                                return "router does not read its answers";
-                            }
-                            Ok(())
-                        }
-                        Step::Close(why) => return why,
-                    };
-                    if out.is_err() {
-                        return "client closed";
+                    let ends = ("client closed", "router does not read its answers");
+                    if let Err(why) = apply(step, &frame, &mut client_tx, &answer_router, ends).await {
+                        return why;
                     }
                 }
                 Some(bytes) = answers_to_client.recv() => {
@@ -177,6 +155,26 @@ pub(super) async fn run<C, U>(
         while let Ok(Some(_)) = from_router.next().await {}
     })
     .await;
+}
+
+/// Carries out a step for one packet: pass it (or what replaces it) on with `forward`, or
+/// queue an answer for its sender. `ends` names why the connection ends when the forward
+/// side is closed, or when the sender does not read its answers.
+async fn apply<W: AsyncWrite + Unpin>(
+    step: Step,
+    frame: &[u8],
+    forward: &mut W,
+    answers: &mpsc::Sender<Vec<u8>>,
+    ends: (&'static str, &'static str),
+) -> Result<(), &'static str> {
+    let written = match step {
+        Step::Pass => forward.write_all(frame).await,
+        Step::Replace(bytes) => forward.write_all(&bytes).await,
+        Step::Answer(bytes) if bytes.is_empty() => Ok(()),
+        Step::Answer(bytes) => return answers.try_send(bytes).map_err(|_| ends.1),
+        Step::Close(why) => return Err(why),
+    };
+    written.map_err(|_| ends.0)
 }
 
 impl Who<'_> {
