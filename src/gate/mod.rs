@@ -21,6 +21,7 @@ mod device;
 pub mod handshake;
 pub mod hello;
 pub mod hub;
+mod peek;
 mod pending;
 mod proxy;
 mod slots;

@@ -7,6 +7,7 @@
 
 use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
 use super::auth::Identity;
+use super::peek;
 use super::Gate;
 use crate::metrics::inc_logged;
 use crate::mqtt::framed::{PacketReader, ReadError};
@@ -198,22 +199,9 @@ impl Who<'_> {
         if !matches!(Topic::parse(p.topic), Topic::Other) {
             return false; // device and app topics: the topic rules decided already
         }
-        #[derive(serde::Deserialize)]
-        struct Envelope<'a> {
-            #[serde(borrow)]
-            header: Head<'a>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Head<'a> {
-            #[serde(borrow, default)]
-            from: std::borrow::Cow<'a, str>,
-            #[serde(borrow, default)]
-            uuid: Option<std::borrow::Cow<'a, str>>,
-        }
-        let Ok(envelope) = serde_json::from_slice::<Envelope>(p.payload) else {
+        let Some(head) = peek::header(p.payload) else {
             return false;
         };
-        let head = envelope.header;
         let from_device = match Topic::parse(&head.from) {
             Topic::DevicePublish(uuid) => Some(uuid.to_owned()),
             _ => None,
@@ -378,22 +366,9 @@ pub(super) fn remember_reply(topic: &str, payload: &[u8], state: &mut State) {
     if !matches!(Topic::parse(topic), Topic::DeviceSubscribe(_)) {
         return;
     }
-    #[derive(serde::Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        header: Head<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Head<'a> {
-        #[serde(borrow, default)]
-        from: std::borrow::Cow<'a, str>,
-        #[serde(borrow, default)]
-        method: std::borrow::Cow<'a, str>,
-    }
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(payload) else {
+    let Some(head) = peek::header(payload) else {
         return;
     };
-    let head = envelope.header;
     if !matches!(head.method.as_ref(), "GET" | "SET" | "DELETE") || head.from.is_empty() {
         return;
     }
