@@ -288,32 +288,7 @@ fn optional_addr<'de, D: Deserializer<'de>>(de: D) -> Result<Option<SocketAddr>,
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// How merossd logs (to stderr; under systemd, the journal).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
-    pub level: String,
-    pub format: LogFormat,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: "info".to_owned(),
-            format: LogFormat::Text,
-        }
-    }
-}
-
-/// Lines for people, or one JSON object per line for log shippers.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
+pub use crate::logging::{LogConfig, LogFormat};
 
 impl Config {
     /// Reads `path`, or returns the defaults when there is none.

@@ -160,7 +160,7 @@ impl Daemon {
         // A relayed connection holds three descriptors (client, router side, router's own):
         // keep the cap where accept() cannot run out of them.
         let mut max_connections = config.mqtt.max_connections;
-        if let Some(limit) = raise_open_files_limit() {
+        if let Some(limit) = crate::process::raise_open_files_limit() {
             let fits = limit.saturating_sub(FD_RESERVE) / 3;
             if max_connections > fits {
                 warn!(
@@ -364,7 +364,7 @@ impl Daemon {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let mut daemon = Daemon::start(config).await?;
     let failure = tokio::select! {
-        _ = wait_for_signal() => None,
+        _ = crate::process::wait_for_signal() => None,
         part = daemon.tasks.join_next() => Some(match part {
             Some(Err(e)) if e.is_panic() => "a part of merossd panicked".to_owned(),
             _ => "a part of merossd stopped on its own".to_owned(),
@@ -390,33 +390,6 @@ async fn store_stopped(store: &store::Store) {
         check.tick().await;
         if !store.is_alive() {
             return;
-        }
-    }
-}
-
-/// Raises the soft limit on open files to the hard limit (the default soft limit, 1024,
-/// is far under what a house of plugs needs); returns the limit in force.
-fn raise_open_files_limit() -> Option<usize> {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => usize::try_from(limit).ok(),
-        Err(error) => {
-            warn!(%error, "cannot read or raise the open-file limit");
-            None
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

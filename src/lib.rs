@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod notify;
 pub mod pair;
+pub mod process;
 pub mod protocol;
 pub mod registry;
 pub mod shutdown;

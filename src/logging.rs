@@ -2,7 +2,7 @@
 //! or JSON, colour only on a terminal, at the configured level. `RUST_LOG` wins over the
 //! configuration when set.
 
-use crate::config::{LogConfig, LogFormat};
+use serde::Deserialize;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
@@ -22,4 +22,31 @@ pub fn init(config: &LogConfig) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
+}
+
+/// How merossd logs (to stderr; under systemd, the journal).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Lines for people, or one JSON object per line for log shippers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }

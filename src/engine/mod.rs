@@ -6,6 +6,7 @@ mod apps;
 mod control;
 pub mod device;
 mod gate_events;
+mod namespaces;
 mod poller;
 mod session;
 mod time;

@@ -2,7 +2,7 @@
 //! not fire at once) and ConsumptionX every hour. Each poll runs on its own task with a
 //! deadline, so a plug that stops answering never holds up the others.
 
-use super::session::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
+use super::namespaces::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
 use super::{Engine, RequestError};
 use crate::protocol::Method;
 use crate::shutdown::Shutdown;

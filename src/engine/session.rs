@@ -16,29 +16,7 @@ use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLO
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
-const NS_BIND: &str = "Appliance.Control.Bind";
-const NS_UNBIND: &str = "Appliance.Control.Unbind";
-const NS_CLOCK: &str = "Appliance.System.Clock";
-const NS_REPORT: &str = "Appliance.System.Report";
-const NS_CONSUMPTION_CONFIG: &str = "Appliance.Control.ConsumptionConfig";
-const NS_ABILITY: &str = "Appliance.System.Ability";
-const NS_ALL: &str = "Appliance.System.All";
-const NS_TOGGLEX: &str = "Appliance.Control.ToggleX";
-const NS_TOGGLE: &str = "Appliance.Control.Toggle";
-pub(super) const NS_ELECTRICITY: &str = "Appliance.Control.Electricity";
-pub(super) const NS_ELECTRICITYX: &str = "Appliance.Control.ElectricityX";
-pub(super) const NS_CONSUMPTIONX: &str = "Appliance.Control.ConsumptionX";
-
-/// The session messages a device may send before it has proved anything but its login.
-fn is_session(method: Method, namespace: &str) -> bool {
-    matches!(
-        (method, namespace),
-        (Method::Set, NS_BIND)
-            | (Method::Push, NS_CLOCK)
-            | (Method::Push, NS_CONSUMPTION_CONFIG)
-            | (Method::Push, NS_REPORT)
-    )
-}
+use super::namespaces::*;
 
 impl Engine {
     pub(super) async fn on_incoming(&self, incoming: Incoming) {
