@@ -39,14 +39,6 @@ impl Offer {
         tls13 || tls12
     }
 
-    /// The highest version offered is below TLS 1.2.
-    pub fn only_legacy(&self) -> bool {
-        self.versions
-            .iter()
-            .filter(|v| !is_grease(**v))
-            .all(|v| *v < TLS12)
-    }
-
     pub fn version_names(&self) -> Vec<String> {
         self.versions.iter().map(|v| version_name(*v)).collect()
     }
@@ -217,7 +209,6 @@ mod tests {
             .iter()
             .any(|c| c == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
         assert!(offer.rustls_can_serve());
-        assert!(!offer.only_legacy());
     }
 
     #[test]
@@ -238,7 +229,6 @@ mod tests {
         assert!(!offer(&[TLS12], &[0xc02f], &[0x0019]).rustls_can_serve());
         assert!(offer(&[TLS12], &[0xc02f], &[0x0017]).rustls_can_serve());
         assert!(offer(&[TLS13], &[0x1301], &[]).rustls_can_serve());
-        assert!(offer(&[0x0301], &[0x002f], &[]).only_legacy());
     }
 
     #[test]

@@ -138,9 +138,4 @@ impl Gate {
             slots: Default::default(),
         }
     }
-
-    /// How many router-side client ids were ever made (bounded by the busiest moment).
-    pub fn router_ids_made(&self) -> u32 {
-        self.slots.made()
-    }
 }

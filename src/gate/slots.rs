@@ -56,6 +56,7 @@ impl Slots {
     }
 
     /// How many ids were ever made (the most the router can remember).
+    #[cfg(test)]
     pub fn made(&self) -> u32 {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).next
     }
