@@ -67,10 +67,24 @@ pub struct Daemon {
     notifier: crate::notify::Notifier,
 }
 
+/// Connections the kernel holds for a listener before it accepts them. After a restart or
+/// a power cut every plug dials at once; with the usual 128, the rest of a storm's SYNs are
+/// dropped and each of those plugs waits out the TCP retransmission timeout (one second,
+/// then two, four, ...). The kernel caps it at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| StartError::Config(format!("`{key}`: cannot listen on {addr}: {e}")))
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|e| StartError::Config(format!("`{key}`: cannot listen on {addr}: {e}")))
 }
 
 /// The accounts plugs may use: the configured ones, else the one generated on first start.
