@@ -1,8 +1,8 @@
 //! What the engine knows of one device, and the changes it reports to the store.
 
+use super::compact::{Abilities, Json};
 use crate::protocol::payloads::{Firmware, Hardware, ToggleX};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One channel's relay.
@@ -59,13 +59,13 @@ pub struct Device {
     pub tls: Option<String>,
     pub hardware: Option<Hardware>,
     pub firmware: Option<Firmware>,
-    pub ability: Option<Value>,
-    pub all: Option<Value>,
+    pub ability: Option<Abilities>,
+    pub all: Option<Json>,
     pub channels: BTreeMap<u32, Channel>,
     pub first_seen: u64,
     pub last_seen: u64,
     pub bound_at: Option<u64>,
-    pub last_report: Option<Value>,
+    pub last_report: Option<Json>,
     /// A time zone of its own, instead of the configured one.
     pub timezone: Option<String>,
     /// Latest electricity reading per channel (metering plugs).
@@ -117,10 +117,7 @@ impl Device {
 
     /// True if the device lists `namespace` among its abilities.
     pub fn has_ability(&self, namespace: &str) -> bool {
-        self.ability
-            .as_ref()
-            .and_then(|a| a.get(namespace))
-            .is_some()
+        self.ability.as_ref().is_some_and(|a| a.has(namespace))
     }
 
     /// True for devices that measure electricity.

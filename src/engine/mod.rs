@@ -3,6 +3,7 @@
 //! that signs a message, publishes it and waits for the device's reply.
 
 mod apps;
+pub mod compact;
 mod control;
 pub mod device;
 mod gate_events;

@@ -2,6 +2,7 @@
 //! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
 //! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
+use super::compact::{Abilities, Json};
 use super::device::EventKind;
 use super::device::{Change, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
@@ -13,6 +14,7 @@ use crate::protocol::payloads::{
 };
 use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLOUD_FROM};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
@@ -134,11 +136,7 @@ impl Engine {
             // A session message whose sign failed is answered (above) but changes nothing.
             _ if !sign_ok => {}
             (Method::Push, NS_REPORT) => {
-                let report = message
-                    .payload
-                    .get("report")
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let report = Json::new(message.payload.get("report").unwrap_or(&Value::Null));
                 self.update(&uuid, |d| d.last_report = Some(report));
             }
             (Method::Push | Method::Set, NS_UNBIND) => {
@@ -271,17 +269,14 @@ impl Engine {
         let payload = &message.payload;
         let toggles: Option<Vec<ToggleX>> = match message.header.namespace.as_str() {
             NS_ABILITY => {
-                let ability = payload
-                    .get("ability")
-                    .cloned()
-                    .unwrap_or_else(|| payload.clone());
+                let ability = Abilities::new(payload.get("ability").unwrap_or(payload));
                 self.update(uuid, |d| d.ability = Some(ability));
                 None
             }
-            NS_ALL => match serde_json::from_value::<AllPayload>(payload.clone()) {
+            NS_ALL => match AllPayload::deserialize(payload) {
                 Ok(all) => {
                     let toggles = channels_of(&all.all);
-                    let raw = payload.get("all").cloned();
+                    let raw = payload.get("all").map(Json::new);
                     self.update(uuid, |d| {
                         d.hardware = Some(all.all.system.hardware.clone());
                         d.firmware = Some(all.all.system.firmware.clone());
@@ -295,20 +290,16 @@ impl Engine {
                     None
                 }
             },
-            NS_TOGGLEX => serde_json::from_value::<ToggleXPayload>(payload.clone())
-                .ok()
-                .map(|t| t.togglex),
-            NS_TOGGLE => serde_json::from_value::<TogglePayload>(payload.clone())
-                .ok()
-                .map(|t| {
-                    vec![ToggleX {
-                        channel: t.channel,
-                        onoff: t.toggle.onoff,
-                        lm_time: t.toggle.lm_time,
-                    }]
-                }),
+            NS_TOGGLEX => ToggleXPayload::deserialize(payload).ok().map(|t| t.togglex),
+            NS_TOGGLE => TogglePayload::deserialize(payload).ok().map(|t| {
+                vec![ToggleX {
+                    channel: t.channel,
+                    onoff: t.toggle.onoff,
+                    lm_time: t.toggle.lm_time,
+                }]
+            }),
             NS_ELECTRICITY | NS_ELECTRICITYX => {
-                match serde_json::from_value::<ElectricityPayload>(payload.clone()) {
+                match ElectricityPayload::deserialize(payload) {
                     Ok(e) => self.record_electricity(uuid, &e, now),
                     Err(error) => {
                         inc(&self.shared.counters.bad_messages);
@@ -318,7 +309,7 @@ impl Engine {
                 None
             }
             NS_CONSUMPTIONX => {
-                if let Ok(c) = serde_json::from_value::<ConsumptionXPayload>(payload.clone()) {
+                if let Ok(c) = ConsumptionXPayload::deserialize(payload) {
                     let days = c
                         .consumptionx
                         .into_iter()

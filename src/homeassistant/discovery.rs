@@ -222,8 +222,9 @@ mod tests {
 
     fn plug() -> Device {
         let mut d = Device::new("2208022697555151200348e1e9aabbcc", 1);
-        d.ability =
-            Some(json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}}));
+        d.ability = Some(crate::engine::compact::Abilities::new(
+            &json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}}),
+        ));
         d.channels.insert(
             0,
             Channel {

@@ -2,12 +2,13 @@
 //! events read back.
 
 use super::StoreError;
+use crate::engine::compact::{Abilities, Json};
 use crate::engine::device::{Channel, Device, Event, EventKind};
 use crate::protocol::payloads::{Firmware, Hardware};
 use rusqlite::{params, Connection};
 
-pub(super) fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
-    v.as_ref().map(|v| v.to_string())
+fn json_text(v: Option<&Json>) -> Option<&str> {
+    v.map(Json::text)
 }
 
 pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()> {
@@ -41,9 +42,9 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
         d.last_seen,
         d.online,
         d.bound_at,
-        json_text(&d.ability),
-        json_text(&d.all),
-        json_text(&d.last_report),
+        json_text(d.ability.as_ref().map(Abilities::json)),
+        json_text(d.all.as_ref()),
+        json_text(d.last_report.as_ref()),
         d.timezone,
     ])?;
     tx.execute("DELETE FROM channels WHERE uuid = ?1", [&d.uuid])?;
@@ -63,7 +64,7 @@ pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError>
                 system_all, last_report, timezone
          FROM devices ORDER BY uuid",
     )?;
-    let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    let parse = |t: Option<String>| t.and_then(|t| Json::parse(&t));
     let mut devices: Vec<Device> = stmt
         .query_map([], |r| {
             let text = |i: usize| -> rusqlite::Result<String> {
@@ -93,7 +94,7 @@ pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError>
                 last_seen: r.get(12)?,
                 online: r.get(13)?,
                 bound_at: r.get(14)?,
-                ability: parse(r.get(15)?),
+                ability: parse(r.get(15)?).map(|a| Abilities::new(&a.value())),
                 all: parse(r.get(16)?),
                 last_report: parse(r.get(17)?),
                 timezone: r.get(18)?,
