@@ -55,8 +55,14 @@ pub(super) async fn handle(
             run(gate, stream, session, pending, shutdown).await
         }
         Listener::Tls => {
-            let Some((stream, tls)) =
-                handshake::accept(&gate.tls, &gate.counters, stream, deadline).await
+            // Boxed: see the login in `run`.
+            let Some((stream, tls)) = Box::pin(handshake::accept(
+                &gate.tls,
+                &gate.counters,
+                stream,
+                deadline,
+            ))
+            .await
             else {
                 return;
             };
@@ -97,7 +103,9 @@ async fn run<S>(
         deadline,
         tls,
     } = session;
-    let login = async {
+    // Boxed, as the handshake is: a future is as large as its largest step, and this one
+    // would otherwise stay with the connection's task for its whole life.
+    let login = Box::pin(async {
         let (connect, leftover) = read_connect(&mut client, deadline).await?;
         let identity = admit(gate, &connect, open)?;
         // A device is served by the gate itself (see `device`); anyone else gets a router
@@ -111,7 +119,7 @@ async fn run<S>(
             ),
         };
         Ok::<_, GateError>((connect, leftover, identity, upstream))
-    };
+    });
     let (connect, leftover, identity, upstream) = match login.await {
         Ok(ok) => ok,
         Err(error) => return refuse(gate, &mut client, addr, error).await,
@@ -133,7 +141,9 @@ async fn run<S>(
     let Identity::Device { uuid, mac, user_id } = &identity else {
         if let Some(((router, slot), _)) = upstream {
             debug!(client_id = %connect.client_id, router_id = %slot.client_id(), identity = %identity, "client connected");
-            proxy::run(&who, client, &leftover, router, shutdown).await;
+            // Boxed: app clients are few, and every device's task would otherwise carry
+            // the space of their larger loop.
+            Box::pin(proxy::run(&who, client, &leftover, router, shutdown)).await;
             drop(slot);
         }
         return;

@@ -104,7 +104,7 @@ async fn write<W: AsyncWrite + Unpin>(client: &mut W, bytes: &[u8]) -> bool {
 /// The next message for the device, or never before it subscribed.
 async fn next_delivery(deliveries: &mut Option<Deliveries>) -> Option<Delivery> {
     match deliveries {
-        Some(rx) => rx.recv().await,
+        Some(rx) => Some(rx.recv().await),
         None => std::future::pending().await,
     }
 }
@@ -123,8 +123,12 @@ async fn on_packet(
     };
     match packet {
         Packet::Publish(p) => {
+            // Boxed: the wait for room in the router link's queue is a large future, and
+            // an idle session would carry its space.
             if who.check_publish(&p, state) == Verdict::Allow
-                && who.gate.hub.publish(p.topic, p.payload).await.is_err()
+                && Box::pin(who.gate.hub.publish(p.topic, p.payload))
+                    .await
+                    .is_err()
             {
                 return Next::End("router link closed");
             }

@@ -4,18 +4,16 @@
 //! to `/appliance/<uuid>/subscribe` comes back through it and is handed to that device's
 //! connection.
 
+pub use super::queue::Delivery;
+use super::queue::DeviceQueue;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox};
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::Topic;
-use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// Messages one device may have waiting to be written to it (the queue's memory is taken
-/// only as it fills)...
+/// Messages one device may have waiting to be written to it...
 pub const DEVICE_QUEUE: usize = 1024;
 /// ...and bytes: a device that does not read cannot make the daemon hold more than this.
 pub const DEVICE_QUEUE_BYTES: usize = 1024 * 1024;
@@ -24,31 +22,22 @@ pub const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 /// What the hub reads: every message to any device.
 const TO_DEVICES: &str = "/appliance/+/subscribe";
 
-/// A message for a device: its topic and payload.
-pub type Delivery = (String, Bytes);
-
-/// One subscribed connection: its number, its queue, and the bytes waiting in it.
+/// One subscribed connection: its number and its queue.
 struct Route {
     conn: u64,
-    queue: mpsc::Sender<Delivery>,
-    waiting: Arc<AtomicUsize>,
+    queue: Arc<DeviceQueue>,
 }
 
 /// uuid -> every subscribed connection of it.
 type Routes = HashMap<String, Vec<Route>>;
 
-/// A connection's end of its route: messages, and the count of their bytes to take off.
-pub struct Deliveries {
-    queue: mpsc::Receiver<Delivery>,
-    waiting: Arc<AtomicUsize>,
-}
+/// A connection's end of its route.
+pub struct Deliveries(Arc<DeviceQueue>);
 
 impl Deliveries {
     /// The next message for the device.
-    pub async fn recv(&mut self) -> Option<Delivery> {
-        let delivery = self.queue.recv().await?;
-        self.waiting.fetch_sub(delivery.1.len(), Ordering::Relaxed);
-        Some(delivery)
+    pub async fn recv(&mut self) -> Delivery {
+        self.0.pop().await
     }
 }
 
@@ -79,17 +68,15 @@ impl DeviceHub {
 
     /// Messages for `uuid` go (also) to connection `conn` from now on: it subscribed.
     pub fn register(&self, uuid: &str, conn: u64) -> Deliveries {
-        let (tx, rx) = mpsc::channel(DEVICE_QUEUE);
-        let waiting = Arc::new(AtomicUsize::new(0));
+        let queue = Arc::new(DeviceQueue::new(DEVICE_QUEUE, DEVICE_QUEUE_BYTES));
         let mut routes = self.lock();
         let list = routes.entry(uuid.to_owned()).or_default();
         list.retain(|r| r.conn != conn);
         list.push(Route {
             conn,
-            queue: tx,
-            waiting: waiting.clone(),
+            queue: queue.clone(),
         });
-        Deliveries { queue: rx, waiting }
+        Deliveries(queue)
     }
 
     /// Connection `conn` of `uuid` unsubscribed or is gone.
@@ -125,24 +112,19 @@ async fn route(hub: Arc<DeviceHub>, mut link: Link) {
             }
             continue;
         }
-        let routes: Vec<(mpsc::Sender<Delivery>, Arc<AtomicUsize>)> = hub
+        let routes: Vec<Arc<DeviceQueue>> = hub
             .lock()
             .get(uuid)
-            .map(|list| {
-                list.iter()
-                    .map(|r| (r.queue.clone(), r.waiting.clone()))
-                    .collect()
-            })
+            .map(|list| list.iter().map(|r| r.queue.clone()).collect())
             .unwrap_or_default();
         if routes.is_empty() {
             debug!(%uuid, "a message for a device that is not connected; dropped");
         }
-        for (queue, waiting) in routes {
-            let over = waiting.load(Ordering::Relaxed) + payload.len() > DEVICE_QUEUE_BYTES;
-            let sent = !over && queue.try_send((topic.clone(), payload.clone())).is_ok();
-            if sent {
-                waiting.fetch_add(payload.len(), Ordering::Relaxed);
-            } else if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
+        for queue in routes {
+            if queue.push((topic.clone(), payload.clone())) {
+                continue;
+            }
+            if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
                 warn!(%topic, total, "a device does not read what it is sent; a message was dropped");
             }
         }

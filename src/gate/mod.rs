@@ -9,7 +9,8 @@
 //! - one connection from TLS to the end, and what each failure costs: `conn`
 //! - who a login is: [`auth`]; which topics it may use: [`acl`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
-//! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`
+//! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`,
+//!   `queue`
 //! - the certificate and both TLS stacks: [`tls`]; which one serves a client: [`hello`],
 //!   [`handshake`]
 
@@ -24,6 +25,7 @@ pub mod hub;
 mod peek;
 mod pending;
 mod proxy;
+mod queue;
 mod slots;
 pub mod tls;
 mod upstream;

@@ -1,7 +1,7 @@
 //! Whole MQTT packets off a byte stream: the buffer lives here, so a read cancelled by a
 //! `select!` loses nothing, and a packet over the limit is refused before it is read.
 
-use super::packet::{frame_len, PacketError};
+use super::packet::{packet_len, PacketError};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -16,8 +16,9 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
-/// Bytes of room a read is given: thousands of idle plugs each hold a buffer this size.
-const READ_ROOM: usize = 1024;
+/// Bytes of room a read is given at least: thousands of idle plugs each hold a buffer this
+/// size. A longer packet gets the room its header announces.
+const READ_ROOM: usize = 256;
 
 /// The read half of a connection, cut into packets.
 pub struct PacketReader<R> {
@@ -39,12 +40,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     /// The next whole packet, or `None` at a clean end of the stream. Cancel-safe.
     pub async fn next(&mut self) -> Result<Option<Bytes>, ReadError> {
         loop {
-            if let Some(n) = frame_len(&self.buf, self.max)? {
-                return Ok(Some(self.buf.split_to(n).freeze()));
+            let announced = packet_len(&self.buf, self.max)?;
+            if let Some(n) = announced.filter(|&n| self.buf.len() >= n) {
+                let frame = self.buf.split_to(n).freeze();
+                if self.buf.is_empty() {
+                    // The room read into goes with the frame; waiting takes a small one.
+                    self.buf = BytesMut::new();
+                }
+                return Ok(Some(frame));
             }
-            // Room for a typical device message; a larger packet grows the buffer.
-            if self.buf.capacity() - self.buf.len() < READ_ROOM / 2 {
-                self.buf.reserve(READ_ROOM);
+            let want = announced.map_or(0, |n| n - self.buf.len()).max(READ_ROOM);
+            if self.buf.capacity() - self.buf.len() < want {
+                self.buf.reserve(want);
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() {
@@ -82,6 +89,24 @@ mod tests {
             writer.await.unwrap();
             assert!(reader.next().await.unwrap().is_none());
         }
+    }
+
+    #[tokio::test]
+    async fn packets_larger_than_the_read_room_come_out_whole_between_small_ones() {
+        let small = publish("s", b"x", 1, false, 1);
+        let large = publish("/appliance/x/publish", &[7u8; 9000], 1, false, 2);
+        let stream: Vec<u8> = [small.clone(), large.clone(), small.clone()].concat();
+        let (mut tx, rx) = tokio::io::duplex(700);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            tx.write_all(&stream).await.unwrap();
+        });
+        let mut reader = PacketReader::new(rx, &[], 64 * 1024);
+        assert_eq!(reader.next().await.unwrap().unwrap(), small);
+        assert_eq!(reader.next().await.unwrap().unwrap(), large);
+        assert_eq!(reader.next().await.unwrap().unwrap(), small);
+        writer.await.unwrap();
+        assert!(reader.next().await.unwrap().is_none());
     }
 
     #[tokio::test]

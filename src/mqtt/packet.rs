@@ -38,6 +38,12 @@ pub enum PacketError {
 /// Where the next packet in `buf` ends: `Ok(None)` means read more. Refuses a packet
 /// longer than `max` as soon as its length is known, before it is read.
 pub fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, PacketError> {
+    Ok(packet_len(buf, max)?.filter(|&total| buf.len() >= total))
+}
+
+/// The whole length of the packet `buf` starts with, once its fixed header is in (its
+/// body may not be); `Ok(None)` while the header is not.
+pub fn packet_len(buf: &[u8], max: usize) -> Result<Option<usize>, PacketError> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -52,7 +58,7 @@ pub fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, PacketError> {
             if total > max {
                 return Err(PacketError::TooLarge(total));
             }
-            return Ok((buf.len() >= total).then_some(total));
+            return Ok(Some(total));
         }
     }
     Err(PacketError::BadLength)
