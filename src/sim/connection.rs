@@ -91,7 +91,22 @@ async fn dial(
     tls: &TlsConnector,
     state: &Mutex<SimState>,
 ) -> std::io::Result<Io> {
-    let tcp = TcpStream::connect((config.host.as_str(), config.port)).await?;
+    let tcp = match config.source {
+        None => TcpStream::connect((config.host.as_str(), config.port)).await?,
+        Some(source) => {
+            let target = tokio::net::lookup_host((config.host.as_str(), config.port))
+                .await?
+                .find(|a| a.is_ipv4() == source.is_ipv4())
+                .ok_or_else(|| std::io::Error::other("no address of the source's family"))?;
+            let socket = if source.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+            socket.connect(target).await?
+        }
+    };
     tcp.set_nodelay(true)?;
     if config.tls != tls::TlsOffer::Modern {
         let context = tls::openssl_context(&config.tls).map_err(std::io::Error::other)?;

@@ -65,6 +65,9 @@ pub struct SimConfig {
     pub mqtt311: bool,
     /// What its TLS offers.
     pub tls: tls::TlsOffer,
+    /// The local address it dials from (any when `None`). A fleet on one machine can come
+    /// from many loopback addresses, as real plugs come from many.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl SimConfig {
@@ -82,6 +85,7 @@ impl SimConfig {
             timings: Timings::default(),
             mqtt311: false,
             tls: tls::TlsOffer::Modern,
+            source: None,
         }
     }
 }
