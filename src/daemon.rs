@@ -202,8 +202,13 @@ impl Daemon {
         let (trigger, shutdown) = shutdown::channel();
         let mut tasks = JoinSet::new();
 
+        let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
+        let hub = gate::hub::DeviceHub::start(router.devices, gate_tx.clone(), counters.clone());
         let engine = Engine::new(
-            router.engine.outbox.clone(),
+            crate::engine::Outlets {
+                router: router.engine.outbox.clone(),
+                devices: hub.clone(),
+            },
             accounts.clone(),
             counters.clone(),
             known,
@@ -211,7 +216,6 @@ impl Daemon {
             config.time.timezone.clone(),
             registry.clone(),
         );
-        let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
         tasks.spawn(
             engine
                 .clone()
@@ -236,7 +240,7 @@ impl Daemon {
                 base_topic: config.homeassistant.base_topic.clone(),
             },
             registry,
-            hub: gate::hub::DeviceHub::start(router.devices, counters.clone()),
+            hub,
         }));
         let mut tls_addrs = Vec::new();
         for listener in tls_listeners {

@@ -96,6 +96,13 @@ async fn detail(
     Path(uuid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let device = known(&state, &uuid)?;
+    // The answers are kept only in the store: let it write what is waiting first.
+    let _ = state.store.flush().await;
+    let answers = state
+        .store
+        .answers(uuid.clone())
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let events = state
         .store
         .events(Some(uuid), DETAIL_EVENTS)
@@ -110,9 +117,9 @@ async fn detail(
         "hardware": device.hardware,
         "first_seen": device.first_seen,
         "bound_at": device.bound_at,
-        "abilities": device.ability,
-        "system_all": device.all,
-        "last_report": device.last_report,
+        "abilities": answers.ability,
+        "system_all": answers.all,
+        "last_report": answers.report,
         "timezone": state.engine.zone_of(&device.uuid),
         "electricity": super::energy::readings(&device),
         "events": events,

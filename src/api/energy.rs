@@ -4,6 +4,7 @@
 use super::devices::known;
 use super::error::ApiError;
 use super::AppState;
+use crate::engine::abilities::Ability;
 use crate::protocol::{now_secs, Method};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -58,7 +59,7 @@ async fn electricity(
     if !device.is_metering() {
         return Err(not_metering());
     }
-    let (namespace, payload) = if device.has_ability("Appliance.Control.Electricity") {
+    let (namespace, payload) = if device.has_ability(Ability::Electricity) {
         (
             "Appliance.Control.Electricity",
             json!({"electricity": {"channel": 0}}),

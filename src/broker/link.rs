@@ -21,7 +21,7 @@ const RELINK_PAUSE: Duration = Duration::from_millis(200);
 pub type LinkOpener = Arc<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Send + Sync>;
 
 /// One message seen by a link.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
     pub topic: String,
     pub payload: bytes::Bytes,

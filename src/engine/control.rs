@@ -1,5 +1,6 @@
 //! Switching a relay, the one command both the API and Home Assistant send.
 
+use super::abilities::Ability;
 use super::{Engine, RequestError};
 use crate::protocol::payloads::ToggleX;
 use crate::protocol::{now_secs, Method};
@@ -34,8 +35,7 @@ impl Engine {
             )));
         }
         let onoff = u8::from(on);
-        let legacy = !device.has_ability("Appliance.Control.ToggleX")
-            && device.has_ability("Appliance.Control.Toggle");
+        let legacy = !device.has_ability(Ability::ToggleX) && device.has_ability(Ability::Toggle);
         let (namespace, payload) = if legacy {
             if channel != 0 {
                 return Err(RequestError::Unsupported(

@@ -1,6 +1,6 @@
 //! What the engine knows of one device, and the changes it reports to the store.
 
-use super::compact::{Abilities, Json};
+use super::abilities::{Abilities, Ability};
 use crate::protocol::payloads::{Firmware, Hardware, ToggleX};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,13 +59,12 @@ pub struct Device {
     pub tls: Option<String>,
     pub hardware: Option<Hardware>,
     pub firmware: Option<Firmware>,
+    /// What the engine needs of its Ability answer (the answer itself is in the store).
     pub ability: Option<Abilities>,
-    pub all: Option<Json>,
     pub channels: BTreeMap<u32, Channel>,
     pub first_seen: u64,
     pub last_seen: u64,
     pub bound_at: Option<u64>,
-    pub last_report: Option<Json>,
     /// A time zone of its own, instead of the configured one.
     pub timezone: Option<String>,
     /// Latest electricity reading per channel (metering plugs).
@@ -115,15 +114,14 @@ impl Device {
             .filter(|v| !v.is_empty())
     }
 
-    /// True if the device lists `namespace` among its abilities.
-    pub fn has_ability(&self, namespace: &str) -> bool {
-        self.ability.as_ref().is_some_and(|a| a.has(namespace))
+    /// True if the device lists `ability` among its abilities.
+    pub fn has_ability(&self, ability: Ability) -> bool {
+        self.ability.is_some_and(|a| a.has(ability))
     }
 
     /// True for devices that measure electricity.
     pub fn is_metering(&self) -> bool {
-        self.has_ability("Appliance.Control.Electricity")
-            || self.has_ability("Appliance.Control.ElectricityX")
+        self.has_ability(Ability::Electricity) || self.has_ability(Ability::ElectricityX)
     }
 
     /// Applies channel states; returns the channels that changed.
@@ -194,8 +192,25 @@ pub enum Change {
     Event(Event),
     /// An electricity reading for the history.
     Sample(Sample),
+    /// One of the device's own answers, as JSON text, to keep as it came.
+    Answer {
+        uuid: String,
+        kind: AnswerKind,
+        json: String,
+    },
     /// Per-day energy the device itself counted: (uuid, [(YYYY-MM-DD, Wh)]).
     Consumption(String, Vec<(String, f64)>),
+}
+
+/// Which of a device's answers an [`Change::Answer`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// `Appliance.System.Ability`'s `ability`.
+    Ability,
+    /// `Appliance.System.All`'s `all`.
+    All,
+    /// The last `Appliance.System.Report` PUSH's `report`.
+    Report,
 }
 
 /// What observers (the Home Assistant bridge) hear: which device to look at again.

@@ -1,6 +1,6 @@
 //! What the gate tells the engine: a device connected (it is online, with its MAC,
-//! account and TLS), disconnected (offline, unless a newer connection is up), or a login
-//! was refused (an event).
+//! account and TLS), said something (handled as a message), disconnected (offline, unless
+//! a newer connection is up), or a login was refused (an event).
 
 use super::device::EventKind;
 use super::Engine;
@@ -8,8 +8,9 @@ use crate::gate::GateEvent;
 use crate::protocol;
 
 impl Engine {
-    pub(super) fn on_gate(&self, event: GateEvent) {
+    pub(super) async fn on_gate(&self, event: GateEvent) {
         match event {
+            GateEvent::Message(message) => self.on_incoming(message).await,
             GateEvent::Connected {
                 uuid,
                 mac,

@@ -2,8 +2,8 @@
 //! says about itself, and offers the rest of the program one call, [`Engine::request`],
 //! that signs a message, publishes it and waits for the device's reply.
 
+pub mod abilities;
 mod apps;
-pub mod compact;
 mod control;
 pub mod device;
 mod gate_events;
@@ -16,8 +16,10 @@ pub use poller::run_poller;
 
 use crate::broker::{Incoming, LinkClosed, Outbox};
 use crate::config::Account;
+use crate::gate::hub::DeviceHub;
 use crate::gate::GateEvent;
 use crate::metrics::{inc, Counters};
+use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Message, Method};
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
@@ -67,10 +69,13 @@ pub struct Engine {
 }
 
 struct Shared {
-    devices: RwLock<HashMap<String, Device>>,
+    /// Boxed: the table keeps room for more entries than it holds, and a record is large.
+    devices: RwLock<HashMap<String, Box<Device>>>,
     /// Requests waiting for a reply: messageId -> (uuid, waiter).
     pending: Mutex<HashMap<String, (String, oneshot::Sender<Message>)>>,
     outbox: Outbox,
+    /// Messages to devices go straight to their connections.
+    hub: Arc<DeviceHub>,
     /// Where devices send the replies to our requests.
     reply_topic: String,
     accounts: Vec<Account>,
@@ -93,11 +98,19 @@ const HEARTBEAT: Duration = Duration::from_millis(250);
 /// Notices an observer may fall behind by before it is told it lagged.
 const NOTICE_CAPACITY: usize = 4096;
 
+/// Where the engine's messages go.
+pub struct Outlets {
+    /// Everything but messages to devices (app pushes, say).
+    pub router: Outbox,
+    /// Messages to devices (`/appliance/<uuid>/subscribe`).
+    pub devices: Arc<DeviceHub>,
+}
+
 impl Engine {
     /// A new engine. `known` are the devices remembered from before (all offline);
     /// `sink` receives every change for the store.
     pub fn new(
-        outbox: Outbox,
+        outlets: Outlets,
         accounts: Vec<Account>,
         counters: Arc<Counters>,
         known: Vec<Device>,
@@ -109,7 +122,7 @@ impl Engine {
             .into_iter()
             .map(|mut d| {
                 d.online = false;
-                (d.uuid.clone(), d)
+                (d.uuid.clone(), Box::new(d))
             })
             .collect();
         let reply_topic = format!(
@@ -121,7 +134,8 @@ impl Engine {
             shared: Arc::new(Shared {
                 devices: RwLock::new(devices),
                 pending: Mutex::new(HashMap::new()),
-                outbox,
+                outbox: outlets.router,
+                hub: outlets.devices,
                 reply_topic,
                 accounts,
                 counters,
@@ -158,13 +172,18 @@ impl Engine {
 
     /// Every known device, sorted by uuid.
     pub fn devices(&self) -> Vec<Device> {
-        let mut list: Vec<Device> = read(&self.shared.devices).values().cloned().collect();
+        let mut list: Vec<Device> = read(&self.shared.devices)
+            .values()
+            .map(|d| Device::clone(d))
+            .collect();
         list.sort_by(|a, b| a.uuid.cmp(&b.uuid));
         list
     }
 
     pub fn device(&self, uuid: &str) -> Option<Device> {
-        read(&self.shared.devices).get(uuid).cloned()
+        read(&self.shared.devices)
+            .get(uuid)
+            .map(|d| Device::clone(d))
     }
 
     /// Gives a device a name; `None` if the uuid is unknown.
@@ -238,10 +257,14 @@ impl Engine {
     /// Publishes a message on a topic and counts it.
     async fn send(&self, topic: &str, message: &Message) -> Result<(), LinkClosed> {
         debug!(topic, method = %message.header.method, namespace = %message.header.namespace, "send");
-        self.shared
-            .outbox
-            .publish(topic.to_owned(), message.to_bytes())
-            .await?;
+        let bytes = message.to_bytes();
+        if matches!(Topic::parse(topic), Topic::DeviceSubscribe(_)) {
+            // Not connected or not reading: dropped (and counted) by the hub, as the
+            // router would have; the request times out.
+            self.shared.hub.deliver(topic, bytes.into());
+        } else {
+            self.shared.outbox.publish(topic.to_owned(), bytes).await?;
+        }
         inc(&self.shared.counters.messages_out);
         Ok(())
     }
@@ -263,7 +286,7 @@ impl Engine {
         let mut devices = write(&self.shared.devices);
         let device = devices.get_mut(uuid)?;
         change(device);
-        let snapshot = device.clone();
+        let snapshot = Device::clone(device);
         self.emit(Change::Device(Box::new(snapshot.clone())));
         drop(devices);
         self.notify(Notice::Updated(uuid.to_owned()));
@@ -295,9 +318,9 @@ impl Engine {
         let mut devices = write(&self.shared.devices);
         let device = devices
             .entry(uuid.to_owned())
-            .or_insert_with(|| Device::new(uuid, protocol::now_secs()));
+            .or_insert_with(|| Box::new(Device::new(uuid, protocol::now_secs())));
         change(device);
-        let snapshot = device.clone();
+        let snapshot = Device::clone(device);
         self.emit(Change::Device(Box::new(snapshot.clone())));
         drop(devices);
         self.notify(Notice::Updated(uuid.to_owned()));
@@ -326,20 +349,15 @@ impl Engine {
         mut gate: mpsc::Receiver<GateEvent>,
         mut shutdown: Shutdown,
     ) {
-        for filter in ["/appliance/+/publish", self.shared.reply_topic.as_str()] {
-            if self.shared.outbox.subscribe(filter).await.is_err() {
-                return;
-            }
-        }
         let mut beat = tokio::time::interval(HEARTBEAT);
         loop {
-            // Gate events first: a device's Connected is queued before any of its bytes
-            // reach the router, so its Bind never finds the engine ignorant of it.
+            // What devices say comes with the gate's events, in order: a device's
+            // Connected is handled before its Bind.
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return,
                 event = gate.recv() => match event {
-                    Some(event) => self.on_gate(event),
+                    Some(event) => self.on_gate(event).await,
                     None => return,
                 },
                 message = incoming.recv() => match message {

@@ -2,6 +2,7 @@
 //! not fire at once) and ConsumptionX every hour. Each poll runs on its own task with a
 //! deadline, so a plug that stops answering never holds up the others.
 
+use super::abilities::Ability;
 use super::namespaces::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
 use super::{Engine, RequestError};
 use crate::protocol::Method;
@@ -96,7 +97,10 @@ impl Poll {
     async fn run(self, engine: &Engine, uuid: &str, timeout: Duration) -> Result<(), RequestError> {
         let (namespace, payload) = match self {
             Poll::Electricity => match engine.device(uuid) {
-                Some(d) if !d.has_ability(NS_ELECTRICITY) && d.has_ability(NS_ELECTRICITYX) => {
+                Some(d)
+                    if !d.has_ability(Ability::Electricity)
+                        && d.has_ability(Ability::ElectricityX) =>
+                {
                     (NS_ELECTRICITYX, json!({"electricity": [{"channel": 0}]}))
                 }
                 _ => (NS_ELECTRICITY, json!({"electricity": {"channel": 0}})),
@@ -104,7 +108,7 @@ impl Poll {
             Poll::Consumption => {
                 if !engine
                     .device(uuid)
-                    .is_some_and(|d| d.has_ability(NS_CONSUMPTIONX))
+                    .is_some_and(|d| d.has_ability(Ability::ConsumptionX))
                 {
                     return Ok(());
                 }

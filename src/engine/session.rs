@@ -2,8 +2,8 @@
 //! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
 //! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
-use super::compact::{Abilities, Json};
-use super::device::EventKind;
+use super::abilities::Abilities;
+use super::device::{AnswerKind, EventKind};
 use super::device::{Change, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
@@ -136,8 +136,8 @@ impl Engine {
             // A session message whose sign failed is answered (above) but changes nothing.
             _ if !sign_ok => {}
             (Method::Push, NS_REPORT) => {
-                let report = Json::new(message.payload.get("report").unwrap_or(&Value::Null));
-                self.update(&uuid, |d| d.last_report = Some(report));
+                let report = message.payload.get("report").unwrap_or(&Value::Null);
+                self.keep_answer(&uuid, AnswerKind::Report, report);
             }
             (Method::Push | Method::Set, NS_UNBIND) => {
                 info!(%uuid, "device says it was unbound (reset)");
@@ -269,19 +269,22 @@ impl Engine {
         let payload = &message.payload;
         let toggles: Option<Vec<ToggleX>> = match message.header.namespace.as_str() {
             NS_ABILITY => {
-                let ability = Abilities::new(payload.get("ability").unwrap_or(payload));
-                self.update(uuid, |d| d.ability = Some(ability));
+                let ability = payload.get("ability").unwrap_or(payload);
+                let bits = Abilities::new(ability);
+                self.update(uuid, |d| d.ability = Some(bits));
+                self.keep_answer(uuid, AnswerKind::Ability, ability);
                 None
             }
             NS_ALL => match AllPayload::deserialize(payload) {
                 Ok(all) => {
                     let toggles = channels_of(&all.all);
-                    let raw = payload.get("all").map(Json::new);
                     self.update(uuid, |d| {
                         d.hardware = Some(all.all.system.hardware.clone());
                         d.firmware = Some(all.all.system.firmware.clone());
-                        d.all = raw;
                     });
+                    if let Some(raw) = payload.get("all") {
+                        self.keep_answer(uuid, AnswerKind::All, raw);
+                    }
                     Some(toggles)
                 }
                 Err(error) => {
@@ -368,6 +371,17 @@ impl Engine {
                 EventKind::StateChanged,
                 format!("channel {channel} {}", if on { "on" } else { "off" }),
             );
+        }
+    }
+
+    /// Hands one of a known device's answers to the store, as it came.
+    fn keep_answer(&self, uuid: &str, kind: AnswerKind, json: &Value) {
+        if read(&self.shared.devices).contains_key(uuid) {
+            self.emit(Change::Answer {
+                uuid: uuid.to_owned(),
+                kind,
+                json: json.to_string(),
+            });
         }
     }
 

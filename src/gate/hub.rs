@@ -1,16 +1,27 @@
 //! Devices do not get a router connection each: rumqttd allocates about 100 KB for every
-//! connection, and a device only ever speaks on its own topics. The hub is one in-process
-//! link for all of them: what a device publishes goes through it, and everything published
-//! to `/appliance/<uuid>/subscribe` comes back through it and is handed to that device's
-//! connection.
+//! connection, and a device only ever speaks on its own topics. The hub stands for all of
+//! them:
+//! - what a device says to the engine (`/appliance/<uuid>/publish`, replies to the
+//!   engine's inbox) goes straight to the engine, in order with the device's Connected
+//!   and Disconnected, waiting for room rather than dropping anything;
+//! - what the engine says to a device is put straight on that device's queue;
+//! - the router sees what others may read (`/appliance/<uuid>/publish`, replies to apps),
+//!   and what apps send to `/appliance/<uuid>/subscribe` comes back from it through one
+//!   in-process link.
+//!
+//! A burst of plugs binding at once used to go through the router twice each way, where
+//! rumqttd's fixed-size log dropped what a busy reader had not yet read.
 
 pub use super::queue::Delivery;
 use super::queue::DeviceQueue;
+use super::GateEvent;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox};
 use crate::metrics::{inc_logged, Counters};
-use crate::protocol::topic::Topic;
+use crate::protocol::topic::{Topic, ENGINE_APP};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 /// Messages one device may have waiting to be written to it...
@@ -44,6 +55,8 @@ impl Deliveries {
 /// The hub: a link to the router and which connection each device is on.
 pub struct DeviceHub {
     outbox: Outbox,
+    /// The engine's queue (shared with the gate's Connected and Disconnected).
+    engine: mpsc::Sender<GateEvent>,
     /// Usually one connection a uuid; a reconnecting plug's old connection stays until it
     /// is found dead.
     routes: Mutex<Routes>,
@@ -52,9 +65,14 @@ pub struct DeviceHub {
 
 impl DeviceHub {
     /// Starts routing what the router has for devices.
-    pub fn start(link: Link, counters: Arc<Counters>) -> Arc<DeviceHub> {
+    pub fn start(
+        link: Link,
+        engine: mpsc::Sender<GateEvent>,
+        counters: Arc<Counters>,
+    ) -> Arc<DeviceHub> {
         let hub = Arc::new(DeviceHub {
             outbox: link.outbox.clone(),
+            engine,
             routes: Mutex::default(),
             counters,
         });
@@ -90,11 +108,61 @@ impl DeviceHub {
         }
     }
 
-    /// Publishes what a device said.
+    /// Passes on what a device said: to the engine if it is for the engine, to the router
+    /// if anyone else may read it. Waits while the engine's queue is full.
     pub async fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), LinkClosed> {
-        self.outbox
-            .publish(topic.to_owned(), payload.to_vec())
-            .await
+        let (for_engine, for_router) = match Topic::parse(topic) {
+            Topic::DevicePublish(_) => (true, true),
+            Topic::App { user } if user == ENGINE_APP => (true, false),
+            _ => (false, true),
+        };
+        if for_engine {
+            let message = Incoming {
+                topic: topic.to_owned(),
+                payload: Bytes::copy_from_slice(payload),
+            };
+            self.engine
+                .send(GateEvent::Message(message))
+                .await
+                .map_err(|_| LinkClosed)?;
+        }
+        if for_router {
+            self.outbox
+                .publish(topic.to_owned(), payload.to_vec())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Puts a message on the queue of each connection of the device `topic` names
+    /// (`/appliance/<uuid>/subscribe`); false if none took it.
+    pub fn deliver(&self, topic: &str, payload: Bytes) -> bool {
+        let Topic::DeviceSubscribe(uuid) = Topic::parse(topic) else {
+            return false;
+        };
+        if payload.len() > MAX_DEVICE_MESSAGE {
+            if let Some(total) = inc_logged(&self.counters.device_queue_full) {
+                warn!(%topic, bytes = payload.len(), total, "a message too large for a device; dropped");
+            }
+            return false;
+        }
+        let routes: Vec<Arc<DeviceQueue>> = self
+            .lock()
+            .get(uuid)
+            .map(|list| list.iter().map(|r| r.queue.clone()).collect())
+            .unwrap_or_default();
+        if routes.is_empty() {
+            debug!(%uuid, "a message for a device that is not connected; dropped");
+        }
+        let mut delivered = false;
+        for queue in routes {
+            if queue.push((topic.to_owned(), payload.clone())) {
+                delivered = true;
+            } else if let Some(total) = inc_logged(&self.counters.device_queue_full) {
+                warn!(%topic, total, "a device does not read what it is sent; a message was dropped");
+            }
+        }
+        delivered
     }
 }
 
@@ -103,30 +171,6 @@ async fn route(hub: Arc<DeviceHub>, mut link: Link) {
         return;
     }
     while let Some(Incoming { topic, payload }) = link.incoming.recv().await {
-        let Topic::DeviceSubscribe(uuid) = Topic::parse(&topic) else {
-            continue;
-        };
-        if payload.len() > MAX_DEVICE_MESSAGE {
-            if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
-                warn!(%topic, bytes = payload.len(), total, "a message too large for a device; dropped");
-            }
-            continue;
-        }
-        let routes: Vec<Arc<DeviceQueue>> = hub
-            .lock()
-            .get(uuid)
-            .map(|list| list.iter().map(|r| r.queue.clone()).collect())
-            .unwrap_or_default();
-        if routes.is_empty() {
-            debug!(%uuid, "a message for a device that is not connected; dropped");
-        }
-        for queue in routes {
-            if queue.push((topic.clone(), payload.clone())) {
-                continue;
-            }
-            if let Some(total) = inc_logged(&hub.counters.device_queue_full) {
-                warn!(%topic, total, "a device does not read what it is sent; a message was dropped");
-            }
-        }
+        hub.deliver(&topic, payload);
     }
 }

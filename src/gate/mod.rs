@@ -62,6 +62,8 @@ pub enum GateEvent {
         addr: SocketAddr,
         conn: u64,
     },
+    /// A device said something the engine reads (see `hub`).
+    Message(crate::broker::Incoming),
     /// A login was refused (recorded as an event; the CONNACK already went out).
     Refused {
         addr: SocketAddr,

@@ -10,9 +10,6 @@ use tokio::sync::Notify;
 /// A message for a device: its topic and payload.
 pub type Delivery = (String, Bytes);
 
-/// Capacity kept after the queue empties; a burst's larger buffer is given back.
-const KEEP: usize = 4;
-
 #[derive(Default)]
 struct Waiting {
     messages: VecDeque<Delivery>,
@@ -71,8 +68,9 @@ impl DeviceQueue {
         let mut waiting = self.lock();
         let delivery = waiting.messages.pop_front()?;
         waiting.bytes -= delivery.1.len();
-        if waiting.messages.is_empty() && waiting.messages.capacity() > KEEP {
-            waiting.messages.shrink_to(KEEP);
+        if waiting.messages.is_empty() {
+            // Nothing is held between messages.
+            waiting.messages = VecDeque::new();
         }
         Some(delivery)
     }

@@ -222,7 +222,7 @@ mod tests {
 
     fn plug() -> Device {
         let mut d = Device::new("2208022697555151200348e1e9aabbcc", 1);
-        d.ability = Some(crate::engine::compact::Abilities::new(
+        d.ability = Some(crate::engine::abilities::Abilities::new(
             &json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}}),
         ));
         d.channels.insert(

@@ -2,14 +2,10 @@
 //! events read back.
 
 use super::StoreError;
-use crate::engine::compact::{Abilities, Json};
-use crate::engine::device::{Channel, Device, Event, EventKind};
+use crate::engine::abilities::Abilities;
+use crate::engine::device::{AnswerKind, Channel, Device, Event, EventKind};
 use crate::protocol::payloads::{Firmware, Hardware};
-use rusqlite::{params, Connection};
-
-fn json_text(v: Option<&Json>) -> Option<&str> {
-    v.map(Json::text)
-}
+use rusqlite::{params, Connection, OptionalExtension};
 
 pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()> {
     let hw = d.hardware.clone().unwrap_or_default();
@@ -18,13 +14,12 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
     tx.prepare_cached(
         "INSERT INTO devices (uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip,
             fw_version, fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at,
-            ability, system_all, last_report, timezone)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+            timezone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (uuid) DO UPDATE SET name = ?2, mac = ?3, user_id = ?4, hw_type = ?5,
             hw_sub_type = ?6, hw_version = ?7, hw_chip = ?8, fw_version = ?9,
             fw_compile_time = ?10, inner_ip = ?11, first_seen = ?12, last_seen = ?13,
-            online = ?14, bound_at = ?15, ability = ?16, system_all = ?17, last_report = ?18,
-            timezone = ?19",
+            online = ?14, bound_at = ?15, timezone = ?16",
     )?
     .execute(params![
         d.uuid,
@@ -42,9 +37,6 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
         d.last_seen,
         d.online,
         d.bound_at,
-        json_text(d.ability.as_ref().map(Abilities::json)),
-        json_text(d.all.as_ref()),
-        json_text(d.last_report.as_ref()),
         d.timezone,
     ])?;
     tx.execute("DELETE FROM channels WHERE uuid = ?1", [&d.uuid])?;
@@ -57,14 +49,59 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// Keeps one of a device's answers (the device's row must exist).
+pub(super) fn keep_answer(
+    tx: &Connection,
+    uuid: &str,
+    kind: AnswerKind,
+    json: &str,
+) -> rusqlite::Result<()> {
+    let sql = match kind {
+        AnswerKind::Ability => "UPDATE devices SET ability = ?2 WHERE uuid = ?1",
+        AnswerKind::All => "UPDATE devices SET system_all = ?2 WHERE uuid = ?1",
+        AnswerKind::Report => "UPDATE devices SET last_report = ?2 WHERE uuid = ?1",
+    };
+    tx.prepare_cached(sql)?
+        .execute(params![uuid, json])
+        .map(drop)
+}
+
+/// A device's answers as it sent them: Ability, System.All, the last Report.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Answers {
+    pub ability: Option<serde_json::Value>,
+    pub all: Option<serde_json::Value>,
+    pub report: Option<serde_json::Value>,
+}
+
+pub(super) fn answers(conn: &Connection, uuid: &str) -> rusqlite::Result<Answers> {
+    let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    conn.query_row(
+        "SELECT ability, system_all, last_report FROM devices WHERE uuid = ?1",
+        [uuid],
+        |r| {
+            Ok(Answers {
+                ability: parse(r.get(0)?),
+                all: parse(r.get(1)?),
+                report: parse(r.get(2)?),
+            })
+        },
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
 pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip, fw_version,
                 fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at, ability,
-                system_all, last_report, timezone
+                timezone
          FROM devices ORDER BY uuid",
     )?;
-    let parse = |t: Option<String>| t.and_then(|t| Json::parse(&t));
+    let abilities = |t: Option<String>| {
+        let value: serde_json::Value = serde_json::from_str(&t?).ok()?;
+        Some(Abilities::new(&value))
+    };
     let mut devices: Vec<Device> = stmt
         .query_map([], |r| {
             let text = |i: usize| -> rusqlite::Result<String> {
@@ -94,10 +131,8 @@ pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError>
                 last_seen: r.get(12)?,
                 online: r.get(13)?,
                 bound_at: r.get(14)?,
-                ability: parse(r.get(15)?).map(|a| Abilities::new(&a.value())),
-                all: parse(r.get(16)?),
-                last_report: parse(r.get(17)?),
-                timezone: r.get(18)?,
+                ability: abilities(r.get(15)?),
+                timezone: r.get(16)?,
                 ..Default::default()
             })
         })?

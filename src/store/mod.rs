@@ -7,6 +7,7 @@ pub mod energy;
 mod schema;
 mod writer;
 
+pub use devices::Answers;
 use devices::{load_devices, read_events};
 use writer::{write_loop, Op};
 
@@ -215,6 +216,12 @@ impl Store {
 
     pub async fn energy_totals(&self) -> Result<HashMap<String, f64>, StoreError> {
         self.read(energy::energy_totals).await
+    }
+
+    /// A device's answers as it sent them (empty for an unknown uuid). Reads what was
+    /// written: call [`Store::flush`] first to see the latest.
+    pub async fn answers(&self, uuid: String) -> Result<Answers, StoreError> {
+        self.read(move |c| devices::answers(c, &uuid)).await
     }
 
     /// The newest events, of one device or of all, newest first.

@@ -140,3 +140,54 @@ async fn forget_removes_device_and_channels() {
     drop(store);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[tokio::test]
+async fn answers_are_kept_as_sent_and_record_updates_leave_them_alone() {
+    use crate::engine::abilities::Ability;
+    use crate::engine::device::AnswerKind;
+    let path = temp_db();
+    let counters = Arc::new(Counters::default());
+    let store = Store::open_path(&path, StoreOptions::default(), counters.clone()).unwrap();
+    let answer = |kind, json: serde_json::Value| Change::Answer {
+        uuid: "u1".into(),
+        kind,
+        json: json.to_string(),
+    };
+    let ability =
+        serde_json::json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}});
+    let mut d = Device::new("u1", 10);
+    store.sink().emit(Change::Device(Box::new(d.clone())));
+    store
+        .sink()
+        .emit(answer(AnswerKind::Ability, ability.clone()));
+    store.sink().emit(answer(
+        AnswerKind::All,
+        serde_json::json!({"system": {"x": 1}}),
+    ));
+    store
+        .sink()
+        .emit(answer(AnswerKind::Report, serde_json::json!([1])));
+    store
+        .sink()
+        .emit(answer(AnswerKind::Report, serde_json::json!([2])));
+    // A later record (a toggle, say) does not touch them.
+    d.name = Some("lamp".into());
+    store.sink().emit(Change::Device(Box::new(d.clone())));
+    store.flush().await.unwrap();
+    let got = store.answers("u1".into()).await.unwrap();
+    assert_eq!(got.ability, Some(ability));
+    assert_eq!(got.all, Some(serde_json::json!({"system": {"x": 1}})));
+    assert_eq!(got.report, Some(serde_json::json!([2])));
+    assert_eq!(
+        store.answers("nobody".into()).await.unwrap(),
+        Answers::default()
+    );
+    drop(store);
+
+    let again = Store::open_path(&path, StoreOptions::default(), counters).unwrap();
+    let loaded = &again.load_devices().unwrap()[0];
+    assert!(loaded.has_ability(Ability::Electricity));
+    assert!(!loaded.has_ability(Ability::Toggle));
+    drop(again);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -1,7 +1,7 @@
 //! The writer thread: takes the engine's changes off the queue in batches, writes each
 //! batch in one transaction, answers flushes, prunes old rows now and then.
 
-use super::devices::upsert_device;
+use super::devices::{keep_answer, upsert_device};
 use super::energy;
 use super::StoreOptions;
 use crate::engine::device::{Change, Device};
@@ -102,6 +102,7 @@ fn write_batch(
     let mut events = Vec::new();
     let mut samples = Vec::new();
     let mut consumption = Vec::new();
+    let mut answers = Vec::new();
     for change in changes {
         match change {
             Change::Device(d) => {
@@ -119,6 +120,7 @@ fn write_batch(
             Change::Event(e) => events.push(e),
             Change::Sample(s) => samples.push(s),
             Change::Consumption(uuid, days) => consumption.push((uuid, days)),
+            Change::Answer { uuid, kind, json } => answers.push((uuid, kind, json)),
         }
     }
     // Each change in a savepoint of its own: one that cannot be written (a value out of
@@ -132,6 +134,10 @@ fn write_batch(
                 energy::forget(c, &uuid)
             })?,
         }
+    }
+    // After the records: an answer updates its device's row.
+    for (uuid, kind, json) in &answers {
+        isolated(&mut tx, "answer", |c| keep_answer(c, uuid, *kind, json))?;
     }
     for e in events {
         isolated(&mut tx, "event", |c| {

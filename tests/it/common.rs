@@ -93,7 +93,7 @@ pub async fn known(d: &merossd::daemon::Daemon, plug: &SimDevice) {
     eventually("abilities and state known", Duration::from_secs(5), || {
         d.engine
             .device(&plug.uuid)
-            .is_some_and(|x| x.ability.is_some() && x.all.is_some())
+            .is_some_and(|x| x.ability.is_some() && x.hardware.is_some())
     })
     .await;
 }

@@ -68,7 +68,7 @@ async fn engine_learns_abilities_and_state_after_bind() {
         || {
             d.engine
                 .device(&plug.uuid)
-                .is_some_and(|dev| dev.all.is_some() && dev.ability.is_some())
+                .is_some_and(|dev| dev.hardware.is_some() && dev.ability.is_some())
         },
     )
     .await;
@@ -78,7 +78,7 @@ async fn engine_learns_abilities_and_state_after_bind() {
     assert_eq!(dev.firmware_version(), Some("2.1.17"));
     assert_eq!(dev.inner_ip(), Some("127.0.0.1"));
     assert_eq!(dev.mac.as_deref(), Some(plug.mac.as_str()));
-    assert!(dev.has_ability("Appliance.Control.Electricity"));
+    assert!(dev.has_ability(merossd::engine::abilities::Ability::Electricity));
     assert_eq!(dev.channels.get(&0).map(|c| c.on), Some(false));
     d.stop().await;
 }

@@ -41,7 +41,7 @@ async fn a_plug_from_each_of_the_eleven_traces_binds_and_is_recognised() {
             || {
                 d.engine
                     .device(&plug.uuid)
-                    .is_some_and(|dev| dev.all.is_some() && dev.ability.is_some())
+                    .is_some_and(|dev| dev.hardware.is_some() && dev.ability.is_some())
             },
         )
         .await;

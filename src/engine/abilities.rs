@@ -1,0 +1,84 @@
+//! What the engine asks of a device's `Appliance.System.Ability` answer: which of a few
+//! namespaces it has, on every toggle and poll. Those are read once, when the answer
+//! arrives, into a few bits. The answer itself (with System.All and the last Report) goes
+//! to the store and is read from there by the one view that shows it: with thousands of
+//! plugs, holding them in memory was the largest part of what each plug cost.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A namespace the engine's behaviour depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ability {
+    ToggleX,
+    Toggle,
+    Electricity,
+    ElectricityX,
+    ConsumptionX,
+}
+
+impl Ability {
+    const ALL: [Ability; 5] = [
+        Ability::ToggleX,
+        Ability::Toggle,
+        Ability::Electricity,
+        Ability::ElectricityX,
+        Ability::ConsumptionX,
+    ];
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Ability::ToggleX => "Appliance.Control.ToggleX",
+            Ability::Toggle => "Appliance.Control.Toggle",
+            Ability::Electricity => "Appliance.Control.Electricity",
+            Ability::ElectricityX => "Appliance.Control.ElectricityX",
+            Ability::ConsumptionX => "Appliance.Control.ConsumptionX",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Which [`Ability`]s a device listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Abilities(u8);
+
+impl Abilities {
+    /// From the answer's `ability` object (namespace -> parameters).
+    pub fn new(ability: &Value) -> Abilities {
+        Abilities(
+            Ability::ALL
+                .iter()
+                .filter(|a| ability.get(a.namespace()).is_some())
+                .fold(0, |bits, a| bits | a.bit()),
+        )
+    }
+
+    pub fn has(self, ability: Ability) -> bool {
+        self.0 & ability.bit() != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn listed_namespaces_are_found_and_others_not() {
+        let a = Abilities::new(&json!({
+            "Appliance.Control.ToggleX": {},
+            "Appliance.Control.Electricity": {},
+            "Appliance.System.DNDMode": {},
+        }));
+        assert!(a.has(Ability::ToggleX));
+        assert!(a.has(Ability::Electricity));
+        assert!(!a.has(Ability::Toggle));
+        assert!(!a.has(Ability::ElectricityX));
+        assert!(!a.has(Ability::ConsumptionX));
+        let none = Abilities::new(&json!([]));
+        assert!(Ability::ALL.iter().all(|a| !none.has(*a)));
+    }
+}
