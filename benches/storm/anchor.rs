@@ -3,7 +3,7 @@
 //! each plug's Bind with a SETACK and its Clock with the time, over a plain listener.
 //! Measured the way `main.rs` measures merossd, with the same plugs.
 
-use super::{all_bound, fleet, free_port, kill, rss_kb, wait_port, Figures, PATIENCE};
+use super::{free_port, kill, storm, wait_port, Figures, Server};
 use merossd::protocol::{now_secs, Message, Method};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
@@ -58,7 +58,9 @@ impl Broker {
             child: None,
         }
     }
+}
 
+impl Server for Broker {
     fn start(&mut self) -> Duration {
         let started = Instant::now();
         let child = Command::new(&self.binary)
@@ -72,8 +74,12 @@ impl Broker {
         wait_port(self.tls, started)
     }
 
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    fn child(&mut self) -> &mut Option<Child> {
+        &mut self.child
+    }
+
+    fn tls_port(&self) -> u16 {
+        self.tls.port()
     }
 }
 
@@ -134,32 +140,7 @@ pub async fn run(binary: &Path, n: u32) -> Option<Figures> {
     let mut broker = Broker::new(binary, &dir);
     let cold = broker.start();
     let tasks = responder(broker.plain);
-    std::thread::sleep(Duration::from_millis(300));
-    let idle_kb = rss_kb(broker.pid());
-
-    let fleet = fleet(broker.tls.port(), n);
-    let figures = async {
-        all_bound(&fleet, PATIENCE).await?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let per_plug_kb = rss_kb(broker.pid()).saturating_sub(idle_kb) as f64 / f64::from(n);
-
-        kill(&mut broker.child);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let restarted = Instant::now();
-        broker.start();
-        let storm = all_bound(&fleet, PATIENCE)
-            .await
-            .map(|_| restarted.elapsed());
-        Some(Figures {
-            cold,
-            idle_kb,
-            per_plug_kb,
-            storm,
-            toggle: None,
-        })
-    }
-    .await;
-    drop(fleet);
+    let figures = storm(&mut broker, n, cold).await.map(|(f, _)| f);
     tasks.iter().for_each(JoinHandle::abort);
     kill(&mut broker.child);
     let _ = std::fs::remove_dir_all(&dir);

@@ -130,6 +130,47 @@ pub fn kill(child: &mut Option<Child>) {
     }
 }
 
+/// A server the storm runs against, in a process of its own.
+pub trait Server {
+    /// Starts it; the time until its TLS port accepts.
+    fn start(&mut self) -> Duration;
+    fn child(&mut self) -> &mut Option<Child>;
+    fn tls_port(&self) -> u16;
+}
+
+/// With the server just started (`cold` it took): binds N plugs, measures memory,
+/// restarts the server with them around and times the storm. Returns the figures (no
+/// toggles) and the plugs, connected again; `None` if they did not all bind at first.
+pub async fn storm(
+    server: &mut impl Server,
+    n: u32,
+    cold: Duration,
+) -> Option<(Figures, Vec<SimDevice>)> {
+    let pid = |s: &mut dyn Server| s.child().as_ref().map(Child::id).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_kb = rss_kb(pid(server));
+    let fleet = fleet(server.tls_port(), n);
+    all_bound(&fleet, PATIENCE).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let per_plug_kb = rss_kb(pid(server)).saturating_sub(idle_kb) as f64 / f64::from(n);
+
+    kill(server.child());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let restarted = Instant::now();
+    server.start();
+    let storm = all_bound(&fleet, PATIENCE)
+        .await
+        .map(|_| restarted.elapsed());
+    let figures = Figures {
+        cold,
+        idle_kb,
+        per_plug_kb,
+        storm,
+        toggle: None,
+    };
+    Some((figures, fleet))
+}
+
 struct Daemon {
     config: std::path::PathBuf,
     tls: SocketAddr,
@@ -157,8 +198,9 @@ impl Daemon {
             child: None,
         }
     }
+}
 
-    /// Starts the daemon; returns the time until its TLS port accepts.
+impl Server for Daemon {
     fn start(&mut self) -> Duration {
         let started = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
@@ -174,8 +216,12 @@ impl Daemon {
         wait_port(self.tls, started)
     }
 
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    fn child(&mut self) -> &mut Option<Child> {
+        &mut self.child
+    }
+
+    fn tls_port(&self) -> u16 {
+        self.tls.port()
     }
 }
 
@@ -216,37 +262,15 @@ async fn merossd(n: u32, toggles: usize) -> Option<Figures> {
     d.start(); // makes the data dir, certificate and database
     kill(&mut d.child);
     let cold = d.start();
-    std::thread::sleep(Duration::from_millis(300));
-    let idle_kb = rss_kb(d.pid());
-
-    let fleet = fleet(d.tls.port(), n);
-    let figures = async {
-        all_bound(&fleet, PATIENCE).await?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let per_plug_kb = rss_kb(d.pid()).saturating_sub(idle_kb) as f64 / f64::from(n);
-
-        // The storm: restart with every plug around.
-        kill(&mut d.child);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let restarted = Instant::now();
-        d.start();
-        let storm = all_bound(&fleet, PATIENCE)
-            .await
-            .map(|_| restarted.elapsed());
-        tokio::time::sleep(Duration::from_secs(3)).await;
-
-        let uuids = fleet.iter().map(|p| p.uuid.clone()).collect();
-        let toggle = Some(toggle_round_trips(d.api, uuids, toggles).await);
-        Some(Figures {
-            cold,
-            idle_kb,
-            per_plug_kb,
-            storm,
-            toggle,
-        })
-    }
-    .await;
-    drop(fleet);
+    let figures = match storm(&mut d, n, cold).await {
+        Some((mut figures, fleet)) => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let uuids = fleet.iter().map(|p| p.uuid.clone()).collect();
+            figures.toggle = Some(toggle_round_trips(d.api, uuids, toggles).await);
+            Some(figures)
+        }
+        None => None,
+    };
     kill(&mut d.child);
     let _ = std::fs::remove_dir_all(&dir);
     figures
