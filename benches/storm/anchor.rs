@@ -3,14 +3,13 @@
 //! each plug's Bind with a SETACK and its Clock with the time, over a plain listener.
 //! Measured the way `main.rs` measures merossd, with the same plugs.
 
-use super::{free_port, kill, storm, wait_port, Figures, Server};
+use super::{free_port, storm, Figures, Server};
 use merossd::protocol::{now_secs, Message, Method};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -23,64 +22,27 @@ pub fn find_mosquitto() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-struct Broker {
-    binary: PathBuf,
-    conf: PathBuf,
-    tls: SocketAddr,
-    plain: u16,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn new(binary: &Path, dir: &Path) -> Broker {
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        merossd::gate::tls::generate(&cert, &key).expect("certificate");
-        let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let plain = free_port();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "per_listener_settings false\nallow_anonymous true\nlog_type error\n\
-                 # Run as root, it would switch to a user that cannot read the 0600 key.\nuser root\n\
-                 listener {} 127.0.0.1\ncertfile {}\nkeyfile {}\nlistener {plain} 127.0.0.1\n",
-                tls.port(),
-                cert.display(),
-                key.display(),
-            ),
-        )
-        .expect("mosquitto.conf");
-        Broker {
-            binary: binary.to_owned(),
-            conf,
-            tls,
-            plain,
-            child: None,
-        }
-    }
-}
-
-impl Server for Broker {
-    fn start(&mut self) -> Duration {
-        let started = Instant::now();
-        let child = Command::new(&self.binary)
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto starts");
-        self.child = Some(child);
-        wait_port(self.tls, started)
-    }
-
-    fn child(&mut self) -> &mut Option<Child> {
-        &mut self.child
-    }
-
-    fn tls_port(&self) -> u16 {
-        self.tls.port()
-    }
+/// mosquitto with TLS on one port and plain MQTT for the responder on another.
+fn broker(binary: &Path, dir: &Path) -> (Server, u16) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    merossd::gate::tls::generate(&cert, &key).expect("certificate");
+    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let plain = free_port();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "per_listener_settings false\nallow_anonymous true\nlog_type error\n\
+             # Run as root, it would switch to a user that cannot read the 0600 key.\nuser root\n\
+             listener {} 127.0.0.1\ncertfile {}\nkeyfile {}\nlistener {plain} 127.0.0.1\n",
+            tls.port(),
+            cert.display(),
+            key.display(),
+        ),
+    )
+    .expect("mosquitto.conf");
+    let command = [binary.as_os_str(), "-c".as_ref(), conf.as_os_str()];
+    (Server::new(&command, tls), plain)
 }
 
 /// Bind -> SETACK, Clock -> the time; everything else unanswered. Reconnects (and
@@ -137,12 +99,12 @@ fn responder(port: u16) -> [JoinHandle<()>; 2] {
 pub async fn run(binary: &Path, n: u32) -> Option<Figures> {
     let dir = std::env::temp_dir().join(format!("merossd-anchor-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut broker = Broker::new(binary, &dir);
+    let (mut broker, plain) = broker(binary, &dir);
     let cold = broker.start();
-    let tasks = responder(broker.plain);
+    let tasks = responder(plain);
     let figures = storm(&mut broker, n, cold).await.map(|(f, _)| f);
     tasks.iter().for_each(JoinHandle::abort);
-    kill(&mut broker.child);
+    broker.kill();
     let _ = std::fs::remove_dir_all(&dir);
     figures
 }

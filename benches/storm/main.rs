@@ -122,39 +122,67 @@ pub async fn all_bound(fleet: &[SimDevice], within: Duration) -> Option<Duration
     Some(started.elapsed())
 }
 
-/// Stops a child process (SIGKILL: a crash or power cut, as far as the plugs can tell).
-pub fn kill(child: &mut Option<Child>) {
-    if let Some(mut c) = child.take() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+/// A server the storm runs against, in a process of its own.
+pub struct Server {
+    command: Vec<std::ffi::OsString>,
+    /// Where its plugs dial.
+    pub tls: SocketAddr,
+    child: Option<Child>,
 }
 
-/// A server the storm runs against, in a process of its own.
-pub trait Server {
+impl Server {
+    /// `command` is the program and its arguments.
+    pub fn new<S: AsRef<std::ffi::OsStr>>(command: &[S], tls: SocketAddr) -> Server {
+        Server {
+            command: command.iter().map(|a| a.as_ref().to_owned()).collect(),
+            tls,
+            child: None,
+        }
+    }
+
     /// Starts it; the time until its TLS port accepts.
-    fn start(&mut self) -> Duration;
-    fn child(&mut self) -> &mut Option<Child>;
-    fn tls_port(&self) -> u16;
+    pub fn start(&mut self) -> Duration {
+        let started = Instant::now();
+        let child = Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        wait_port(self.tls, started)
+    }
+
+    /// Stops it with SIGKILL: a crash or power cut, as far as the plugs can tell.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn rss_kb(&self) -> u64 {
+        self.child.as_ref().map(|c| rss_kb(c.id())).unwrap_or(0)
+    }
 }
 
 /// With the server just started (`cold` it took): binds N plugs, measures memory,
 /// restarts the server with them around and times the storm. Returns the figures (no
 /// toggles) and the plugs, connected again; `None` if they did not all bind at first.
 pub async fn storm(
-    server: &mut impl Server,
+    server: &mut Server,
     n: u32,
     cold: Duration,
 ) -> Option<(Figures, Vec<SimDevice>)> {
-    let pid = |s: &mut dyn Server| s.child().as_ref().map(Child::id).unwrap_or(0);
     std::thread::sleep(Duration::from_millis(300));
-    let idle_kb = rss_kb(pid(server));
-    let fleet = fleet(server.tls_port(), n);
+    let idle_kb = server.rss_kb();
+    let fleet = fleet(server.tls.port(), n);
     all_bound(&fleet, PATIENCE).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let per_plug_kb = rss_kb(pid(server)).saturating_sub(idle_kb) as f64 / f64::from(n);
+    let per_plug_kb = server.rss_kb().saturating_sub(idle_kb) as f64 / f64::from(n);
 
-    kill(server.child());
+    server.kill();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let restarted = Instant::now();
     server.start();
@@ -171,58 +199,26 @@ pub async fn storm(
     Some((figures, fleet))
 }
 
-struct Daemon {
-    config: std::path::PathBuf,
-    tls: SocketAddr,
-    api: SocketAddr,
-    child: Option<Child>,
-}
-
-impl Daemon {
-    fn new(dir: &std::path::Path) -> Daemon {
-        let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let config = dir.join("merossd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"\"\nmax_connections = 20000\n[api]\nlisten = \"{api}\"\ntoken = \"storm\"\n[homeassistant]\nenabled = false\n[[accounts]]\nuser_id = \"1234\"\nkey = \"stormkey\"\n",
-                dir.join("data")
-            ),
-        )
-        .expect("config");
-        Daemon {
-            config,
-            tls,
-            api,
-            child: None,
-        }
-    }
-}
-
-impl Server for Daemon {
-    fn start(&mut self) -> Duration {
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_merossd"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("merossd starts");
-        self.child = Some(child);
-        wait_port(self.tls, started)
-    }
-
-    fn child(&mut self) -> &mut Option<Child> {
-        &mut self.child
-    }
-
-    fn tls_port(&self) -> u16 {
-        self.tls.port()
-    }
+/// merossd configured for the storm (account 1234, no Home Assistant); and its API.
+fn merossd_server(dir: &std::path::Path) -> (Server, SocketAddr) {
+    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let config = dir.join("merossd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"\"\nmax_connections = 20000\n[api]\nlisten = \"{api}\"\ntoken = \"storm\"\n[homeassistant]\nenabled = false\n[[accounts]]\nuser_id = \"1234\"\nkey = \"stormkey\"\n",
+            dir.join("data")
+        ),
+    )
+    .expect("config");
+    let command = [
+        env!("CARGO_BIN_EXE_merossd").as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "serve".as_ref(),
+    ];
+    (Server::new::<&std::ffi::OsStr>(&command, tls), api)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -258,20 +254,20 @@ async fn toggle_round_trips(api: SocketAddr, uuids: Vec<String>, toggles: usize)
 async fn merossd(n: u32, toggles: usize) -> Option<Figures> {
     let dir = std::env::temp_dir().join(format!("merossd-storm-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut d = Daemon::new(&dir);
+    let (mut d, api) = merossd_server(&dir);
     d.start(); // makes the data dir, certificate and database
-    kill(&mut d.child);
+    d.kill();
     let cold = d.start();
     let figures = match storm(&mut d, n, cold).await {
         Some((mut figures, fleet)) => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             let uuids = fleet.iter().map(|p| p.uuid.clone()).collect();
-            figures.toggle = Some(toggle_round_trips(d.api, uuids, toggles).await);
+            figures.toggle = Some(toggle_round_trips(api, uuids, toggles).await);
             Some(figures)
         }
         None => None,
     };
-    kill(&mut d.child);
+    d.kill();
     let _ = std::fs::remove_dir_all(&dir);
     figures
 }
