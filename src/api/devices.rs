@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 
 /// Recent events shown with a device.
 const DETAIL_EVENTS: usize = 20;
+/// How long the device view waits for the store to write what is queued.
+const DETAIL_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 /// Default and largest `limit` of the events route.
 const DEFAULT_EVENTS: usize = 50;
 const MAX_EVENTS: usize = 1000;
@@ -96,8 +98,9 @@ async fn detail(
     Path(uuid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let device = known(&state, &uuid)?;
-    // The answers are kept only in the store: let it write what is waiting first.
-    let _ = state.store.flush().await;
+    // The answers are kept only in the store: let it write what is waiting first, but not
+    // wait on a writer that is stuck (the answers are then as last written).
+    let _ = tokio::time::timeout(DETAIL_FLUSH, state.store.flush()).await;
     let answers = state
         .store
         .answers(uuid.clone())

@@ -10,7 +10,11 @@ use crate::protocol;
 impl Engine {
     pub(super) async fn on_gate(&self, event: GateEvent) {
         match event {
-            GateEvent::Message(message) => self.on_incoming(message).await,
+            GateEvent::Message(m) => {
+                // Its share of the budget goes back once it is handled.
+                let (message, _budget) = m.into_parts();
+                self.on_incoming(message).await;
+            }
             GateEvent::Connected {
                 uuid,
                 mac,

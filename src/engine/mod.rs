@@ -341,8 +341,9 @@ impl Engine {
         self.shared.sink.emit(change);
     }
 
-    /// Runs the engine until shutdown: subscribes, then handles what the router and the
-    /// gate report.
+    /// Runs the engine until shutdown, handling what the gate reports: devices' comings and
+    /// goings and everything they say. `incoming` is what the router hands the engine's
+    /// link, which subscribes to nothing today (it only publishes app pushes).
     pub async fn run(
         self,
         mut incoming: mpsc::Receiver<Incoming>,
@@ -356,6 +357,11 @@ impl Engine {
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return,
+                // Before the gate's events, which a flood could keep coming: the beat says
+                // the loop turns, not that it idles.
+                _ = beat.tick() => {
+                    self.shared.heartbeat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 event = gate.recv() => match event {
                     Some(event) => self.on_gate(event).await,
                     None => return,
@@ -364,9 +370,6 @@ impl Engine {
                     Some(message) => self.on_incoming(message).await,
                     None => return,
                 },
-                _ = beat.tick() => {
-                    self.shared.heartbeat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
             }
         }
     }

@@ -21,14 +21,35 @@ use crate::protocol::topic::{Topic, ENGINE_APP};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
+
+/// Bytes of device messages handed to the engine and not yet handled: past this, devices
+/// wait their turn (fairly: tokio's semaphore is first come, first served), so that no
+/// plug can make the daemon hold more. A message is some hundreds of bytes.
+pub const ENGINE_BUDGET: usize = 4 * 1024 * 1024;
+
+/// A device's message on its way to the engine. Its bytes count against
+/// [`ENGINE_BUDGET`] until the engine is done with it and drops it.
+#[derive(Debug)]
+pub struct ForEngine {
+    message: Incoming,
+    budget: OwnedSemaphorePermit,
+}
+
+impl ForEngine {
+    /// The message, and its share of the budget to hold while handling it.
+    pub fn into_parts(self) -> (Incoming, OwnedSemaphorePermit) {
+        (self.message, self.budget)
+    }
+}
 
 /// Messages one device may have waiting to be written to it...
 pub const DEVICE_QUEUE: usize = 1024;
 /// ...and bytes: a device that does not read cannot make the daemon hold more than this.
 pub const DEVICE_QUEUE_BYTES: usize = 1024 * 1024;
-/// The largest message handed to a device (plugs read about 4 KiB at a time).
+/// The largest message handed to a device (plugs read about 4 KiB at a time), and the
+/// largest a device may hand the engine.
 pub const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 /// What the hub reads: every message to any device.
 const TO_DEVICES: &str = "/appliance/+/subscribe";
@@ -57,6 +78,8 @@ pub struct DeviceHub {
     outbox: Outbox,
     /// The engine's queue (shared with the gate's Connected and Disconnected).
     engine: mpsc::Sender<GateEvent>,
+    /// Bytes the engine may have waiting (see [`ENGINE_BUDGET`]).
+    engine_budget: Arc<Semaphore>,
     /// Usually one connection a uuid; a reconnecting plug's old connection stays until it
     /// is found dead.
     routes: Mutex<Routes>,
@@ -73,6 +96,7 @@ impl DeviceHub {
         let hub = Arc::new(DeviceHub {
             outbox: link.outbox.clone(),
             engine,
+            engine_budget: Arc::new(Semaphore::new(ENGINE_BUDGET)),
             routes: Mutex::default(),
             counters,
         });
@@ -116,15 +140,25 @@ impl DeviceHub {
             Topic::App { user } if user == ENGINE_APP => (true, false),
             _ => (false, true),
         };
-        if for_engine {
+        if for_engine && payload.len() > MAX_DEVICE_MESSAGE {
+            if let Some(total) = inc_logged(&self.counters.bad_messages) {
+                warn!(%topic, bytes = payload.len(), total, "a device message too large for the engine; dropped");
+            }
+        } else if for_engine {
+            // Topic and payload, at most 64 KiB + a topic: within u32 and the budget.
+            let cost = u32::try_from(topic.len() + payload.len()).unwrap_or(u32::MAX);
+            let budget = self
+                .engine_budget
+                .clone()
+                .acquire_many_owned(cost)
+                .await
+                .map_err(|_| LinkClosed)?;
             let message = Incoming {
                 topic: topic.to_owned(),
                 payload: Bytes::copy_from_slice(payload),
             };
-            self.engine
-                .send(GateEvent::Message(message))
-                .await
-                .map_err(|_| LinkClosed)?;
+            let event = GateEvent::Message(ForEngine { message, budget });
+            self.engine.send(event).await.map_err(|_| LinkClosed)?;
         }
         if for_router {
             self.outbox

@@ -45,7 +45,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 
 /// What the gate tells the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum GateEvent {
     /// A device logged in. `conn` tells this connection from a later one of the same uuid.
     Connected {
@@ -63,7 +63,7 @@ pub enum GateEvent {
         conn: u64,
     },
     /// A device said something the engine reads (see `hub`).
-    Message(crate::broker::Incoming),
+    Message(hub::ForEngine),
     /// A login was refused (recorded as an event; the CONNACK already went out).
     Refused {
         addr: SocketAddr,

@@ -17,8 +17,10 @@ pub enum ReadError {
 }
 
 /// Bytes of room a read is given at least: thousands of idle plugs each hold a buffer this
-/// size. A longer packet gets the room its header announces.
+/// size. A longer packet gets the room its header announces, at most this much more per
+/// read, so that a header alone does not buy its whole length.
 const READ_ROOM: usize = 256;
+const GROW_STEP: usize = 16 * 1024;
 
 /// The read half of a connection, cut into packets.
 pub struct PacketReader<R> {
@@ -49,7 +51,9 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
                 }
                 return Ok(Some(frame));
             }
-            let want = announced.map_or(0, |n| n - self.buf.len()).max(READ_ROOM);
+            let want = announced
+                .map_or(0, |n| n - self.buf.len())
+                .clamp(READ_ROOM, GROW_STEP);
             if self.buf.capacity() - self.buf.len() < want {
                 self.buf.reserve(want);
             }
@@ -68,6 +72,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
 mod tests {
     use super::*;
     use crate::mqtt::packet::publish;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn packets_split_at_every_byte_come_out_whole() {
@@ -107,6 +112,25 @@ mod tests {
         assert_eq!(reader.next().await.unwrap().unwrap(), small);
         writer.await.unwrap();
         assert!(reader.next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_header_alone_does_not_buy_the_room_it_announces() {
+        // A PUBLISH announcing 200,000 bytes, of which 10 come.
+        let mut start = vec![0x30, 0xc0, 0x9a, 0x0c];
+        start.extend_from_slice(&[0u8; 10]);
+        let (mut tx, rx) = tokio::io::duplex(64);
+        use tokio::io::AsyncWriteExt;
+        tx.write_all(&start).await.unwrap();
+        let mut reader = PacketReader::new(rx, &[], 256 * 1024);
+        let waited = tokio::time::timeout(Duration::from_millis(50), reader.next()).await;
+        assert!(waited.is_err(), "the rest never came");
+        assert!(
+            reader.buf.capacity() <= GROW_STEP + 2 * READ_ROOM,
+            "{} bytes held for 14 received",
+            reader.buf.capacity()
+        );
+        drop(tx);
     }
 
     #[tokio::test]

@@ -191,3 +191,30 @@ async fn answers_are_kept_as_sent_and_record_updates_leave_them_alone() {
     drop(again);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[tokio::test]
+async fn a_device_forgotten_and_back_starts_without_its_old_answers() {
+    use crate::engine::device::AnswerKind;
+    let path = temp_db();
+    let counters = Arc::new(Counters::default());
+    let store = Store::open_path(&path, StoreOptions::default(), counters).unwrap();
+    let d = Device::new("u1", 10);
+    store.sink().emit(Change::Device(Box::new(d.clone())));
+    store.sink().emit(Change::Answer {
+        uuid: "u1".into(),
+        kind: AnswerKind::Report,
+        json: "[1]".into(),
+    });
+    store.flush().await.unwrap();
+    // Forgotten and back, most likely within one batch of the writer.
+    store.sink().emit(Change::Forget("u1".into()));
+    store.sink().emit(Change::Device(Box::new(d)));
+    store.flush().await.unwrap();
+    assert_eq!(store.load_devices().unwrap().len(), 1);
+    assert_eq!(
+        store.answers("u1".into()).await.unwrap(),
+        Answers::default()
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -4,7 +4,7 @@
 use super::devices::{keep_answer, upsert_device};
 use super::energy;
 use super::StoreOptions;
-use crate::engine::device::{Change, Device};
+use crate::engine::device::{AnswerKind, Change, Device};
 use crate::metrics::Counters;
 use crate::protocol::now_secs;
 use rusqlite::{params, Connection};
@@ -98,24 +98,28 @@ fn write_batch(
         return Ok(());
     }
     let mut order: Vec<String> = Vec::new();
-    let mut latest: HashMap<String, Option<Box<Device>>> = HashMap::new();
+    // Per uuid: whether it was forgotten in this batch, and its newest record after that.
+    let mut latest: HashMap<String, (bool, Option<Box<Device>>)> = HashMap::new();
     let mut events = Vec::new();
     let mut samples = Vec::new();
     let mut consumption = Vec::new();
-    let mut answers = Vec::new();
+    let mut answers: Vec<(String, AnswerKind, String)> = Vec::new();
     for change in changes {
         match change {
             Change::Device(d) => {
                 if !latest.contains_key(&d.uuid) {
                     order.push(d.uuid.clone());
                 }
-                latest.insert(d.uuid.clone(), Some(d));
+                let uuid = d.uuid.clone();
+                latest.entry(uuid).or_default().1 = Some(d);
             }
             Change::Forget(uuid) => {
                 if !latest.contains_key(&uuid) {
                     order.push(uuid.clone());
                 }
-                latest.insert(uuid, None);
+                // What it said before it was forgotten goes with it.
+                answers.retain(|(u, _, _)| *u != uuid);
+                latest.insert(uuid, (true, None));
             }
             Change::Event(e) => events.push(e),
             Change::Sample(s) => samples.push(s),
@@ -127,12 +131,18 @@ fn write_batch(
     // SQLite's range, say) is logged and skipped, and the rest of the batch still lands.
     let mut tx = conn.transaction()?;
     for uuid in order {
-        match latest.remove(&uuid).flatten() {
-            Some(device) => isolated(&mut tx, "device", |c| upsert_device(c, &device))?,
-            None => isolated(&mut tx, "forget", |c| {
+        let Some((forgotten, device)) = latest.remove(&uuid) else {
+            continue;
+        };
+        // A device forgotten and back within one batch starts from an empty row.
+        if forgotten {
+            isolated(&mut tx, "forget", |c| {
                 c.execute("DELETE FROM devices WHERE uuid = ?1", [&uuid])?;
                 energy::forget(c, &uuid)
-            })?,
+            })?;
+        }
+        if let Some(device) = device {
+            isolated(&mut tx, "device", |c| upsert_device(c, &device))?;
         }
     }
     // After the records: an answer updates its device's row.

@@ -87,13 +87,14 @@ pub async fn bound(plug: &SimDevice) {
     );
 }
 
-/// Waits until the plug bound and the engine has its abilities and System.All.
+/// Waits until the plug bound and the engine has its abilities and System.All (which
+/// gives its channels; the Bind already carries hardware and firmware).
 pub async fn known(d: &merossd::daemon::Daemon, plug: &SimDevice) {
     bound(plug).await;
     eventually("abilities and state known", Duration::from_secs(5), || {
         d.engine
             .device(&plug.uuid)
-            .is_some_and(|x| x.ability.is_some() && x.hardware.is_some())
+            .is_some_and(|x| x.ability.is_some() && !x.channels.is_empty())
     })
     .await;
 }

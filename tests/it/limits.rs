@@ -136,3 +136,34 @@ async fn an_oversized_packet_after_login_closes_the_connection() {
     assert!(d.counters.snapshot().bad_packets >= 1);
     d.stop().await;
 }
+
+/// A device message too large for the engine (a plug's are a few KB) is dropped and
+/// counted; the device stays connected and its next Bind is answered as usual.
+#[tokio::test]
+async fn a_device_message_too_large_for_the_engine_is_dropped_and_counted() {
+    let d = daemon().await;
+    let (uuid, connect) = raw::device_connect("huge", 1, 4, "x");
+    let (mut dev, code) = raw::local(&d, &connect).await;
+    assert_eq!(code, Some(0));
+    let topic = format!("/appliance/{uuid}/publish");
+    let before = d.counters.snapshot().bad_messages;
+    assert!(dev.publish(&topic, &vec![b'x'; 100 * 1024], false).await);
+    let bind = merossd::protocol::Message::new(
+        merossd::protocol::Method::Set,
+        "Appliance.Control.Bind",
+        serde_json::json!({"bind": {}}),
+        &topic,
+        KEY,
+    );
+    dev.subscribe(&[&format!("/appliance/{uuid}/subscribe")])
+        .await;
+    assert!(dev.publish(&topic, &bind.to_bytes(), false).await);
+    let (_, answer) = dev
+        .next_publish(Duration::from_secs(5))
+        .await
+        .expect("the Bind is answered");
+    let answer = merossd::protocol::Message::parse(&answer).unwrap();
+    assert_eq!(answer.header.method, merossd::protocol::Method::SetAck);
+    assert_eq!(d.counters.snapshot().bad_messages, before + 1);
+    d.stop().await;
+}

@@ -68,7 +68,7 @@ async fn engine_learns_abilities_and_state_after_bind() {
         || {
             d.engine
                 .device(&plug.uuid)
-                .is_some_and(|dev| dev.hardware.is_some() && dev.ability.is_some())
+                .is_some_and(|dev| !dev.channels.is_empty() && dev.ability.is_some())
         },
     )
     .await;
