@@ -1,10 +1,15 @@
 //! Which account and MAC each device uuid belongs to. The gate asks it at every device
 //! login (a uuid stays with its account, a MAC with its uuid) and for every app's topic
 //! rule; the engine tells it when a device is forgotten. Seeded from the store at start.
+//! An account holds at most [`MAX_DEVICES_PER_ACCOUNT`] devices: a stolen plug key must
+//! not let its holder fill the registry and the database with invented devices.
 
 use crate::gate::acl::Owners;
 use std::collections::HashMap;
 use std::sync::RwLock;
+
+/// Devices one account may have; a household has tens. Forgetting one frees a place.
+pub const MAX_DEVICES_PER_ACCOUNT: usize = 4096;
 
 /// Why a device login does not fit what is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +18,8 @@ pub enum Conflict {
     OtherAccount,
     #[error("MAC belongs to another uuid")]
     OtherUuid,
+    #[error("the account has {MAX_DEVICES_PER_ACCOUNT} devices already")]
+    Full,
 }
 
 #[derive(Debug, Default)]
@@ -21,6 +28,29 @@ struct Inner {
     devices: HashMap<String, (String, String)>,
     /// MAC -> uuid
     macs: HashMap<String, String>,
+    /// user id -> how many devices it has
+    per_account: HashMap<String, usize>,
+}
+
+impl Inner {
+    fn insert(&mut self, uuid: &str, user_id: &str, mac: &str) {
+        if self.devices.contains_key(uuid) {
+            self.forget(uuid);
+        }
+        self.macs.insert(mac.to_owned(), uuid.to_owned());
+        self.devices
+            .insert(uuid.to_owned(), (user_id.to_owned(), mac.to_owned()));
+        *self.per_account.entry(user_id.to_owned()).or_default() += 1;
+    }
+
+    fn forget(&mut self, uuid: &str) {
+        if let Some((user_id, mac)) = self.devices.remove(uuid) {
+            self.macs.remove(&mac);
+            if let Some(n) = self.per_account.get_mut(&user_id) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// The table; shared by the gate and the engine.
@@ -31,8 +61,14 @@ impl Registry {
     /// A registry of known devices: (uuid, user id, MAC).
     pub fn new(known: impl IntoIterator<Item = (String, String, String)>) -> Registry {
         let registry = Registry::default();
-        for (uuid, user_id, mac) in known {
-            let _ = registry.claim(&uuid, &user_id, &mac);
+        {
+            let mut inner = registry.0.write().unwrap_or_else(|e| e.into_inner());
+            // What the store knows stays known, also past the cap.
+            for (uuid, user_id, mac) in known {
+                if !inner.macs.contains_key(&mac) {
+                    inner.insert(&uuid, &user_id, &mac);
+                }
+            }
         }
         registry
     }
@@ -50,19 +86,19 @@ impl Registry {
                 return Err(Conflict::OtherUuid);
             }
         }
-        inner.macs.insert(mac.to_owned(), uuid.to_owned());
-        inner
-            .devices
-            .insert(uuid.to_owned(), (user_id.to_owned(), mac.to_owned()));
+        let new = !inner.devices.contains_key(uuid);
+        let held = inner.per_account.get(user_id).copied().unwrap_or(0);
+        if new && held >= MAX_DEVICES_PER_ACCOUNT {
+            return Err(Conflict::Full);
+        }
+        inner.insert(uuid, user_id, mac);
         Ok(())
     }
 
     /// Forgets a device: its uuid and MAC are free again.
     pub fn forget(&self, uuid: &str) {
         let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, mac)) = inner.devices.remove(uuid) {
-            inner.macs.remove(&mac);
-        }
+        inner.forget(uuid);
     }
 }
 
@@ -88,5 +124,32 @@ mod tests {
         assert_eq!(r.owned_by("u2", "1234"), None);
         r.forget("u1");
         assert_eq!(r.claim("u2", "1234", "m1"), Ok(()));
+    }
+
+    #[test]
+    fn an_account_is_full_at_the_cap_and_forgetting_frees_a_place() {
+        let r = Registry::default();
+        for n in 0..MAX_DEVICES_PER_ACCOUNT {
+            assert_eq!(r.claim(&format!("u{n}"), "1234", &format!("m{n}")), Ok(()));
+        }
+        assert_eq!(r.claim("new", "1234", "mnew"), Err(Conflict::Full));
+        // Known devices still log in; other accounts are not affected.
+        assert_eq!(r.claim("u0", "1234", "m0"), Ok(()));
+        assert_eq!(r.claim("other", "999", "mother"), Ok(()));
+        r.forget("u0");
+        assert_eq!(r.claim("new", "1234", "mnew"), Ok(()));
+        assert_eq!(r.claim("again", "1234", "magain"), Err(Conflict::Full));
+    }
+
+    #[test]
+    fn devices_from_the_store_are_all_known_even_past_the_cap() {
+        let over = MAX_DEVICES_PER_ACCOUNT + 5;
+        let r = Registry::new((0..over).map(|n| (format!("u{n}"), "1234".into(), format!("m{n}"))));
+        assert_eq!(r.owned_by(&format!("u{}", over - 1), "1234"), Some(true));
+        assert_eq!(
+            r.claim(&format!("u{}", over - 1), "1234", &format!("m{}", over - 1)),
+            Ok(())
+        );
+        assert_eq!(r.claim("new", "1234", "mnew"), Err(Conflict::Full));
     }
 }

@@ -9,6 +9,7 @@ use super::pending::Pending;
 use super::{device, proxy, upstream, Gate, GateEvent, Listener};
 use crate::metrics::{inc, inc_logged};
 use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
+use crate::registry::Conflict;
 use crate::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -26,10 +27,11 @@ pub enum GateError {
     ClosedEarly(usize),
     #[error("{0}")]
     BadConnect(ConnectError),
-    #[error("login refused")]
+    #[error("login refused: {why}")]
     Refused {
         code: ConnackCode,
         connect: Box<Connect>,
+        why: &'static str,
     },
     #[error("router did not take the connection: {0}")]
     Upstream(std::io::Error),
@@ -208,11 +210,13 @@ where
 
 /// Who the CONNECT is, and whether its will may be published.
 fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateError> {
-    let refused = |code| GateError::Refused {
+    let refused = |code, why| GateError::Refused {
         code,
         connect: Box::new(connect.clone()),
+        why,
     };
-    let identity = auth::authenticate(connect, &gate.accounts, open).map_err(refused)?;
+    let identity = auth::authenticate(connect, &gate.accounts, open)
+        .map_err(|code| refused(code, "credentials"))?;
     if let Some(will) = &connect.will {
         let action = Action::Publish {
             topic: &will.topic,
@@ -223,7 +227,10 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
             .check(&identity, action, false, gate.registry.as_ref())
             != Verdict::Allow
         {
-            return Err(refused(ConnackCode::NotAuthorized));
+            return Err(refused(
+                ConnackCode::NotAuthorized,
+                "will topic not allowed",
+            ));
         }
     }
     // Only a login that passed everything is recorded: a uuid keeps its account, a MAC
@@ -231,7 +238,16 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
     if let Identity::Device { uuid, mac, user_id } = &identity {
         gate.registry
             .claim(uuid, user_id, mac)
-            .map_err(|_| refused(ConnackCode::BadUserNameOrPassword))?;
+            .map_err(|conflict| match conflict {
+                Conflict::Full => refused(
+                    ConnackCode::NotAuthorized,
+                    "the account's device limit is reached; forget a device to make room",
+                ),
+                _ => refused(
+                    ConnackCode::BadUserNameOrPassword,
+                    "uuid or MAC of another device",
+                ),
+            })?;
     }
     Ok(identity)
 }
@@ -260,9 +276,9 @@ where
                 _ => None,
             }
         }
-        GateError::Refused { code, connect } => {
+        GateError::Refused { code, connect, why } => {
             if let Some(total) = inc_logged(&c.refused_logins) {
-                warn!(client_id = %connect.client_id, user = connect.username.as_deref().unwrap_or(""), code = *code as u8, total, "login refused");
+                warn!(client_id = %connect.client_id, user = connect.username.as_deref().unwrap_or(""), code = *code as u8, why, total, "login refused");
                 let _ = gate
                     .events
                     .send(GateEvent::Refused {
