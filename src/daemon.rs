@@ -206,6 +206,7 @@ impl Daemon {
         let hub = gate::hub::DeviceHub::start(router.devices, gate_tx.clone(), counters.clone());
         let engine = Engine::new(
             crate::engine::Outlets {
+                // The engine's link only publishes (app pushes); it subscribes to nothing.
                 router: router.engine.outbox.clone(),
                 devices: hub.clone(),
             },
@@ -216,11 +217,7 @@ impl Daemon {
             config.time.timezone.clone(),
             registry.clone(),
         );
-        tasks.spawn(
-            engine
-                .clone()
-                .run(router.engine.incoming, gate_rx, shutdown.clone()),
-        );
+        tasks.spawn(engine.clone().run(gate_rx, shutdown.clone()));
         tasks.spawn(crate::engine::run_poller(
             engine.clone(),
             config.energy.poll_interval(),

@@ -14,7 +14,7 @@ mod time;
 
 pub use poller::run_poller;
 
-use crate::broker::{Incoming, LinkClosed, Outbox};
+use crate::broker::{LinkClosed, Outbox};
 use crate::config::Account;
 use crate::gate::hub::DeviceHub;
 use crate::gate::GateEvent;
@@ -342,14 +342,8 @@ impl Engine {
     }
 
     /// Runs the engine until shutdown, handling what the gate reports: devices' comings and
-    /// goings and everything they say. `incoming` is what the router hands the engine's
-    /// link, which subscribes to nothing today (it only publishes app pushes).
-    pub async fn run(
-        self,
-        mut incoming: mpsc::Receiver<Incoming>,
-        mut gate: mpsc::Receiver<GateEvent>,
-        mut shutdown: Shutdown,
-    ) {
+    /// goings and everything they say.
+    pub async fn run(self, mut gate: mpsc::Receiver<GateEvent>, mut shutdown: Shutdown) {
         let mut beat = tokio::time::interval(HEARTBEAT);
         loop {
             // What devices say comes with the gate's events, in order: a device's
@@ -364,10 +358,6 @@ impl Engine {
                 }
                 event = gate.recv() => match event {
                     Some(event) => self.on_gate(event).await,
-                    None => return,
-                },
-                message = incoming.recv() => match message {
-                    Some(message) => self.on_incoming(message).await,
                     None => return,
                 },
             }

@@ -3,8 +3,7 @@
 //! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
 use super::abilities::Abilities;
-use super::device::{AnswerKind, EventKind};
-use super::device::{Change, Reading, Sample};
+use super::device::{AnswerKind, Change, EventKind, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
 use crate::metrics::{inc, inc_logged};

@@ -5,8 +5,9 @@
 //! something malformed, or the daemon stops.
 
 use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
-use super::hub::{Deliveries, Delivery};
+use super::hub::Deliveries;
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
+use super::queue::Delivery;
 use crate::mqtt::framed::PacketReader;
 use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
 use crate::protocol::topic::Topic;

@@ -12,8 +12,7 @@
 //! A burst of plugs binding at once used to go through the router twice each way, where
 //! rumqttd's fixed-size log dropped what a busy reader had not yet read.
 
-pub use super::queue::Delivery;
-use super::queue::DeviceQueue;
+use super::queue::{Delivery, DeviceQueue};
 use super::GateEvent;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox};
 use crate::metrics::{inc_logged, Counters};
