@@ -87,32 +87,6 @@ async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
     listen().map_err(|e| StartError::Config(format!("`{key}`: cannot listen on {addr}: {e}")))
 }
 
-/// The accounts plugs may use: the configured ones, else the one generated on first start.
-pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>> {
-    if config.accounts.is_empty() {
-        Ok(vec![data.account()?])
-    } else {
-        Ok(config.accounts.clone())
-    }
-}
-
-/// The accounts, for the tools that only read (`account`, `sim`): never makes one.
-pub fn existing_accounts(config: &Config) -> std::io::Result<Vec<Account>> {
-    if !config.accounts.is_empty() {
-        return Ok(config.accounts.clone());
-    }
-    match DataDir::existing(&config.data_dir).read_account()? {
-        Some(account) => Ok(vec![account]),
-        None => Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!(
-                "no account in {} yet: start the daemon once (`merossd serve` makes one), or pass the --config/--data-dir the daemon runs with",
-                config.data_dir.display()
-            ),
-        )),
-    }
-}
-
 impl Daemon {
     /// Starts every part; returns once all listeners are bound.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
@@ -148,7 +122,7 @@ impl Daemon {
                 config.data_dir.display()
             ))
         };
-        let accounts = accounts(&config, &data).map_err(unwritable)?;
+        let accounts = crate::datadir::accounts(&config, &data).map_err(unwritable)?;
         let api_token = if config.api.token.is_empty() {
             data.api_token().map_err(unwritable)?
         } else {

@@ -1,7 +1,8 @@
-//! The data directory: the generated account, API token, certificate and key, and the
-//! database. Everything secret is written readable by its owner only.
+//! The data directory: the generated account (and so which accounts plugs may use), API
+//! token, certificate and key, and the database. Everything secret is written readable
+//! by its owner only.
 
-use crate::config::Account;
+use crate::config::{Account, Config};
 use rand::Rng;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -15,6 +16,32 @@ pub const KEY_FILE: &str = "key.pem";
 pub const DB_FILE: &str = "merossd.db";
 /// Locked by the running daemon; holds its pid.
 const LOCK_FILE: &str = "merossd.lock";
+
+/// The accounts plugs may use: the configured ones, else the one generated on first start.
+pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>> {
+    if config.accounts.is_empty() {
+        Ok(vec![data.account()?])
+    } else {
+        Ok(config.accounts.clone())
+    }
+}
+
+/// The accounts, for the tools that only read (`account`, `sim`): never makes one.
+pub fn existing_accounts(config: &Config) -> std::io::Result<Vec<Account>> {
+    if !config.accounts.is_empty() {
+        return Ok(config.accounts.clone());
+    }
+    match DataDir::existing(&config.data_dir).read_account()? {
+        Some(account) => Ok(vec![account]),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no account in {} yet: start the daemon once (`merossd serve` makes one), or pass the --config/--data-dir the daemon runs with",
+                config.data_dir.display()
+            ),
+        )),
+    }
+}
 
 /// The running daemon's hold on its data directory; released when dropped (or when the
 /// process ends, however it ends: the lock is the kernel's).

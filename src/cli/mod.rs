@@ -236,7 +236,8 @@ impl Cli {
 /// `merossd account`: host, TLS port, user id, key (and where the API is).
 fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
     let data = DataDir::existing(&config.data_dir);
-    let accounts = daemon::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
+    let accounts =
+        crate::datadir::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
     let account = &accounts[0];
     let port = config.mqtt.tls_listen[0].port();
     let host = crate::host::addresses()

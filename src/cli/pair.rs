@@ -6,7 +6,6 @@ use super::remote::say;
 use super::CliError;
 use crate::client::Client;
 use crate::config::Config;
-use crate::daemon;
 use crate::pair::{self, Plug, Server};
 use crate::protocol::Method;
 use std::time::{Duration, Instant};
@@ -56,7 +55,8 @@ pub(super) async fn run(
     config: &Config,
     api: Option<Client>,
 ) -> Result<(), CliError> {
-    let accounts = daemon::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
+    let accounts =
+        crate::datadir::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
     let account = match &args.account {
         Some(id) => accounts
             .iter()

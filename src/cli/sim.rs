@@ -3,7 +3,6 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::daemon;
 use crate::sim::{self, tls::TlsOffer, Profile, SimConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -57,7 +56,7 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
     let (user_id, key) = match (&args.user_id, &args.key) {
         (Some(u), Some(k)) => (u.clone(), k.clone()),
         _ => {
-            let account = daemon::existing_accounts(config)
+            let account = crate::datadir::existing_accounts(config)
                 .map_err(|e| CliError::Other(e.to_string()))?
                 .remove(0);
             (
