@@ -124,8 +124,8 @@ async fn on_packet(
     };
     match packet {
         Packet::Publish(p) => {
-            // Boxed: the wait for room in the router link's queue is a large future, and
-            // an idle session would carry its space.
+            // Boxed: the waits for room (the engine's budget, the router link's queue)
+            // are a large future, and an idle session would carry its space.
             if who.check_publish(&p, state) == Verdict::Allow
                 && Box::pin(who.gate.hub.publish(p.topic, p.payload))
                     .await
