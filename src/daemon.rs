@@ -175,6 +175,7 @@ impl Daemon {
             })));
         let (trigger, shutdown) = shutdown::channel();
         let mut tasks = JoinSet::new();
+        tasks.spawn(router.supervisor.run(shutdown.clone()));
 
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
         let hub = gate::hub::DeviceHub::start(router.devices, gate_tx.clone(), counters.clone());
@@ -202,6 +203,8 @@ impl Daemon {
             accounts: accounts.clone(),
             tls: Arc::new(tls),
             upstream: router.upstream.clone(),
+            retained: router.retained.clone(),
+            budget: router.budget.clone(),
             handshake_timeout: config.mqtt.handshake_timeout(),
             max_connections,
             events: gate_tx,

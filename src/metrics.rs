@@ -75,6 +75,19 @@ counters! {
     store_queue_depth,
     /// Store writes dropped because the queue was full.
     store_queue_full,
+    /// Store batches that could not be written (kept and tried again).
+    store_write_failures,
+    /// Topics and filters kept from the router: a shape it cannot take, or past the
+    /// router's budget (see `gate::budget`).
+    router_refused,
+    /// Times the router was found dead and started again.
+    router_restarts,
+    /// Switch commands to a device channel folded into a later one (see `engine::pace`).
+    commands_coalesced,
+    /// Connections that had not logged in, closed to make room for a new one.
+    handshakes_evicted,
+    /// Idle API connections closed to make room for a new one.
+    api_evicted,
 }
 
 /// Adds one to a counter.

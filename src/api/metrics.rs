@@ -171,6 +171,36 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
             "API connections closed at the connection cap",
             s.api_over_cap,
         ),
+        (
+            "merossd_store_write_failures",
+            "Store batches that could not be written, kept to try again",
+            s.store_write_failures,
+        ),
+        (
+            "merossd_router_refused",
+            "Topics and filters kept from the router (unsafe shape or over budget)",
+            s.router_refused,
+        ),
+        (
+            "merossd_router_restarts",
+            "Times the router was found dead and started again",
+            s.router_restarts,
+        ),
+        (
+            "merossd_commands_coalesced",
+            "Switch commands folded into a later one for the same channel",
+            s.commands_coalesced,
+        ),
+        (
+            "merossd_handshakes_evicted",
+            "Connections not yet logged in, closed to make room",
+            s.handshakes_evicted,
+        ),
+        (
+            "merossd_api_evicted",
+            "Idle API connections closed to make room",
+            s.api_evicted,
+        ),
     ] {
         counter(registry, name, help, value);
     }

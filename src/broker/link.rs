@@ -3,6 +3,7 @@
 //! router drops the link for any reason, it is opened again under the same id, its
 //! subscriptions are made again, and [`Health`] says "degraded" until then.
 
+use super::Retained;
 use crate::metrics::{inc, Counters};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
@@ -44,7 +45,11 @@ enum Outgoing {
 
 /// A handle that sends to the router without blocking the caller.
 #[derive(Debug, Clone)]
-pub struct Outbox(mpsc::Sender<Outgoing>);
+pub struct Outbox {
+    tx: mpsc::Sender<Outgoing>,
+    /// Every link's retained publishes are also kept here (see [`Retained`]).
+    retained: Arc<Retained>,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("the router's link is closed")]
@@ -66,6 +71,7 @@ impl Outbox {
         topic: String,
         payload: Vec<u8>,
     ) -> Result<(), LinkClosed> {
+        self.retained.set(&topic, &payload);
         self.send(Outgoing::Publish {
             topic,
             payload,
@@ -75,7 +81,7 @@ impl Outbox {
     }
 
     async fn send(&self, out: Outgoing) -> Result<(), LinkClosed> {
-        self.0.send(out).await.map_err(|_| LinkClosed)
+        self.tx.send(out).await.map_err(|_| LinkClosed)
     }
 
     /// Subscribes, now and after every reopening.
@@ -120,6 +126,7 @@ impl Link {
         name: &'static str,
         opener: LinkOpener,
         counters: Arc<Counters>,
+        retained: Arc<Retained>,
     ) -> std::io::Result<Link> {
         let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (in_tx, in_rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -138,14 +145,13 @@ impl Link {
         std::thread::Builder::new()
             .name(format!("router-writer-{name}"))
             .spawn(move || writer.run(first, out_rx))?;
-        tokio::spawn(reader(
-            handoff_rx,
-            in_tx,
-            Outbox(out_tx.clone()),
-            up.clone(),
-        ));
+        let outbox = Outbox {
+            tx: out_tx,
+            retained,
+        };
+        tokio::spawn(reader(handoff_rx, in_tx, outbox.clone(), up.clone()));
         Ok(Link {
-            outbox: Outbox(out_tx),
+            outbox,
             incoming: in_rx,
             up,
         })

@@ -1,20 +1,28 @@
 //! The embedded rumqttd router: its configuration, its loopback port that only the gate can
 //! log into, and the in-process links of the engine and the Home Assistant bridge (see
 //! [`link`]). The router and its server are started by hand rather than through
-//! `rumqttd::Broker`, so that links can be opened again at any time.
+//! `rumqttd::Broker`, so that links can be opened again at any time, and a router that
+//! dies is started again ([`supervise`]) with merossd's retained messages ([`Retained`]).
+//! What clients may make it hold is counted in [`budget`].
 
+pub mod budget;
 mod link;
+mod retained;
+pub mod supervise;
 
+pub use budget::RouterBudget;
 pub use link::{Health, Incoming, Link, LinkClosed, LinkOpener, Outbox};
+pub use retained::Retained;
 
-use crate::gate::Upstream;
 use crate::metrics::Counters;
 use rand::Rng;
-use rumqttd::local::LinkBuilder;
+use rumqttd::local::{LinkBuilder, LinkRx, LinkTx};
+use rumqttd::protocol::v4::V4;
 use rumqttd::{ConnectionSettings, LinkType, RouterConfig, Server, ServerSettings};
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tracing::error;
 
@@ -30,19 +38,48 @@ const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// Connections the router serves (the gate caps them first).
 const MAX_ROUTER_CONNECTIONS: usize = 10_010;
 
+/// How to reach the router's loopback port, and the login only the gate knows.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub user: String,
+    pub password: String,
+}
+
+/// Where the router listens now: a router started again (see [`supervise`]) listens on
+/// another port, and connections made after that go there.
+#[derive(Debug)]
+pub struct CurrentUpstream(RwLock<Upstream>);
+
+impl CurrentUpstream {
+    pub fn get(&self) -> Upstream {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, upstream: Upstream) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = upstream;
+    }
+}
+
 /// The running router: where the gate connects, and the in-process links.
 pub struct Router {
-    pub upstream: Upstream,
+    pub upstream: Arc<CurrentUpstream>,
     /// The engine's link.
     pub engine: Link,
     /// The Home Assistant bridge's link.
     pub homeassistant: Link,
     /// The devices' link.
     pub devices: Link,
-    /// Whether every link is up.
+    /// Whether the router and every link are up.
     pub health: Health,
     /// Opens a link by client id (also what re-opens a dropped one).
     pub opener: LinkOpener,
+    /// Every retained message merossd holds on the router.
+    pub retained: Arc<Retained>,
+    /// What clients made the router hold.
+    pub budget: Arc<RouterBudget>,
+    /// Watches the router and starts it again if it dies: run it as a task.
+    pub supervisor: supervise::Supervisor,
 }
 
 fn router_config() -> RouterConfig {
@@ -61,15 +98,82 @@ fn router_config() -> RouterConfig {
     }
 }
 
-/// Starts rumqttd on a free loopback port and opens the in-process links.
-pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
-    let addr = free_loopback_port()?;
-    let mut rng = rand::thread_rng();
-    let user = format!("merossd-gate-{}", hex::encode(rng.gen::<[u8; 4]>()));
-    let password = hex::encode(rng.gen::<[u8; 24]>());
+/// One rumqttd router: how to open links to it, and whether it still runs.
+pub(crate) struct Running {
+    open: OpenLink,
+    alive: Box<dyn Fn() -> bool + Send + Sync>,
+    /// A link kept open for as long as the router runs (the one that gave a router
+    /// started again its retained messages).
+    keep: Option<(LinkTx, LinkRx)>,
+}
 
+/// Opens a link to one router.
+type OpenLink = Arc<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Send + Sync>;
+
+/// How long opening a link may take. rumqttd's `LinkBuilder::build` waits without end for
+/// a router that died after it took the request; such a wait is left behind on its own
+/// thread (one per link at most, once per router death) and the link tries again.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Opens a link with `open`, within [`OPEN_TIMEOUT`].
+fn open_within(open: OpenLink, client_id: &str) -> Result<(LinkTx, LinkRx), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let id = client_id.to_owned();
+    std::thread::Builder::new()
+        .name("router-link-open".into())
+        .spawn(move || {
+            let _ = tx.send(open(&id));
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv_timeout(OPEN_TIMEOUT)
+        .map_err(|_| "the router did not answer".to_owned())?
+}
+
+/// Starts the server of a router.
+type Listen = Box<dyn FnOnce() -> std::io::Result<Upstream> + Send>;
+
+/// Starts a router; its server (on a free loopback port, with a fresh login) starts when
+/// the second half is called, so that links can be opened before anything else connects.
+fn spawn_router() -> (Running, Listen) {
+    let router_tx = rumqttd::Router::new(0, router_config()).spawn();
+    let link_tx = router_tx.clone();
+    let open: OpenLink = Arc::new(move |client_id: &str| {
+        LinkBuilder::new(client_id, link_tx.clone())
+            .build()
+            .map(|(tx, rx, _ack)| (tx, rx))
+            .map_err(|e| e.to_string())
+    });
+    let watch_tx = router_tx.clone();
+    // The router's thread owns the receiving end: it is gone once the thread is.
+    let alive = Box::new(move || !watch_tx.is_disconnected());
+    let listen: Listen = Box::new(move || {
+        let upstream = fresh_login()?;
+        let settings = server_settings(&upstream);
+        run_server(Server::new(settings, router_tx, V4))?;
+        wait_listening(upstream.addr, &upstream.user, &upstream.password)?;
+        Ok(upstream)
+    });
+    let running = Running {
+        open,
+        alive,
+        keep: None,
+    };
+    (running, listen)
+}
+
+/// A free loopback port and a login only the gate will know.
+fn fresh_login() -> std::io::Result<Upstream> {
+    let mut rng = rand::thread_rng();
+    Ok(Upstream {
+        addr: free_loopback_port()?,
+        user: format!("merossd-gate-{}", hex::encode(rng.gen::<[u8; 4]>())),
+        password: hex::encode(rng.gen::<[u8; 24]>()),
+    })
+}
+
+fn server_settings(upstream: &Upstream) -> ServerSettings {
     let mut auth = HashMap::new();
-    auth.insert(user.clone(), password.clone());
+    auth.insert(upstream.user.clone(), upstream.password.clone());
     let connections = ConnectionSettings {
         connection_timeout_ms: 5000,
         max_payload_size: MAX_PAYLOAD_BYTES,
@@ -78,29 +182,18 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
         external_auth: None,
         dynamic_filters: true,
     };
-    let settings = ServerSettings {
+    ServerSettings {
         name: "gate".to_owned(),
-        listen: addr,
+        listen: upstream.addr,
         tls: None,
         next_connection_delay_ms: 0,
         connections,
-    };
+    }
+}
 
-    let router_tx = rumqttd::Router::new(0, router_config()).spawn();
-    let link_tx = router_tx.clone();
-    let opener: LinkOpener = Arc::new(move |client_id: &str| {
-        LinkBuilder::new(client_id, link_tx.clone())
-            .build()
-            .map(|(tx, rx, _ack)| (tx, rx))
-            .map_err(|e| e.to_string())
-    });
-    // The links first: the router numbers connections and reuses numbers, and a late
-    // disconnect of an early network client (the readiness probe) must not hit a link.
-    let engine = Link::start(ENGINE_LINK, opener.clone(), counters.clone())?;
-    let homeassistant = Link::start(HOMEASSISTANT_LINK, opener.clone(), counters.clone())?;
-    let devices = Link::start(DEVICES_LINK, opener.clone(), counters)?;
-    let mut server = Server::new(settings, router_tx.clone(), rumqttd::protocol::v4::V4);
-    // The server's accept loop runs on its own thread and runtime, as rumqttd expects.
+/// Runs the server's accept loop on its own thread and runtime, as rumqttd expects.
+/// rumqttd cannot stop it: after its router dies, it stays, failing every login.
+fn run_server(mut server: Server<V4>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("rumqttd".into())
         .spawn(move || {
@@ -114,15 +207,42 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
             if let Err(e) = runtime.block_on(server.start(LinkType::Remote)) {
                 error!(error = %e, "router server stopped");
             }
-        })?;
-    wait_listening(addr, &user, &password)?;
+        })
+        .map(drop)
+}
+
+/// Starts rumqttd on a free loopback port and opens the in-process links.
+pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
+    let (running, listen) = spawn_router();
+    let current = Arc::new(RwLock::new(running));
+    let link_to = current.clone();
+    let opener: LinkOpener = Arc::new(move |client_id: &str| {
+        // Not under the lock: a router being started again must be able to take it.
+        let open = link_to.read().unwrap_or_else(|e| e.into_inner()).open.clone();
+        open_within(open, client_id)
+    });
+    let retained = Arc::new(Retained::default());
+    let link = |name| Link::start(name, opener.clone(), counters.clone(), retained.clone());
+    // The links first: the router numbers connections and reuses numbers, and a late
+    // disconnect of an early network client (the readiness probe) must not hit a link.
+    let engine = link(ENGINE_LINK)?;
+    let homeassistant = link(HOMEASSISTANT_LINK)?;
+    let devices = link(DEVICES_LINK)?;
+    let upstream = Arc::new(CurrentUpstream(RwLock::new(listen()?)));
+    let router_up = Arc::new(AtomicBool::new(true));
+    let budget = Arc::new(RouterBudget::default());
+    let supervisor = supervise::Supervisor {
+        current,
+        upstream: upstream.clone(),
+        retained: retained.clone(),
+        budget: budget.clone(),
+        up: router_up.clone(),
+        counters,
+    };
     Ok(Router {
-        upstream: Upstream {
-            addr,
-            user,
-            password,
-        },
+        upstream,
         health: Health(vec![
+            ("router", router_up),
             (ENGINE_LINK, engine.up.clone()),
             (HOMEASSISTANT_LINK, homeassistant.up.clone()),
             (DEVICES_LINK, devices.up.clone()),
@@ -131,6 +251,9 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
         homeassistant,
         devices,
         opener,
+        retained,
+        budget,
+        supervisor,
     })
 }
 

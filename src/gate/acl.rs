@@ -18,8 +18,6 @@ use crate::protocol::topic::{Topic, ALL_DEVICES_PUBLISH, ENGINE_APP};
 
 /// The longest topic or filter taken (real ones are under 120 bytes).
 pub const MAX_TOPIC_BYTES: usize = 512;
-/// The most filters one SUBSCRIBE may carry.
-pub const MAX_FILTERS_PER_SUBSCRIBE: usize = 16;
 
 /// What a connection asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

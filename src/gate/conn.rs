@@ -222,10 +222,12 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
             topic: &will.topic,
             retain: will.retain,
         };
+        // The router publishes the will: it must be a topic the router can take.
         if gate
             .acl
             .check(&identity, action, false, gate.registry.as_ref())
             != Verdict::Allow
+            || !crate::broker::budget::routable_topic(&will.topic)
         {
             return Err(refused(
                 ConnackCode::NotAuthorized,

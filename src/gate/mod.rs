@@ -23,6 +23,7 @@ pub mod handshake;
 pub mod hello;
 pub mod hub;
 mod peek;
+mod pace;
 mod pending;
 mod proxy;
 mod queue;
@@ -32,6 +33,7 @@ mod upstream;
 
 pub use accept::serve;
 
+use crate::broker::{CurrentUpstream, Retained, RouterBudget};
 use crate::config::Account;
 use crate::metrics::Counters;
 use crate::registry::Registry;
@@ -64,20 +66,15 @@ pub enum GateEvent {
     },
     /// A device said something the engine reads (see `hub`).
     Message(hub::ForEngine),
+    /// A switch command was replaced by a later one for the same channel before it was
+    /// sent (see `pace`): whoever waits for its answer waits in vain.
+    Superseded { message_id: String },
     /// A login was refused (recorded as an event; the CONNACK already went out).
     Refused {
         addr: SocketAddr,
         client_id: String,
         code: u8,
     },
-}
-
-/// How to reach the router.
-#[derive(Clone)]
-pub struct Upstream {
-    pub addr: SocketAddr,
-    pub user: String,
-    pub password: String,
 }
 
 /// What a listener speaks.
@@ -94,7 +91,7 @@ pub enum Listener {
 pub struct GateOptions {
     pub accounts: Vec<Account>,
     pub tls: Arc<tls::TlsConfigs>,
-    pub upstream: Upstream,
+    pub upstream: Arc<CurrentUpstream>,
     pub handshake_timeout: Duration,
     pub max_connections: usize,
     pub events: mpsc::Sender<GateEvent>,
@@ -103,13 +100,17 @@ pub struct GateOptions {
     pub registry: Arc<Registry>,
     /// Where devices' traffic goes, in place of a router connection each.
     pub hub: Arc<hub::DeviceHub>,
+    /// What merossd retains on the router, handed again to a client that subscribes again.
+    pub retained: Arc<Retained>,
+    /// What clients made the router hold.
+    pub budget: Arc<RouterBudget>,
 }
 
 /// What every connection task shares.
 pub struct Gate {
     accounts: Vec<Account>,
     tls: Arc<tls::TlsConfigs>,
-    upstream: Upstream,
+    upstream: Arc<CurrentUpstream>,
     handshake_timeout: Duration,
     permits: Arc<Semaphore>,
     events: mpsc::Sender<GateEvent>,
@@ -117,6 +118,8 @@ pub struct Gate {
     acl: Acl,
     registry: Arc<Registry>,
     hub: Arc<hub::DeviceHub>,
+    retained: Arc<Retained>,
+    budget: Arc<RouterBudget>,
     next_conn: AtomicU64,
     /// Connections per address that have not logged in yet.
     pending: Arc<PendingTable>,
@@ -137,6 +140,8 @@ impl Gate {
             acl: o.acl,
             registry: o.registry,
             hub: o.hub,
+            retained: o.retained,
+            budget: o.budget,
             next_conn: AtomicU64::new(0),
             pending: Default::default(),
             slots: Default::default(),

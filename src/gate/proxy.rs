@@ -5,8 +5,9 @@
 //! gate answers what it refuses itself (PUBACK, SUBACK 0x80), so each side's write half
 //! has one owner and an answer never lands inside another packet.
 
-use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
+use super::acl::{Action, Verdict};
 use super::auth::Identity;
+use crate::broker::budget::{self, OverBudget, MAX_FILTERS_PER_SUBSCRIBE};
 use super::peek;
 use super::Gate;
 use crate::metrics::inc_logged;
@@ -48,6 +49,13 @@ pub(super) struct State {
     pub(super) replies: VecDeque<String>,
     /// SUBSCRIBEs passed on with some filters taken out: pkid -> which were allowed.
     partial: HashMap<u16, Vec<bool>>,
+    /// Filters this connection holds at the router.
+    filters: HashSet<String>,
+    /// Topics this connection was the first to publish to (see `budget`).
+    new_topics: usize,
+    /// SUBSCRIBEs of filters the connection held already, by pkid: the router does not
+    /// send their retained messages again, so the gate does, after the SUBACK.
+    resend: HashMap<u16, Vec<String>>,
     /// QoS 2 publishes the gate refused but acknowledged (PUBREC), by pkid, per side.
     pub(super) refused_from_client: HashSet<u16>,
     refused_from_router: HashSet<u16>,
@@ -58,6 +66,8 @@ pub(super) struct State {
 /// What to do with one packet.
 enum Step {
     Pass,
+    /// Pass it on, and answer the sender with these bytes.
+    PassAndAnswer(Vec<u8>),
     /// Pass these bytes instead.
     Replace(Vec<u8>),
     /// Drop it and answer the sender with these bytes (maybe nothing).
@@ -170,6 +180,10 @@ async fn apply<W: AsyncWrite + Unpin>(
 ) -> Result<(), &'static str> {
     let written = match step {
         Step::Pass => forward.write_all(frame).await,
+        Step::PassAndAnswer(bytes) => {
+            forward.write_all(frame).await.map_err(|_| ends.0)?;
+            return answers.try_send(bytes).map_err(|_| ends.1);
+        }
         Step::Replace(bytes) => forward.write_all(&bytes).await,
         Step::Answer(bytes) if bytes.is_empty() => Ok(()),
         Step::Answer(bytes) => return answers.try_send(bytes).map_err(|_| ends.1),
@@ -251,7 +265,7 @@ impl Who<'_> {
         };
         match packet {
             Packet::Publish(p) => {
-                if self.check_publish(&p, state) == Verdict::Allow {
+                if self.check_publish(&p, state) == Verdict::Allow && self.routable(&p, state) {
                     return Step::Pass;
                 }
                 Step::Answer(ack_publish(&p, &mut state.refused_from_client))
@@ -260,11 +274,73 @@ impl Who<'_> {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
             }
             Packet::Subscribe { pkid, filters } => self.subscribe(pkid, &filters, state),
+            Packet::Unsubscribe { pkid, filters } => {
+                for filter in filters {
+                    state.filters.remove(filter);
+                }
+                // rumqttd answers one UNSUBACK per filter it held and none for others:
+                // the gate answers once, as MQTT says, and drops the router's.
+                Step::PassAndAnswer(packet::ack(packet::UNSUBACK, pkid).to_vec())
+            }
             Packet::Connect => Step::Close(
                 self.bad_packet(packet::PacketError::Malformed("a second CONNECT").into()),
             ),
             _ => Step::Pass,
         }
+    }
+
+    /// Whether the router may be given a publish the topic rules allowed: a topic shape
+    /// it can take, within the router's budget.
+    fn routable(&self, p: &Publish<'_>, state: &mut State) -> bool {
+        let verdict = if !budget::routable_topic(p.topic) {
+            Err("unsafe_topic")
+        } else {
+            self.gate
+                .budget
+                .topic(p.topic, state.new_topics)
+                .map(|new| state.new_topics += usize::from(new))
+                .map_err(OverBudget::as_str)
+        };
+        self.kept_from_router("publish", p.topic, verdict)
+    }
+
+    /// Counts and logs (sampled) a topic or filter kept from the router.
+    fn kept_from_router(&self, what: &str, topic: &str, verdict: Result<(), &str>) -> bool {
+        let Err(why) = verdict else { return true };
+        if let Some(total) = inc_logged(&self.gate.counters.router_refused) {
+            let topic: String = topic.chars().take(120).collect();
+            warn!(who = %self.identity, what, %topic, why, total, "kept from the router");
+        }
+        false
+    }
+
+    /// Whether one filter of a SUBSCRIBE may go on: the topic rules, a shape the router
+    /// can take, and the budget. A filter the connection holds already is remembered
+    /// under `pkid` for its retained messages.
+    fn subscribe_one(&self, pkid: u16, filter: &str, state: &mut State) -> bool {
+        let verdict = self.check(Action::Subscribe { filter }, state);
+        self.denied("subscribe", filter, verdict);
+        if verdict != Verdict::Allow {
+            return false;
+        }
+        if state.filters.contains(filter) {
+            state.resend.entry(pkid).or_default().push(filter.to_owned());
+            return true;
+        }
+        let verdict = if !budget::routable_filter(filter) {
+            Err("unsafe_filter")
+        } else {
+            let held = state.filters.len();
+            self.gate
+                .budget
+                .filter(filter, held)
+                .map_err(OverBudget::as_str)
+        };
+        if !self.kept_from_router("subscribe", filter, verdict) {
+            return false;
+        }
+        state.filters.insert(filter.to_owned());
+        true
     }
 
     fn subscribe(&self, pkid: u16, filters: &[(&str, u8)], state: &mut State) -> Step {
@@ -273,13 +349,10 @@ impl Who<'_> {
                 packet::PacketError::Malformed("too many filters in one SUBSCRIBE").into(),
             ));
         }
+        state.resend.remove(&pkid);
         let allowed: Vec<bool> = filters
             .iter()
-            .map(|(filter, _)| {
-                let verdict = self.check(Action::Subscribe { filter }, state);
-                self.denied("subscribe", filter, verdict);
-                verdict == Verdict::Allow
-            })
+            .map(|(filter, _)| self.subscribe_one(pkid, filter, state))
             .collect();
         if allowed.iter().all(|a| *a) {
             return Step::Pass;
@@ -320,8 +393,8 @@ impl Who<'_> {
             Packet::Pubrel { pkid } if state.refused_from_router.remove(&pkid) => {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
             }
-            Packet::Suback { pkid, codes } => match state.partial.remove(&pkid) {
-                Some(allowed) => {
+            Packet::Suback { pkid, codes } => {
+                let suback = state.partial.remove(&pkid).map(|allowed| {
                     let mut granted = codes.iter();
                     let merged: Vec<u8> = allowed
                         .iter()
@@ -330,11 +403,40 @@ impl Who<'_> {
                             false => SUBACK_FAILURE,
                         })
                         .collect();
-                    Step::Replace(packet::suback(pkid, &merged))
+                    packet::suback(pkid, &merged)
+                });
+                match (suback, state.resend.remove(&pkid)) {
+                    (None, None) => Step::Pass,
+                    (suback, resend) => {
+                        let mut bytes = suback.unwrap_or_else(|| frame.to_vec());
+                        for filter in resend.unwrap_or_default() {
+                            self.retained_for(&filter, state, &mut bytes);
+                        }
+                        Step::Replace(bytes)
+                    }
                 }
-                None => Step::Pass,
-            },
+            }
+            // See the UNSUBSCRIBE above: the client had its answer.
+            Packet::Other(packet::UNSUBACK) => Step::Answer(Vec::new()),
             _ => Step::Pass,
+        }
+    }
+
+    /// Appends the retained messages `filter` matches that this client may receive, as
+    /// the router would send them to a new subscriber (QoS 0, retain set).
+    fn retained_for(&self, filter: &str, state: &State, out: &mut Vec<u8>) {
+        for (topic, payload) in self.gate.retained.matching(filter) {
+            let p = Publish {
+                topic: &topic,
+                qos: 0,
+                retain: true,
+                pkid: None,
+                payload: &payload,
+            };
+            let allowed = self.check(Action::Receive { topic: &topic }, state) == Verdict::Allow;
+            if allowed && !self.another_accounts_device(&p) {
+                out.extend_from_slice(&packet::publish(&topic, &payload, 0, true, 0));
+            }
         }
     }
 }

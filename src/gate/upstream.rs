@@ -23,7 +23,9 @@ pub(super) async fn open(
     connect: &Connect,
 ) -> io::Result<((TcpStream, Slot), [u8; 4])> {
     let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "router did not answer in time");
-    let mut router = timeout(UPSTREAM_TIMEOUT, TcpStream::connect(gate.upstream.addr))
+    // Where the router is now: a router started again listens elsewhere.
+    let upstream = gate.upstream.get();
+    let mut router = timeout(UPSTREAM_TIMEOUT, TcpStream::connect(upstream.addr))
         .await
         .map_err(|_| timed_out())??;
     router.set_nodelay(true)?;
@@ -32,8 +34,8 @@ pub(super) async fn open(
     forwarded.level = 4;
     forwarded.client_id = slot.client_id();
     forwarded.clean_session = true;
-    forwarded.username = Some(gate.upstream.user.clone());
-    forwarded.password = Some(gate.upstream.password.clone().into_bytes());
+    forwarded.username = Some(upstream.user.clone());
+    forwarded.password = Some(upstream.password.clone().into_bytes());
     if forwarded.keep_alive == 0 {
         forwarded.keep_alive = NO_KEEPALIVE_SECS;
     }

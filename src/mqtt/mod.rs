@@ -3,5 +3,6 @@
 //! gate, the router probe, the simulated plug and the tests.
 
 pub mod connect;
+pub mod filter;
 pub mod framed;
 pub mod packet;

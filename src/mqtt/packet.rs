@@ -94,6 +94,7 @@ pub enum Packet<'a> {
     },
     Unsubscribe {
         pkid: u16,
+        filters: Vec<&'a str>,
     },
     Connect,
     /// Any other packet type; passed on as it is.
@@ -151,9 +152,17 @@ pub fn parse(frame: &[u8]) -> Result<Packet<'_>, PacketError> {
         PUBREL => Ok(Packet::Pubrel {
             pkid: u16_(&mut body)?,
         }),
-        UNSUBSCRIBE => Ok(Packet::Unsubscribe {
-            pkid: u16_(&mut body)?,
-        }),
+        UNSUBSCRIBE => {
+            let pkid = u16_(&mut body)?;
+            let mut filters = Vec::new();
+            while !body.is_empty() {
+                filters.push(string(&mut body)?);
+            }
+            if filters.is_empty() {
+                return Err(PacketError::Malformed("UNSUBSCRIBE without filters"));
+            }
+            Ok(Packet::Unsubscribe { pkid, filters })
+        }
         CONNECT => Ok(Packet::Connect),
         other => Ok(Packet::Other(other)),
     }
