@@ -4,7 +4,7 @@
 //! the hub routes to its uuid. It ends when the device goes, misses its keepalive, sends
 //! something malformed, or the daemon stops.
 
-use super::acl::{Action, Verdict, MAX_FILTERS_PER_SUBSCRIBE};
+use super::acl::{Action, Verdict};
 use super::hub::Deliveries;
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
 use super::queue::Delivery;
@@ -19,6 +19,8 @@ use tracing::debug;
 /// How long one write to a device may take: one that stops reading is closed, so that
 /// neither its keepalive nor the daemon's shutdown waits on it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most filters a device's SUBSCRIBE may carry: a plug subscribes to its own topic.
+const MAX_DEVICE_FILTERS: usize = 16;
 /// How long the device's side gets to close cleanly at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -50,21 +52,28 @@ pub(super) async fn run<C>(
     let mut from_client = PacketReader::new(client_rx, buffered, MAX_PACKET_BYTES);
     let mut state = State::default();
     let mut next_pkid: u16 = 0;
-    // MQTT's rule: one and a half keepalives without a packet and the client is gone.
+    // MQTT's rule: one and a half keepalives without a packet *from the device* and it is
+    // gone. Only what is read moves the deadline: what merossd writes (an energy poll, a
+    // command) says nothing of whether the device is still there.
     let idle = match keep_alive {
-        0 => Duration::MAX,
-        secs => Duration::from_millis(u64::from(secs) * 1500),
+        0 => None,
+        secs => Some(Duration::from_millis(u64::from(secs) * 1500)),
     };
+    let silent = tokio::time::sleep(idle.unwrap_or(Duration::ZERO));
+    tokio::pin!(silent);
     let why = loop {
         tokio::select! {
             _ = shutdown.wait() => break "daemon stopping",
-            read = tokio::time::timeout(idle, from_client.next()) => {
+            _ = &mut silent, if idle.is_some() => break "keepalive missed",
+            read = from_client.next() => {
                 let frame = match read {
-                    Err(_) => break "keepalive missed",
-                    Ok(Ok(Some(frame))) => frame,
-                    Ok(Ok(None)) => break "device closed",
-                    Ok(Err(error)) => break who.bad_packet(error),
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break "device closed",
+                    Err(error) => break who.bad_packet(error),
                 };
+                if let Some(idle) = idle {
+                    silent.as_mut().reset(tokio::time::Instant::now() + idle);
+                }
                 let mut out = Vec::new();
                 match on_packet(who, uuid, &frame, &mut state, &mut out).await {
                     Next::Go => {}
@@ -141,7 +150,7 @@ async fn on_packet(
             out.extend_from_slice(&packet::ack(packet::PUBCOMP, pkid));
         }
         Packet::Subscribe { pkid, filters } => {
-            if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
+            if filters.len() > MAX_DEVICE_FILTERS {
                 return Next::End(who.bad_packet(
                     packet::PacketError::Malformed("too many filters in one SUBSCRIBE").into(),
                 ));
@@ -167,7 +176,7 @@ async fn on_packet(
                 return Next::Subscribed;
             }
         }
-        Packet::Unsubscribe { pkid } => {
+        Packet::Unsubscribe { pkid, .. } => {
             out.extend_from_slice(&packet::ack(packet::UNSUBACK, pkid));
             return Next::Unsubscribed;
         }

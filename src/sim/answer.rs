@@ -167,6 +167,7 @@ pub(super) fn answer(
                     let channel = item.get("channel").and_then(Value::as_u64).unwrap_or(0) as u32;
                     let on = item.get("onoff").and_then(Value::as_u64).unwrap_or(0) != 0;
                     if s.relays.insert(channel, on) != Some(on) {
+                        s.switches += 1;
                         changed.push((channel, on));
                     }
                 }
@@ -189,7 +190,11 @@ pub(super) fn answer(
                 .and_then(Value::as_u64)
                 .unwrap_or(0)
                 != 0;
-            lock(state).relays.insert(0, on);
+            let mut s = lock(state);
+            if s.relays.insert(0, on) != Some(on) {
+                s.switches += 1;
+            }
+            drop(s);
             (reply(ack, json!({})), None)
         }
         "Appliance.Control.Electricity" => {

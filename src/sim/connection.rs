@@ -311,6 +311,13 @@ async fn session(
                 }
                 Some(Command::Drop) => return Ok("dropped on request"),
                 Some(Command::Mute(m)) => *muted = m,
+                Some(Command::Freeze) => {
+                    // Holds the connection without a byte either way until stopped.
+                    while let Some(command) = commands.recv().await {
+                        debug!(uuid = %config.uuid, ?command, "frozen: ignored");
+                    }
+                    return Ok("stopped");
+                }
                 None => return Ok("stopped"),
             },
             _ = sleep_until(wake) => {}

@@ -31,6 +31,8 @@ pub struct SimState {
     /// The time the server's last Clock answer carried.
     pub clock_from_server: Option<u64>,
     pub relays: BTreeMap<u32, bool>,
+    /// Times a relay changed state on a command (what wears it).
+    pub switches: u32,
     pub timezone: String,
     pub time_rules: Value,
     /// Messages received from the server, oldest first (bounded).
@@ -41,6 +43,7 @@ pub struct SimState {
     pub bound_at: Option<Instant>,
 }
 
+#[derive(Debug)]
 pub(super) enum Command {
     /// A press of the button: flip a relay and PUSH it.
     Press(u32),
@@ -48,6 +51,9 @@ pub(super) enum Command {
     Drop,
     /// Stop answering anything (a hung device that stays connected).
     Mute(bool),
+    /// Stop reading and sending anything, keepalive included, with the connection left
+    /// open: a device whose process was stopped, or that lost power behind a NAT.
+    Freeze,
 }
 
 /// A running simulated device.
@@ -91,6 +97,11 @@ impl SimDevice {
     /// A muted device stays connected but answers nothing (not even Bind).
     pub fn mute(&self, muted: bool) {
         let _ = self.commands.send(Command::Mute(muted));
+    }
+
+    /// Freezes the device for good: see [`Command::Freeze`]. Stop it to end it.
+    pub fn freeze(&self) {
+        let _ = self.commands.send(Command::Freeze);
     }
 
     /// Waits until `check` holds for the state, or `within` passes. Returns whether it held.
