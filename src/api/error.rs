@@ -83,6 +83,12 @@ impl From<crate::engine::RequestError> for ApiError {
                 },
             ),
             Unsupported(why) => ApiError::bad_body("unsupported", why),
+            Superseded => ApiError::new(
+                StatusCode::CONFLICT,
+                "superseded",
+                "A later command for the same channel replaced this one before it was sent: \
+                 a channel is switched at most four times a second, and the latest wins.",
+            ),
             Closed => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "stopping",

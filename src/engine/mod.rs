@@ -51,6 +51,9 @@ pub enum RequestError {
     },
     #[error("the daemon is stopping")]
     Closed,
+    /// A later switch command for the same channel took this one's place.
+    #[error("a later command for the same channel replaced this one")]
+    Superseded,
     /// The device cannot do what was asked (a channel it does not have, say).
     #[error("{0}")]
     Unsupported(String),
@@ -71,6 +74,13 @@ pub struct Engine {
 struct Shared {
     /// Boxed: the table keeps room for more entries than it holds, and a record is large.
     devices: RwLock<HashMap<String, Box<Device>>>,
+    /// The gate's live connections of each device, oldest first: a device is online while
+    /// any of them is (a plug reconnecting before its old connection is found dead has
+    /// two for a while).
+    sessions: Mutex<HashMap<String, Vec<u64>>>,
+    /// Requests whose switch command a later one replaced before it was sent (see
+    /// `gate::pace`), until their caller hears it.
+    superseded: Mutex<std::collections::HashSet<String>>,
     /// Requests waiting for a reply: messageId -> (uuid, waiter).
     pending: Mutex<HashMap<String, (String, oneshot::Sender<Message>)>>,
     outbox: Outbox,
@@ -133,6 +143,8 @@ impl Engine {
         Engine {
             shared: Arc::new(Shared {
                 devices: RwLock::new(devices),
+                sessions: Mutex::default(),
+                superseded: Mutex::default(),
                 pending: Mutex::new(HashMap::new()),
                 outbox: outlets.router,
                 hub: outlets.devices,
@@ -230,6 +242,7 @@ impl Engine {
         };
         let message = Message::new(method, namespace, payload, &self.shared.reply_topic, &key);
         let id = message.header.message_id.clone();
+        let message_id = id.clone();
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.pending).insert(id.clone(), (uuid.to_owned(), tx));
         // Removes the waiter however this call ends, also when its caller gives up.
@@ -246,6 +259,9 @@ impl Engine {
                 })
             }
             Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) if lock(&self.shared.superseded).remove(&message_id) => {
+                Err(RequestError::Superseded)
+            }
             Ok(Err(_)) => Err(RequestError::Closed),
             Err(_) => {
                 inc(&self.shared.counters.request_timeouts);

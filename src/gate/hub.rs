@@ -12,6 +12,7 @@
 //! A burst of plugs binding at once used to go through the router twice each way, where
 //! rumqttd's fixed-size log dropped what a busy reader had not yet read.
 
+use super::pace::{Pace, Pacer};
 use super::queue::{Delivery, DeviceQueue};
 use super::GateEvent;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox};
@@ -19,7 +20,7 @@ use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::{Topic, ENGINE_APP};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
 
@@ -82,6 +83,10 @@ pub struct DeviceHub {
     /// Usually one connection a uuid; a reconnecting plug's old connection stays until it
     /// is found dead.
     routes: Mutex<Routes>,
+    /// Switch commands wait here for their channel's turn (see `pace`).
+    pacer: Pacer,
+    /// Itself, for the timers of held switch commands.
+    me: Weak<DeviceHub>,
     counters: Arc<Counters>,
 }
 
@@ -92,11 +97,13 @@ impl DeviceHub {
         engine: mpsc::Sender<GateEvent>,
         counters: Arc<Counters>,
     ) -> Arc<DeviceHub> {
-        let hub = Arc::new(DeviceHub {
+        let hub = Arc::new_cyclic(|me| DeviceHub {
             outbox: link.outbox.clone(),
             engine,
             engine_budget: Arc::new(Semaphore::new(ENGINE_BUDGET)),
             routes: Mutex::default(),
+            pacer: Pacer::default(),
+            me: me.clone(),
             counters,
         });
         tokio::spawn(route(hub.clone(), link));
@@ -168,7 +175,8 @@ impl DeviceHub {
     }
 
     /// Puts a message on the queue of each connection of the device `topic` names
-    /// (`/appliance/<uuid>/subscribe`); false if none took it.
+    /// (`/appliance/<uuid>/subscribe`); false if none took it. A switch command may wait
+    /// for its channel's turn first (true then: it was taken).
     pub fn deliver(&self, topic: &str, payload: Bytes) -> bool {
         let Topic::DeviceSubscribe(uuid) = Topic::parse(topic) else {
             return false;
@@ -179,6 +187,43 @@ impl DeviceHub {
             }
             return false;
         }
+        match self.pacer.offer(uuid, topic, &payload) {
+            Pace::Now => self.enqueue(uuid, topic, payload),
+            Pace::Later { at, replaced } => {
+                match replaced {
+                    Some(id) => self.superseded(id),
+                    None => self.deliver_at(uuid, &payload, at),
+                }
+                true
+            }
+        }
+    }
+
+    /// A held switch command was replaced by a later one: counted, and the engine told,
+    /// in case it waits for that command's answer.
+    fn superseded(&self, message_id: String) {
+        if let Some(total) = inc_logged(&self.counters.commands_coalesced) {
+            debug!(total, "a switch command was replaced by a later one for the same channel");
+        }
+        let _ = self.engine.try_send(GateEvent::Superseded { message_id });
+    }
+
+    /// Delivers the command held for `payload`'s channel at `at`.
+    fn deliver_at(&self, uuid: &str, payload: &[u8], at: tokio::time::Instant) {
+        let (Some(hub), Some(channel)) = (self.me.upgrade(), Pacer::channel_of(payload)) else {
+            return;
+        };
+        let uuid = uuid.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            if let Some((topic, payload)) = hub.pacer.due(&uuid, channel) {
+                hub.enqueue(&uuid, &topic, payload);
+            }
+        });
+    }
+
+    /// Puts a message on the queue of each connection of `uuid`; false if none took it.
+    fn enqueue(&self, uuid: &str, topic: &str, payload: Bytes) -> bool {
         let routes: Vec<Arc<DeviceQueue>> = self
             .lock()
             .get(uuid)

@@ -123,8 +123,11 @@ impl Bridge {
         let engine = self.engine.clone();
         let uuid = uuid.to_owned();
         tokio::spawn(async move {
-            if let Err(error) = engine.switch(&uuid, channel, on, REQUEST_TIMEOUT).await {
-                warn!(%uuid, channel, %error, "Home Assistant command failed");
+            match engine.switch(&uuid, channel, on, REQUEST_TIMEOUT).await {
+                // A later command for the channel took its place: that is no failure.
+                Err(crate::engine::RequestError::Superseded) => {}
+                Err(error) => warn!(%uuid, channel, %error, "Home Assistant command failed"),
+                Ok(_) => {}
             }
         });
     }
