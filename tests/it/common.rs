@@ -5,7 +5,7 @@ use merossd::config::{Account, Config};
 use merossd::daemon::Daemon;
 
 use merossd::sim::{self, Profile, SimConfig, SimDevice, Timings};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -238,4 +238,38 @@ pub async fn receive_until(
             _ => return None,
         }
     }
+}
+
+/// Switches channel 0 of a device through the admin API; the HTTP status.
+pub async fn switch_via_api(d: &merossd::daemon::Daemon, uuid: &str, on: bool) -> u16 {
+    let body = json!({"channel": 0, "on": on}).to_string();
+    api(
+        d,
+        "POST",
+        &format!("/api/v1/devices/{uuid}/toggle"),
+        Some(&body),
+        None,
+    )
+    .await
+    .0
+}
+
+/// The value of one metric in `/metrics` (0 when absent).
+pub async fn metric(d: &Daemon, name: &str) -> u64 {
+    let (_, body) = api(d, "GET", "/metrics", None, None).await;
+    let text = body.as_str().unwrap_or_default().to_owned();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (key, value) = l.split_once(' ')?;
+            let key = key.split('{').next()?;
+            (key == name || key == format!("{name}_total")).then(|| value.trim().parse::<f64>().ok())?
+        })
+        .map_or(0, |v| v as u64)
+}
+
+/// `/api/v1/health`'s `status`.
+pub async fn health_status(d: &Daemon) -> String {
+    let (_, h) = api(d, "GET", "/api/v1/health", None, None).await;
+    h["status"].as_str().unwrap_or_default().to_owned()
 }

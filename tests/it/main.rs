@@ -7,6 +7,7 @@ mod energy;
 mod firsthour;
 mod gate;
 mod homeassistant;
+mod house;
 mod limits;
 mod merossiot;
 mod merosslan;

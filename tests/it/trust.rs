@@ -13,18 +13,6 @@ fn anonymous(client_id: &str) -> Connect {
     Connect::new(4, client_id, 30)
 }
 
-async fn switch_via_api(d: &merossd::daemon::Daemon, uuid: &str, on: bool) -> u16 {
-    let body = json!({"channel": 0, "on": on}).to_string();
-    api(
-        d,
-        "POST",
-        &format!("/api/v1/devices/{uuid}/toggle"),
-        Some(&body),
-        None,
-    )
-    .await
-    .0
-}
 
 /// Finding 1: a client id with `/`, `+`, `#` or `$` panicked rumqttd and stopped MQTT for
 /// good. Such ids are the client's own business now; the router never sees them.
