@@ -136,8 +136,11 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<
         json!({
             "unique_id": format!("merossd_{uuid}_{}", id(object)),
             "state_topic": t.state(&d.uuid),
-            "availability": [{"topic": t.bridge()}, {"topic": t.availability(&d.uuid)}],
-            "availability_mode": "all",
+            // The device's own topic only: Home Assistant subscribes to it anew for each
+            // entity it adds, and marks every entity unavailable by itself when it loses
+            // the broker (merossd) — a shared daemon-wide topic adds nothing but a filter
+            // already held, which a broker need not hand its retained message again.
+            "availability": [{"topic": t.availability(&d.uuid)}],
             "device": device_block(d, configuration_url),
             "origin": {"name": "merossd", "sw_version": env!("CARGO_PKG_VERSION")},
         })

@@ -273,3 +273,15 @@ pub async fn health_status(d: &Daemon) -> String {
     let (_, h) = api(d, "GET", "/api/v1/health", None, None).await;
     h["status"].as_str().unwrap_or_default().to_owned()
 }
+
+/// A free loopback port below 32768 (where servers of tests listen: busy client sockets
+/// take the ephemeral ports above), for a server that cannot be handed port 0.
+pub fn low_port() -> u16 {
+    for _ in 0..200 {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000..32000");
+}

@@ -68,7 +68,7 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
         assert!(valid_id(p["unique_id"].as_str().unwrap()), "{p}");
         assert_eq!(p["state_topic"], format!("merossd/{}", plug.uuid));
         assert_eq!(
-            p["availability"][1]["topic"],
+            p["availability"][0]["topic"],
             format!("merossd/{}/availability", plug.uuid)
         );
         assert_eq!(p["origin"]["name"], "merossd");

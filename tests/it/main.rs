@@ -6,6 +6,7 @@ mod common;
 mod energy;
 mod firsthour;
 mod gate;
+mod hass;
 mod homeassistant;
 mod house;
 mod limits;

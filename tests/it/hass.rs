@@ -1,0 +1,224 @@
+//! A real Home Assistant (2024.3.3, the last for Python 3.11) on merossd's local listener,
+//! with 30 simulated metering plugs: every entity appears and is available, a plug added
+//! while it runs becomes available, switching from its REST API reaches the plug, and a
+//! plug that goes away goes unavailable. `tests/homeassistant/ha.py` starts, onboards and
+//! stops it; `.ci/homeassistant-install` installs it (`.ci/run` does that beforehand and
+//! says where in `MEROSSD_HA_PYTHON`).
+
+use crate::common::*;
+use merossd::daemon::Daemon;
+use merossd::sim::{self, Profile, SimDevice};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const PLUGS: u32 = 30;
+
+/// The venv's python, installed on first use when `.ci/run` did not.
+fn python() -> PathBuf {
+    if let Some(given) = std::env::var_os("MEROSSD_HA_PYTHON") {
+        return PathBuf::from(given);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ha-venv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/homeassistant-install");
+    let status = Command::new(script).arg(&venv).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        ".ci/homeassistant-install failed"
+    );
+    venv.join("bin/python")
+}
+
+fn ha_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/homeassistant/ha.py")
+}
+
+/// A running Home Assistant: its URL and token; stopped when dropped.
+struct Hass {
+    dir: PathBuf,
+    url: String,
+    token: String,
+}
+
+impl Hass {
+    fn start(dir: &Path, mqtt_port: u16) -> Hass {
+        let http_port = low_port();
+        let out = Command::new(python())
+            .arg(ha_script())
+            .args(["start", "--config"])
+            .arg(dir)
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--mqtt-host", "127.0.0.1", "--mqtt-port", &mqtt_port.to_string()])
+            .args(["--watch-pid", &std::process::id().to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("ha.py runs");
+        assert!(out.status.success(), "Home Assistant did not start");
+        let started: Value = serde_json::from_slice(&out.stdout).expect("ha.py's JSON line");
+        Hass {
+            dir: dir.to_owned(),
+            url: started["url"].as_str().unwrap().to_owned(),
+            token: started["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// One call of Home Assistant's REST API.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url);
+        let auth = format!("Bearer {}", self.token);
+        let method = method.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(20)))
+                .build()
+                .into();
+            let request = ureq::http::Request::builder()
+                .method(method.as_str())
+                .uri(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .body(body.map(|b| b.to_string()).unwrap_or_default().into_bytes())
+                .unwrap();
+            let mut response = agent.run(request).expect("Home Assistant answers");
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The states of a plug's entities (its switch and sensors), by entity id.
+    async fn entities_of(&self, plug: &SimDevice) -> Vec<(String, String)> {
+        let states = self.call("GET", "/api/states", None).await;
+        let name = format!("Meross mss310 {}", &plug.uuid[plug.uuid.len() - 6..]);
+        states
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["attributes"]["friendly_name"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with(&name))
+            })
+            .map(|s| {
+                let id = s["entity_id"].as_str().unwrap_or_default().to_owned();
+                (id, s["state"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    }
+
+    /// Waits until every plug has its 5 entities, all of them available.
+    async fn all_available(&self, plugs: &[SimDevice], within: Duration) {
+        let end = tokio::time::Instant::now() + within;
+        loop {
+            let mut missing = Vec::new();
+            for plug in plugs {
+                let e = self.entities_of(plug).await;
+                if e.len() != 5 || e.iter().any(|(_, s)| s == "unavailable") {
+                    missing.push((plug.uuid.clone(), e));
+                }
+            }
+            if missing.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "{} plugs not all available in Home Assistant, e.g. {:?}",
+                missing.len(),
+                missing.first()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn switch_state(&self, plug: &SimDevice) -> Option<(String, String)> {
+        self.entities_of(plug)
+            .await
+            .into_iter()
+            .find(|(id, _)| id.starts_with("switch."))
+    }
+}
+
+impl Drop for Hass {
+    // Blocks the test's thread for a second or two at its very end; the daemon it stops
+    // talking to is of no use any more by then.
+    fn drop(&mut self) {
+        let _ = Command::new(python())
+            .arg(ha_script())
+            .args(["stop", "--config"])
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Waits until `check` holds for the state of the plug's switch in Home Assistant.
+async fn switch_becomes(hass: &Hass, plug: &SimDevice, want: &str, within: Duration) {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let now = hass.switch_state(plug).await;
+        if now.as_ref().is_some_and(|(_, s)| s == want) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "switch of {} is {now:?}, not {want}",
+            plug.uuid
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() {
+    let mut c = config(temp_dir("hass"));
+    let mqtt_port = low_port();
+    c.mqtt.local_listen = Some(format!("127.0.0.1:{mqtt_port}").parse().unwrap());
+    c.energy.poll_interval_s = 5;
+    let d = Daemon::start(c).await.unwrap();
+    let profile = Profile::metering_plug();
+    let plugs = sim::fleet(&sim_config(&d, profile.clone()), "ha30", 1, PLUGS);
+    for plug in &plugs {
+        known(&d, plug).await;
+    }
+    let dir = temp_dir("hass-config");
+    // Off the test's runtime, which serves the daemon Home Assistant connects to.
+    let hass = tokio::task::spawn_blocking(move || Hass::start(&dir, mqtt_port))
+        .await
+        .unwrap();
+    hass.all_available(&plugs, Duration::from_secs(60)).await;
+
+    // A plug added while Home Assistant runs becomes available.
+    let late = sim::fleet(&sim_config(&d, profile), "ha30", PLUGS + 1, 1);
+    known(&d, &late[0]).await;
+    hass.all_available(&late, Duration::from_secs(30)).await;
+
+    // Switching from Home Assistant reaches the plug, and Home Assistant sees it.
+    let plug = &plugs[3];
+    let (entity, before) = hass.switch_state(plug).await.expect("a switch entity");
+    let (service, want) = if before == "on" {
+        ("turn_off", "off")
+    } else {
+        ("turn_on", "on")
+    };
+    hass.call(
+        "POST",
+        &format!("/api/services/switch/{service}"),
+        Some(json!({"entity_id": entity})),
+    )
+    .await;
+    eventually("the plug switched", Duration::from_secs(10), || {
+        plug.state().relays.get(&0) == Some(&(want == "on"))
+    })
+    .await;
+    switch_becomes(&hass, plug, want, Duration::from_secs(10)).await;
+
+    // A plug that goes away goes unavailable; the others stay.
+    let gone = &plugs[7];
+    gone.stop();
+    switch_becomes(&hass, gone, "unavailable", Duration::from_secs(30)).await;
+    assert_ne!(
+        hass.switch_state(&plugs[8]).await.map(|(_, s)| s),
+        Some("unavailable".to_owned())
+    );
+}
