@@ -62,6 +62,8 @@ pub struct Daemon {
     tasks: JoinSet<()>,
     bridge_stop: Option<(Trigger, tokio::task::JoinHandle<()>)>,
     store: store::Store,
+    /// Where the data directory is (the last run's device count is kept there).
+    data_dir: std::path::PathBuf,
     /// Held for as long as the daemon runs: the data directory is this daemon's.
     _lock: crate::datadir::DirLock,
     notifier: crate::notify::Notifier,
@@ -167,6 +169,9 @@ impl Daemon {
         )
         .map_err(|e| other("database", &e))?;
         let known = store.load_devices().map_err(|e| other("database", &e))?;
+        store
+            .health()
+            .warn(store::continuity::check_count(&config.data_dir, known.len()));
 
         let router = broker::start(counters.clone()).map_err(|e| other("router", &e))?;
         let registry =
@@ -323,6 +328,7 @@ impl Daemon {
             tasks,
             bridge_stop,
             store,
+            data_dir: config.data_dir.clone(),
             notifier,
             _lock: lock,
         })
@@ -346,6 +352,7 @@ impl Daemon {
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
         self.store.close().await;
+        store::continuity::record_count(&self.data_dir, self.engine.devices().len());
         info!("merossd stopped");
     }
 }

@@ -100,11 +100,16 @@ pub async fn run(notifier: Notifier, engine: Engine, store: Store, mut shutdown:
         let beat = engine.heartbeat();
         let engine_ok = beat != last_beat;
         last_beat = beat;
+        // The writer answers (a full disk is no stuck writer: a restart would not help, and
+        // the changes it keeps would be lost).
         let store_ok = matches!(
             tokio::time::timeout(every / 2, store.flush()).await,
-            Ok(Ok(()))
+            Ok(Ok(()) | Err(crate::store::StoreError::Unwritable(_)))
         );
-        let text = status(&engine);
+        let mut text = status(&engine);
+        if let Some(why) = store.problem() {
+            text = format!("degraded: the database cannot be written ({why}); {text}");
+        }
         if notifier.watchdog.is_none() {
             notifier.send(&[NotifyState::Status(&text)]);
         } else if engine_ok && store_ok {

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 const DETAIL_EVENTS: usize = 20;
 /// How long the device view waits for the store to write what is queued.
 const DETAIL_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a change may take to reach the disk before the API says it is only queued.
+const SAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Default and largest `limit` of the events route.
 const DEFAULT_EVENTS: usize = 50;
 const MAX_EVENTS: usize = 1000;
@@ -156,6 +158,7 @@ async fn patch(
 ) -> Result<Json<Value>, ApiError> {
     known(&state, &uuid)?;
     let PatchBody { name, timezone } = body(&bytes)?;
+    writable(&state)?;
     let clean = |v: Option<String>| v.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let name = name.map(clean);
     let timezone = timezone.map(clean);
@@ -192,10 +195,43 @@ async fn patch(
             .await
             .ok_or_else(|| ApiError::unknown_device(&uuid))?;
     }
+    saved(&state).await?;
     let device = known(&state, &uuid)?;
     let mut out = summary(&device);
     out["timezone"] = json!(state.engine.zone_of(&uuid));
     Ok(Json(out))
+}
+
+/// Refuses a change before it is made while the store cannot write: what the API
+/// acknowledges is on disk.
+fn writable(state: &AppState) -> Result<(), ApiError> {
+    match state.store.problem() {
+        None => Ok(()),
+        Some(why) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("Nothing was changed: the database cannot be written ({why}). Free some space in the data directory; merossd tries again every second."),
+        )),
+    }
+}
+
+/// Waits until a change just made is on disk; 503 if the store could not write it (it is
+/// kept, and written once the store can write again).
+async fn saved(state: &AppState) -> Result<(), ApiError> {
+    match tokio::time::timeout(SAVE_TIMEOUT, state.store.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(crate::store::StoreError::Unwritable(why))) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("The change is made but not yet on disk: the database cannot be written ({why}). It is kept and written once there is room; until then a restart would lose it."),
+        )),
+        Ok(Err(e)) => Err(ApiError::internal(&e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "The change is made but the database did not confirm it in time; it is queued.",
+        )),
+    }
 }
 
 async fn forget(
@@ -203,11 +239,12 @@ async fn forget(
     Path(uuid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     check_uuid(&uuid)?;
-    if state.engine.forget(&uuid) {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::unknown_device(&uuid))
+    writable(&state)?;
+    if !state.engine.forget(&uuid) {
+        return Err(ApiError::unknown_device(&uuid));
     }
+    saved(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -149,9 +149,17 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let online = devices.iter().filter(|d| d.online).count();
     // A router link being opened again: devices cannot be switched or bound meanwhile.
     let down = state.health.down();
+    // The database cannot be written: changes are kept in memory until it can.
+    let store = state.store.problem();
+    let ok = down.is_empty() && store.is_none();
     Json(json!({
-        "status": if down.is_empty() { "ok" } else { "degraded" },
+        "status": if ok { "ok" } else { "degraded" },
         "links_down": down,
+        "store": match &store {
+            None => json!("ok"),
+            Some(why) => json!({"error": why}),
+        },
+        "warnings": state.store.health().warnings(),
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "devices": {"known": devices.len(), "online": online},

@@ -2,12 +2,15 @@
 //! changes from a bounded queue and writes them in batches, one transaction each, so the
 //! engine's message path never waits on the disk. Readers use their own connection.
 
+pub mod continuity;
 mod devices;
 pub mod energy;
+mod health;
 mod schema;
 mod writer;
 
 pub use devices::Answers;
+pub use health::StoreHealth;
 use devices::{load_devices, read_events};
 use writer::{write_loop, Op};
 
@@ -80,6 +83,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("the store's writer has stopped")]
     Closed,
+    /// What was queued is kept, but could not be written yet.
+    #[error("the store cannot write: {0}")]
+    Unwritable(String),
 }
 
 /// A handle to the store; cheap to clone.
@@ -87,6 +93,7 @@ pub enum StoreError {
 pub struct Store {
     sink: Sink,
     reader: Arc<Mutex<Connection>>,
+    health: Arc<StoreHealth>,
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -114,21 +121,45 @@ impl Store {
         options: StoreOptions,
         counters: Arc<Counters>,
     ) -> Result<Store, StoreError> {
+        let missing = continuity::check_files(path);
         let mut writer = open_connection(path)?;
         schema::migrate(&mut writer)?;
         // Nothing is online until it connects to this process.
         writer.execute("UPDATE devices SET online = 0", [])?;
         let reader = open_connection(path)?;
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(16));
-        let thread_counters = counters.clone();
+        let health = Arc::new(StoreHealth::default());
+        health.warn(missing);
+        let shared = writer::Shared {
+            counters: counters.clone(),
+            health: health.clone(),
+        };
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(writer, rx, options, thread_counters))
+            .spawn(move || write_loop(writer, rx, options, shared))
             .map_err(|e| StoreError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         Ok(Store {
             sink: Sink { tx, counters },
             reader: Arc::new(Mutex::new(reader)),
+            health,
         })
+    }
+
+    /// Why the store cannot write now (the disk is full, say), or `None` while it can.
+    pub fn problem(&self) -> Option<String> {
+        self.health.problem()
+    }
+
+    /// Its health: what start-up found amiss, too.
+    pub fn health(&self) -> &StoreHealth {
+        &self.health
+    }
+
+    /// Lets the database grow to at most `pages` pages (`None`: no limit), as a full disk
+    /// would stop it: for tests of what a full disk does.
+    #[doc(hidden)]
+    pub async fn limit_pages(&self, pages: Option<u64>) {
+        let _ = self.sink.tx.send(Op::MaxPages(pages)).await;
     }
 
     pub fn sink(&self) -> Sink {
@@ -140,7 +171,8 @@ impl Store {
         !self.sink.tx.is_closed()
     }
 
-    /// Waits until everything queued before this call is committed.
+    /// Waits until everything queued before this call is committed; `Unwritable` if it
+    /// could not be (it is kept, and written once the store can write again).
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.sink
@@ -148,7 +180,9 @@ impl Store {
             .send(Op::Flush(tx))
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)
+        rx.await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(StoreError::Unwritable)
     }
 
     /// Holds the writer thread for `how_long`, as a wedged disk would: for tests of the

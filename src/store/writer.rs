@@ -5,7 +5,8 @@ use super::devices::{keep_answer, upsert_device};
 use super::energy;
 use super::StoreOptions;
 use crate::engine::device::{AnswerKind, Change, Device};
-use crate::metrics::Counters;
+use super::health::StoreHealth;
+use crate::metrics::{inc_logged, Counters};
 use crate::protocol::now_secs;
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 /// The most changes written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -22,67 +23,154 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 pub(super) enum Op {
     Change(Change),
-    Flush(oneshot::Sender<()>),
+    /// Answered once everything before it was written (or could not be: the reason).
+    Flush(oneshot::Sender<Result<(), String>>),
     /// Holds the writer for a while (tests of what notices a stuck writer).
     Stall(Duration),
+    /// Caps the database's size in pages, as a full disk would (tests); `None` lifts it.
+    MaxPages(Option<u64>),
+}
+
+/// What the writer shares with the rest of the daemon.
+pub(super) struct Shared {
+    pub counters: Arc<Counters>,
+    pub health: Arc<StoreHealth>,
+}
+
+/// How often changes that could not be written are tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Changes kept for a store that cannot write; past this the oldest go (counted).
+const MAX_KEPT: usize = 100_000;
+/// SQLite's own largest page count: no limit.
+const NO_PAGE_LIMIT: u64 = 4_294_967_294;
+
+/// The next ops: waits for one while nothing is kept; with changes kept, waits at most
+/// [`RETRY_EVERY`]. `None` once the queue is closed and empty.
+fn next_batch(rx: &mut mpsc::Receiver<Op>, waiting: bool) -> Option<Vec<Op>> {
+    let first = if waiting {
+        match rx.try_recv() {
+            Ok(op) => Some(op),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                std::thread::sleep(RETRY_EVERY);
+                None
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+        }
+    } else {
+        Some(rx.blocking_recv()?)
+    };
+    let mut batch: Vec<Op> = first.into_iter().collect();
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 pub(super) fn write_loop(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Op>,
     options: StoreOptions,
-    counters: Arc<Counters>,
+    shared: Shared,
 ) {
     let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
     let mut last_seen = energy::LastSeen::new();
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        counters
+    // Changes that could not be written yet, oldest first.
+    let mut kept: Vec<Change> = Vec::new();
+    while let Some(batch) = next_batch(&mut rx, !kept.is_empty()) {
+        shared
+            .counters
             .store_queue_depth
             .store(rx.len() as u64, Ordering::Relaxed);
         let mut flushes = Vec::new();
-        let mut changes = Vec::new();
+        let mut changes = std::mem::take(&mut kept);
         for op in batch {
             match op {
                 Op::Change(c) => changes.push(c),
                 Op::Flush(done) => flushes.push(done),
                 Op::Stall(how_long) => std::thread::sleep(how_long),
+                Op::MaxPages(pages) => {
+                    let pages = pages.unwrap_or(NO_PAGE_LIMIT);
+                    if let Err(e) = conn.pragma_update(None, "max_page_count", pages) {
+                        warn!(error = %e, "cannot set max_page_count");
+                    }
+                }
             }
         }
-        if let Err(e) = write_batch(&mut conn, changes, &mut last_seen, &options) {
-            error!(error = %e, "store write failed; this batch is lost");
+        match write_batch(&mut conn, &changes, &mut last_seen, &options) {
+            Ok(()) => {
+                if shared.health.problem().is_some() {
+                    info!("the store writes again; every change kept meanwhile is written");
+                }
+                shared.health.recover();
+            }
+            Err(e) => {
+                kept = compact(changes, &shared.counters);
+                if let Some(total) = inc_logged(&shared.counters.store_write_failures) {
+                    error!(error = %e, kept = kept.len(), total, "store write failed; the changes are kept and tried again every second");
+                }
+                shared.health.fail(e.to_string());
+            }
         }
+        let answer = shared.health.problem().map_or(Ok(()), Err);
         for done in flushes {
-            let _ = done.send(());
+            let _ = done.send(answer.clone());
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = std::time::Instant::now();
-            let now = now_secs();
-            let cutoff = now.saturating_sub(options.events.as_secs());
-            match conn.execute("DELETE FROM events WHERE at < ?1", [cutoff]) {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old events"),
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "pruning events failed"),
-            }
-            match energy::prune(
-                &conn,
-                now,
-                options.raw_samples.as_secs(),
-                options.hourly.as_secs(),
-            ) {
-                Ok((raw, hours)) if raw + hours > 0 => {
-                    tracing::info!(raw, hours, "pruned old energy history")
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "pruning energy history failed"),
-            }
+            prune(&conn, &options);
         }
+    }
+    if !kept.is_empty() {
+        error!(lost = kept.len(), "the store stops with changes it could not write");
+    }
+}
+
+/// Keeps what still matters of changes that could not be written: a device's newest
+/// record (the older ones add nothing), at most [`MAX_KEPT`] changes.
+fn compact(changes: Vec<Change>, counters: &Counters) -> Vec<Change> {
+    let mut newest: HashMap<String, usize> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if let Change::Device(d) = c {
+            newest.insert(d.uuid.clone(), i);
+        }
+    }
+    let mut kept: Vec<Change> = changes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| !matches!(c, Change::Device(d) if newest.get(&d.uuid) != Some(i)))
+        .map(|(_, c)| c)
+        .collect();
+    if kept.len() > MAX_KEPT {
+        let over = kept.len() - MAX_KEPT;
+        kept.drain(..over);
+        counters
+            .store_queue_full
+            .fetch_add(over as u64, Ordering::Relaxed);
+    }
+    kept
+}
+
+/// Removes events and energy history older than what is kept.
+fn prune(conn: &Connection, options: &StoreOptions) {
+    let now = now_secs();
+    let cutoff = now.saturating_sub(options.events.as_secs());
+    match conn.execute("DELETE FROM events WHERE at < ?1", [cutoff]) {
+        Ok(n) if n > 0 => info!(removed = n, "pruned old events"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "pruning events failed"),
+    }
+    match energy::prune(
+        conn,
+        now,
+        options.raw_samples.as_secs(),
+        options.hourly.as_secs(),
+    ) {
+        Ok((raw, hours)) if raw + hours > 0 => info!(raw, hours, "pruned old energy history"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "pruning energy history failed"),
     }
 }
 
@@ -90,41 +178,40 @@ pub(super) fn write_loop(
 /// record of each uuid in the batch is written.
 fn write_batch(
     conn: &mut Connection,
-    changes: Vec<Change>,
+    changes: &[Change],
     last_seen: &mut energy::LastSeen,
     options: &StoreOptions,
 ) -> rusqlite::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    let mut order: Vec<String> = Vec::new();
+    let mut order: Vec<&str> = Vec::new();
     // Per uuid: whether it was forgotten in this batch, and its newest record after that.
-    let mut latest: HashMap<String, (bool, Option<Box<Device>>)> = HashMap::new();
+    let mut latest: HashMap<&str, (bool, Option<&Device>)> = HashMap::new();
     let mut events = Vec::new();
     let mut samples = Vec::new();
     let mut consumption = Vec::new();
-    let mut answers: Vec<(String, AnswerKind, String)> = Vec::new();
+    let mut answers: Vec<(&str, AnswerKind, &str)> = Vec::new();
     for change in changes {
         match change {
             Change::Device(d) => {
-                if !latest.contains_key(&d.uuid) {
-                    order.push(d.uuid.clone());
+                if !latest.contains_key(d.uuid.as_str()) {
+                    order.push(&d.uuid);
                 }
-                let uuid = d.uuid.clone();
-                latest.entry(uuid).or_default().1 = Some(d);
+                latest.entry(&d.uuid).or_default().1 = Some(d);
             }
             Change::Forget(uuid) => {
-                if !latest.contains_key(&uuid) {
-                    order.push(uuid.clone());
+                if !latest.contains_key(uuid.as_str()) {
+                    order.push(uuid);
                 }
                 // What it said before it was forgotten goes with it.
-                answers.retain(|(u, _, _)| *u != uuid);
+                answers.retain(|(u, _, _)| u != uuid);
                 latest.insert(uuid, (true, None));
             }
             Change::Event(e) => events.push(e),
             Change::Sample(s) => samples.push(s),
             Change::Consumption(uuid, days) => consumption.push((uuid, days)),
-            Change::Answer { uuid, kind, json } => answers.push((uuid, kind, json)),
+            Change::Answer { uuid, kind, json } => answers.push((uuid, *kind, json)),
         }
     }
     // Each change in a savepoint of its own: one that cannot be written (a value out of
@@ -170,7 +257,9 @@ fn write_batch(
     tx.commit()
 }
 
-/// Runs `write` in a savepoint; on failure rolls just it back and logs.
+/// Runs `write` in a savepoint; on failure rolls just it back and logs. A failure of the
+/// storage itself (a full disk, an I/O error) is not the change's fault: it fails the
+/// whole batch, which is then kept and tried again.
 fn isolated(
     tx: &mut rusqlite::Transaction,
     what: &str,
@@ -179,10 +268,21 @@ fn isolated(
     let savepoint = tx.savepoint()?;
     match write(&savepoint) {
         Ok(()) => savepoint.commit(),
+        Err(e) if storage_failure(&e) => Err(e),
         Err(e) => {
             // Dropping the savepoint rolls it back.
             error!(error = %e, what, "store could not write a change; it was skipped");
             Ok(())
         }
     }
+}
+
+/// Whether an error says the storage cannot take writes, rather than that one change is
+/// wrong.
+fn storage_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen | DatabaseBusy | DatabaseLocked)
+    )
 }

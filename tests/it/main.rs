@@ -3,6 +3,7 @@
 
 mod api;
 mod common;
+mod diskfull;
 mod energy;
 mod firsthour;
 mod gate;
