@@ -1,5 +1,5 @@
-//! The accept loop: the connection cap, the per-address cap on connections that have not
-//! logged in, socket options, then one task per connection.
+//! The accept loop: the connection cap, the fair pool of connections that have not
+//! logged in (`pending`), socket options, then one task per connection.
 
 use super::{conn, Gate, Listener};
 use crate::metrics::{dec, inc, inc_logged};
@@ -7,7 +7,7 @@ use crate::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::{warn, Instrument};
+use tracing::{debug, warn, Instrument};
 
 /// How long to wait after a failed accept (out of descriptors, say) before the next.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -31,18 +31,17 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
                 }
             },
         };
-        let Ok(permit) = gate.permits.clone().try_acquire_owned() else {
+        // A place among those waiting to log in first: taking it may displace the oldest
+        // of a source holding too many (see `pending`).
+        let (mut pending, displaced) = gate.pending.take(addr.ip());
+        count_displaced(&gate, displaced);
+        let Some(permit) = permit(&gate).await else {
             if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
                 warn!(%addr, total, "connection cap reached; closing the new connection");
             }
             continue;
         };
-        let Some(pending) = gate.pending.take(addr.ip()) else {
-            if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
-                warn!(%addr, total, "too many connections from one address waiting to log in; closing the new one");
-            }
-            continue;
-        };
+        let eviction = pending.eviction();
         let _ = stream.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(KEEPALIVE_IDLE)
@@ -55,11 +54,43 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
         tokio::spawn(
             async move {
                 let _open = Gauge::new(&gate);
-                conn::handle(&gate, stream, addr, kind, pending, shutdown).await;
+                tokio::select! {
+                    _ = conn::handle(&gate, stream, addr, kind, pending, shutdown) => {}
+                    // Its place went to a newer connection before it logged in.
+                    _ = eviction.wait() => debug!("closed: displaced before its login"),
+                }
                 drop(permit);
             }
             .instrument(span),
         );
+    }
+}
+
+/// How long a new connection may wait for a place under the cap that a displaced one
+/// gives back (its task ends at once; this is a few scheduler turns).
+const DISPLACE_WAIT: Duration = Duration::from_millis(500);
+
+/// A place under the connection cap: at once if there is one; else one a connection that
+/// had not logged in yet is made to give up. `None` if the cap is all logged-in clients.
+async fn permit(gate: &Gate) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    if let Ok(permit) = gate.permits.clone().try_acquire_owned() {
+        return Some(permit);
+    }
+    if !gate.pending.make_room() {
+        return None;
+    }
+    count_displaced(gate, 1);
+    tokio::time::timeout(DISPLACE_WAIT, gate.permits.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()
+}
+
+fn count_displaced(gate: &Gate, displaced: u32) {
+    for _ in 0..displaced {
+        if let Some(total) = inc_logged(&gate.counters.handshakes_evicted) {
+            warn!(total, "a connection that had not logged in was closed to make room for a newer one");
+        }
     }
 }
 

@@ -143,7 +143,7 @@ impl Gate {
             retained: o.retained,
             budget: o.budget,
             next_conn: AtomicU64::new(0),
-            pending: Default::default(),
+            pending: Arc::new(PendingTable::new(o.max_connections.min(pending::MAX_PENDING))),
             slots: Default::default(),
         }
     }

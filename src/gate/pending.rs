@@ -1,67 +1,204 @@
-//! How many connections each address has between accept and login. One host on the LAN
-//! must not be able to hold the whole connection cap with sockets that never speak.
+//! Connections between accept and login hold a place in a bounded pool, shared fairly
+//! across sources. One host must not be able to lock plugs out with sockets that never
+//! speak (or TLS handshakes it never finishes), however many addresses it has:
+//! - a source is an IPv4 address or an IPv6 /64 (privacy addresses are free to make);
+//! - a source past its own share gives up its oldest waiting connection to its newest;
+//! - when the pool is full, the source holding the most places gives up its oldest.
+//!
+//! So a flood only ever displaces itself, and a plug from anywhere else gets a place at
+//! once. A displaced connection is closed (and counted) by its task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 
-/// Connections one address may have waiting to log in: enough for any home.
-pub const MAX_PENDING_PER_IP: u32 = 16;
-/// The same for this host, which runs the simulator, benchmarks and local tools: higher,
-/// but still a limit, so that a local process cannot fill the shared connection cap.
-pub const MAX_PENDING_LOOPBACK: u32 = 512;
+/// Connections one source may have waiting to log in: enough for any home.
+pub const MAX_PENDING_PER_SOURCE: usize = 16;
+/// The same for this host, which runs the simulator, benchmarks and local tools.
+pub const MAX_PENDING_LOOPBACK: usize = 512;
+/// Places in the pool, in all (also at most the connection cap).
+pub const MAX_PENDING: usize = 1024;
 
-/// The count per address.
+/// Who a connection comes from, for fairness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    V4(std::net::Ipv4Addr),
+    /// The first 64 bits.
+    V6(u64),
+}
+
+impl Source {
+    pub fn of(ip: IpAddr) -> Source {
+        match ip {
+            IpAddr::V4(v4) => Source::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Source::V4(v4),
+                None => {
+                    let [a, b, c, d, ..] = v6.segments();
+                    Source::V6((u64::from(a) << 48) | (u64::from(b) << 32) | (u64::from(c) << 16) | u64::from(d))
+                }
+            },
+        }
+    }
+}
+
+/// One waiting connection: its number, and how to tell it to go.
+type Waiting = (u64, oneshot::Sender<()>);
+
 #[derive(Debug, Default)]
+struct Inner {
+    by_source: HashMap<Source, VecDeque<Waiting>>,
+    total: usize,
+    next: u64,
+}
+
+impl Inner {
+    /// Tells the oldest connection of `source` to go; whether there was one.
+    fn evict_oldest(&mut self, source: Source) -> bool {
+        let Some(queue) = self.by_source.get_mut(&source) else {
+            return false;
+        };
+        let Some((_, go)) = queue.pop_front() else {
+            return false;
+        };
+        if queue.is_empty() {
+            self.by_source.remove(&source);
+        }
+        self.total -= 1;
+        let _ = go.send(());
+        true
+    }
+
+    /// The source holding the most places.
+    fn largest(&self) -> Option<Source> {
+        self.by_source
+            .iter()
+            .max_by_key(|(_, q)| q.len())
+            .map(|(s, _)| *s)
+    }
+}
+
+/// The pool.
+#[derive(Debug)]
 pub struct PendingTable {
-    counts: Mutex<HashMap<IpAddr, u32>>,
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+impl Default for PendingTable {
+    fn default() -> Self {
+        PendingTable::new(MAX_PENDING)
+    }
 }
 
 /// One connection's place; given back on login or when the connection ends.
 #[derive(Debug)]
 pub struct Pending {
-    table: Option<(Arc<PendingTable>, IpAddr)>,
+    table: Option<(Arc<PendingTable>, Source, u64)>,
+    /// Answered if the pool gave this place to another connection.
+    evicted: Option<oneshot::Receiver<()>>,
 }
 
 impl PendingTable {
-    /// A place for a new connection from `ip`, or `None` if it has too many waiting.
-    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Pending> {
-        let limit = if ip.is_loopback() {
-            MAX_PENDING_LOOPBACK
-        } else {
-            MAX_PENDING_PER_IP
-        };
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let count = counts.entry(ip).or_insert(0);
-        if *count >= limit {
-            return None;
+    pub fn new(capacity: usize) -> PendingTable {
+        PendingTable {
+            inner: Mutex::default(),
+            capacity: capacity.max(1),
         }
-        *count += 1;
-        Some(Pending {
-            table: Some((self.clone(), ip)),
-        })
     }
 
-    /// How many connections from `ip` wait now.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for a new connection from `ip`, and how many others had to give up
+    /// theirs for it.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> (Pending, u32) {
+        let source = Source::of(ip);
+        let share = if ip.is_loopback() {
+            MAX_PENDING_LOOPBACK
+        } else {
+            MAX_PENDING_PER_SOURCE
+        };
+        let mut inner = self.lock();
+        let mut evicted = 0;
+        if inner.by_source.get(&source).map_or(0, VecDeque::len) >= share {
+            evicted += u32::from(inner.evict_oldest(source));
+        }
+        while inner.total >= self.capacity {
+            let Some(largest) = inner.largest() else { break };
+            evicted += u32::from(inner.evict_oldest(largest));
+        }
+        let (go, gone) = oneshot::channel();
+        let id = inner.next;
+        inner.next += 1;
+        inner.by_source.entry(source).or_default().push_back((id, go));
+        inner.total += 1;
+        let pending = Pending {
+            table: Some((self.clone(), source, id)),
+            evicted: Some(gone),
+        };
+        (pending, evicted)
+    }
+
+    /// Tells the oldest connection of the source holding the most places to go (the
+    /// connection cap is reached); whether there was one.
+    pub fn make_room(&self) -> bool {
+        let mut inner = self.lock();
+        match inner.largest() {
+            Some(largest) => inner.evict_oldest(largest),
+            None => false,
+        }
+    }
+
+    /// How many connections from `ip`'s source wait now.
     #[cfg(test)]
-    pub fn waiting(&self, ip: IpAddr) -> u32 {
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.get(&ip).copied().unwrap_or(0)
+    pub fn waiting(&self, ip: IpAddr) -> usize {
+        self.lock()
+            .by_source
+            .get(&Source::of(ip))
+            .map_or(0, VecDeque::len)
     }
 }
 
 impl Pending {
     /// Gives the place back (the connection logged in).
     pub fn release(&mut self) {
-        let Some((table, ip)) = self.table.take() else {
+        let Some((table, source, id)) = self.table.take() else {
             return;
         };
-        let mut counts = table.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = counts.get_mut(&ip) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&ip);
-            }
+        let mut inner = table.lock();
+        let Some(queue) = inner.by_source.get_mut(&source) else {
+            return; // evicted already
+        };
+        let before = queue.len();
+        queue.retain(|(n, _)| *n != id);
+        let removed = before - queue.len();
+        if queue.is_empty() {
+            inner.by_source.remove(&source);
+        }
+        inner.total -= removed;
+    }
+
+    /// Takes the eviction notice out, for a task that waits on it beside the connection.
+    pub fn eviction(&mut self) -> Eviction {
+        Eviction(self.evicted.take())
+    }
+}
+
+/// The eviction notice of a place (see [`Pending::eviction`]).
+pub struct Eviction(Option<oneshot::Receiver<()>>);
+
+impl Eviction {
+    /// Resolves if the place was given to another connection; never otherwise.
+    pub async fn wait(self) {
+        let displaced = match self.0 {
+            Some(gone) => gone.await.is_ok(),
+            None => false,
+        };
+        if !displaced {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -76,36 +213,47 @@ impl Drop for Pending {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_address_gets_sixteen_waiting_places_and_they_come_back() {
-        let table = Arc::new(PendingTable::default());
-        let lan: IpAddr = "192.0.2.7".parse().unwrap();
-        let mut held: Vec<Pending> = (0..MAX_PENDING_PER_IP)
-            .map(|_| table.take(lan).unwrap())
-            .collect();
-        assert!(table.take(lan).is_none(), "the 17th must wait");
-        assert!(
-            table.take("192.0.2.8".parse().unwrap()).is_some(),
-            "others are not affected"
-        );
-        held[0].release(); // logged in
-        assert_eq!(table.waiting(lan), MAX_PENDING_PER_IP - 1);
-        let again = table.take(lan);
-        assert!(again.is_some());
-        drop(held);
-        drop(again);
-        assert_eq!(table.waiting(lan), 0);
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn this_host_gets_more_places_but_not_without_end() {
+    fn a_source_past_its_share_displaces_its_own_oldest() {
         let table = Arc::new(PendingTable::default());
-        let host: IpAddr = "127.0.0.1".parse().unwrap();
-        let held: Vec<Pending> = (0..MAX_PENDING_LOOPBACK)
-            .map(|_| table.take(host).unwrap())
-            .collect();
-        assert!(table.take(host).is_none());
+        let lan = ip("192.0.2.7");
+        let mut held: Vec<Pending> = (0..MAX_PENDING_PER_SOURCE).map(|_| table.take(lan).0).collect();
+        let (_newest, evicted) = table.take(lan);
+        assert_eq!(evicted, 1);
+        assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE);
+        let (_other, evicted) = table.take(ip("192.0.2.8"));
+        assert_eq!(evicted, 0, "others are not affected");
+        held[1].release(); // logged in
+        assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE - 1);
         drop(held);
-        assert!(table.take(host).is_some());
+        assert_eq!(table.waiting(lan), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_takes_from_the_largest_source_and_tells_the_one_displaced() {
+        let table = Arc::new(PendingTable::new(8));
+        let flood: Vec<Pending> = (0..8).map(|_| table.take(ip("127.0.0.9")).0).collect();
+        let mut oldest = flood.into_iter();
+        let mut first = oldest.next().unwrap();
+        let (_plug, evicted) = table.take(ip("127.0.0.1"));
+        assert_eq!(evicted, 1);
+        tokio::time::timeout(std::time::Duration::from_secs(1), first.eviction().wait())
+            .await
+            .expect("the oldest of the flood was told to go");
+        assert_eq!(table.waiting(ip("127.0.0.9")), 7);
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source() {
+        assert_eq!(
+            Source::of(ip("2001:db8:1:2::1")),
+            Source::of(ip("2001:db8:1:2:ffff::7"))
+        );
+        assert_ne!(Source::of(ip("2001:db8:1:2::1")), Source::of(ip("2001:db8:1:3::1")));
+        assert_eq!(Source::of(ip("::ffff:192.0.2.1")), Source::of(ip("192.0.2.1")));
     }
 }

@@ -31,9 +31,8 @@ pub(super) async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let tls = TlsConnector::from(tls::client_config());
-    let mut muted = false;
     loop {
-        match session(&config, &tls, &state, &mut commands, &mut muted).await {
+        match session(&config, &tls, &state, &mut commands).await {
             Ok(why) => debug!(uuid = %config.uuid, why, "session ended"),
             Err(e) => debug!(uuid = %config.uuid, error = %e, "session failed"),
         }
@@ -133,7 +132,6 @@ async fn session(
     tls: &TlsConnector,
     state: &Mutex<SimState>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-    muted: &mut bool,
 ) -> std::io::Result<&'static str> {
     let t = &config.timings;
     let io = timeout(t.connect_timeout, dial(config, tls, state))
@@ -207,7 +205,7 @@ async fn session(
     loop {
         // Bind until answered; the (n+1)-th due time after n binds means giving up.
         let bound = lock(state).bound;
-        if !bound && !*muted && Instant::now() >= next_bind {
+        if !bound && !lock(state).muted && Instant::now() >= next_bind {
             if bind_ids.len() as u32 >= t.binds_before_reconnect {
                 info!(uuid = %config.uuid, "no SETACK for Bind; disconnecting to try again");
                 let _ = link.write(&[0xe0, 0x00]).await; // DISCONNECT
@@ -262,7 +260,7 @@ async fn session(
                     PubAck::new(publish.pkid).write(&mut out).map_err(std::io::Error::other)?;
                     link.write(&out).await?;
                 }
-                if *muted {
+                if lock(state).muted {
                     continue;
                 }
                 let Ok(message) = Message::parse(&publish.payload) else {
@@ -310,7 +308,6 @@ async fn session(
                     link.publish(&pub_topic, &push).await?;
                 }
                 Some(Command::Drop) => return Ok("dropped on request"),
-                Some(Command::Mute(m)) => *muted = m,
                 Some(Command::Freeze) => {
                     // Holds the connection without a byte either way until stopped.
                     while let Some(command) = commands.recv().await {

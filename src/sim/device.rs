@@ -41,6 +41,8 @@ pub struct SimState {
     pub sign_errors: u32,
     /// When the last bind was acknowledged.
     pub bound_at: Option<Instant>,
+    /// It answers nothing (see [`SimDevice::mute`]).
+    pub muted: bool,
 }
 
 #[derive(Debug)]
@@ -49,8 +51,6 @@ pub(super) enum Command {
     Press(u32),
     /// Drop the connection (and reconnect after the delay).
     Drop,
-    /// Stop answering anything (a hung device that stays connected).
-    Mute(bool),
     /// Stop reading and sending anything, keepalive included, with the connection left
     /// open: a device whose process was stopped, or that lost power behind a NAT.
     Freeze,
@@ -94,9 +94,10 @@ impl SimDevice {
         let _ = self.commands.send(Command::Drop);
     }
 
-    /// A muted device stays connected but answers nothing (not even Bind).
+    /// A muted device stays connected but answers nothing (not even Bind), from the
+    /// moment this returns.
     pub fn mute(&self, muted: bool) {
-        let _ = self.commands.send(Command::Mute(muted));
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).muted = muted;
     }
 
     /// Freezes the device for good: see [`Command::Freeze`]. Stop it to end it.

@@ -204,7 +204,6 @@ async fn every_error_status_has_a_json_body() {
     let toggle_b = format!("/api/v1/devices/{b}/toggle");
     // A plug that never answers.
     fleet[1].mute(true);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     expect_error(
         &d,
         "POST",

@@ -65,8 +65,15 @@ async fn a_data_dir_that_cannot_be_written_is_named_with_exit_code_2() {
 #[test]
 fn logs_can_be_json_lines_without_debug_formatting() {
     let daemon = spawn_daemon_with("", "[log]\nformat = \"json\"\n", &[]);
-    std::thread::sleep(Duration::from_millis(300));
-    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    // The start line is written once every listener is bound: wait for it (bounded).
+    let mut log = String::new();
+    for _ in 0..200 {
+        log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
+        if log.contains("merossd listening") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let listening = log
         .lines()
         .find(|l| l.contains("merossd listening"))

@@ -1,10 +1,10 @@
 //! The front door: logins, deadlines, and hostile input.
 
 use crate::common::*;
+use crate::raw;
 use merossd::mqtt::connect::Connect;
 use merossd::protocol::{Message, Method};
 use merossd::sim::{self, Profile};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -210,18 +210,35 @@ async fn invalid_json_and_wrong_signs_are_counted_and_dropped() {
 }
 
 #[tokio::test]
-async fn connection_cap_closes_extra_connections() {
+async fn at_the_connection_cap_the_oldest_connection_not_logged_in_makes_room() {
     let mut config = config(temp_dir("cap"));
     config.mqtt.max_connections = 2;
     let d = merossd::daemon::Daemon::start(config).await.unwrap();
-    let _a = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
+    let mut a = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
     let _b = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("both held", Duration::from_secs(3), || {
+        d.counters.snapshot().connections_open == 2
+    })
+    .await;
+    let _c = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
+    let (_, closed) = read_until_closed(&mut a, Duration::from_secs(2)).await;
+    assert!(closed, "the oldest silent connection should make room");
+    assert!(d.counters.snapshot().handshakes_evicted >= 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_cap_of_logged_in_clients_closes_a_new_connection_at_once() {
+    let mut config = config(temp_dir("cap-in"));
+    config.mqtt.max_connections = 2;
+    let d = merossd::daemon::Daemon::start(config).await.unwrap();
+    let (_a, code_a) = raw::local(&d, &Connect::new(4, "in-a", 30)).await;
+    let (_b, code_b) = raw::local(&d, &Connect::new(4, "in-b", 30)).await;
+    assert_eq!((code_a, code_b), (Some(0), Some(0)));
     let mut c = TcpStream::connect(d.tls_addrs[0]).await.unwrap();
     let (_, closed) = read_until_closed(&mut c, Duration::from_secs(1)).await;
     assert!(closed, "third connection should be closed at once");
     assert!(d.counters.snapshot().connections_over_cap >= 1);
-    let _ = Arc::new(());
     d.stop().await;
 }
 

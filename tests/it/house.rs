@@ -304,8 +304,8 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
     );
     assert!(metric(&d, "merossd_commands_coalesced").await > 1000);
 
-    // Three API calls at once: one goes now, the next waits its turn, and the third
-    // takes the second's place; the second's caller is told so.
+    // Three API calls at once: at most one goes now, the next waits its turn, and the
+    // next takes its place; whose command was replaced is told so.
     let (a, b, c) = tokio::join!(
         switch_via_api(&d, &plug.uuid, false),
         switch_via_api(&d, &plug.uuid, true),
@@ -313,5 +313,57 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
     );
     let codes = [a, b, c];
     assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 1, "{codes:?}");
+    let replaced = codes.iter().filter(|c| **c == 409).count();
+    assert!((1..=2).contains(&replaced), "{codes:?}");
+}
+
+/// `count` TCP connections to `to` that never say a word, from `sources` loopback
+/// addresses (127.0.10.1, ...), as a flood of half-open handshakes looks to the gate.
+async fn silent_sockets(to: std::net::SocketAddr, sources: u8, count: usize) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::with_capacity(count);
+    for i in 0..count {
+        let from = std::net::SocketAddr::from(([127, 0, 10, 1 + (i % usize::from(sources)) as u8], 0));
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(from).unwrap();
+        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(2), socket.connect(to)).await {
+            held.push(stream);
+        }
+    }
+    held
+}
+
+#[tokio::test]
+async fn a_flood_of_silent_connections_from_many_addresses_delays_a_new_plug_by_under_a_second() {
+    let mut c = config(temp_dir("flood"));
+    c.mqtt.max_connections = 200;
+    // Long enough that waiting out the flood is no way in.
+    c.mqtt.handshake_timeout_s = 60;
+    let d = Daemon::start(c).await.unwrap();
+    let flood = silent_sockets(d.tls_addrs[0], 20, 400).await;
+    assert!(flood.len() >= 390, "{} of the flood connected", flood.len());
+    let plug = &plugs(&d, "fl", 1)[0];
+    let start = std::time::Instant::now();
+    bound(plug).await;
+    let took = start.elapsed();
+    assert_eq!(plug.state().connects, 1, "the plug needed more than one try");
+    assert!(took < Duration::from_secs(3), "bound after {took:?}");
+    assert!(metric(&d, "merossd_handshakes_evicted").await >= 200);
+    drop(flood);
+}
+
+#[tokio::test]
+async fn idle_api_connections_are_the_first_to_go_when_the_api_is_full() {
+    let mut c = config(temp_dir("api-idle"));
+    c.api.max_connections = 50;
+    let d = Daemon::start(c).await.unwrap();
+    let plug = &plugs(&d, "ai", 1)[0];
+    known(&d, plug).await;
+    let idle = silent_sockets(d.api_addr, 1, 60).await;
+    assert!(idle.len() >= 50);
+    let start = std::time::Instant::now();
+    assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "a toggle took {took:?}");
+    assert!(metric(&d, "merossd_api_evicted").await >= 1);
+    drop(idle);
 }
