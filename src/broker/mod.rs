@@ -113,7 +113,7 @@ type OpenLink = Arc<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Send + Sy
 /// How long opening a link may take. rumqttd's `LinkBuilder::build` waits without end for
 /// a router that died after it took the request; such a wait is left behind on its own
 /// thread (one per link at most, once per router death) and the link tries again.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(1);
+const OPEN_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Opens a link with `open`, within [`OPEN_TIMEOUT`].
 fn open_within(open: OpenLink, client_id: &str) -> Result<(LinkTx, LinkRx), String> {

@@ -225,11 +225,11 @@ fn write_batch(
         if forgotten {
             isolated(&mut tx, "forget", |c| {
                 c.execute("DELETE FROM devices WHERE uuid = ?1", [&uuid])?;
-                energy::forget(c, &uuid)
+                energy::forget(c, uuid)
             })?;
         }
         if let Some(device) = device {
-            isolated(&mut tx, "device", |c| upsert_device(c, &device))?;
+            isolated(&mut tx, "device", |c| upsert_device(c, device))?;
         }
     }
     // After the records: an answer updates its device's row.

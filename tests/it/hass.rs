@@ -186,12 +186,16 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
     let hass = tokio::task::spawn_blocking(move || Hass::start(&dir, mqtt_port))
         .await
         .unwrap();
+    let started = std::time::Instant::now();
     hass.all_available(&plugs, Duration::from_secs(60)).await;
+    eprintln!("Home Assistant: all {} entities of {PLUGS} plugs available {:?} after it was up", PLUGS * 5, started.elapsed());
 
     // A plug added while Home Assistant runs becomes available.
     let late = sim::fleet(&sim_config(&d, profile), "ha30", PLUGS + 1, 1);
+    let added = std::time::Instant::now();
     known(&d, &late[0]).await;
     hass.all_available(&late, Duration::from_secs(30)).await;
+    eprintln!("Home Assistant: a plug added later available after {:?}", added.elapsed());
 
     // Switching from Home Assistant reaches the plug, and Home Assistant sees it.
     let plug = &plugs[3];
@@ -216,7 +220,9 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
     // A plug that goes away goes unavailable; the others stay.
     let gone = &plugs[7];
     gone.stop();
+    let stopped = std::time::Instant::now();
     switch_becomes(&hass, gone, "unavailable", Duration::from_secs(30)).await;
+    eprintln!("Home Assistant: a gone plug unavailable after {:?}", stopped.elapsed());
     assert_ne!(
         hass.switch_state(&plugs[8]).await.map(|(_, s)| s),
         Some("unavailable".to_owned())

@@ -138,6 +138,7 @@ async fn a_frozen_metering_plug_goes_offline_on_its_own_keepalive_though_it_is_p
     })
     .await;
     assert!(frozen.elapsed() >= Duration::from_millis(2500));
+    eprintln!("a frozen metering plug offline after {:?} (keepalive 2 s)", frozen.elapsed());
     plug.stop();
 }
 
@@ -206,6 +207,7 @@ async fn a_dead_router_is_started_again_within_a_second_and_plugs_never_notice()
     let (_, h) = api(&d, "GET", "/api/v1/health", None, None).await;
     assert!(ok, "health did not come back to ok: {h}");
     let back = died.elapsed();
+    eprintln!("router dead to health ok: {back:?}");
     assert!(back < Duration::from_secs(3), "took {back:?}");
     // Local clients work again, and merossd's retained messages are there again.
     let (mut c, code) = raw::local(&d, &anonymous("after-restart")).await;
@@ -298,6 +300,7 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
     })
     .await;
     let most = (elapsed.as_millis() / 250) as u32 + 3;
+    eprintln!("2,001 commands: {switches} switches in {elapsed:?}");
     assert!(
         switches <= most,
         "{switches} switches in {elapsed:?}: at most {most} allowed"
@@ -347,6 +350,7 @@ async fn a_flood_of_silent_connections_from_many_addresses_delays_a_new_plug_by_
     let took = start.elapsed();
     assert_eq!(plug.state().connects, 1, "the plug needed more than one try");
     assert!(took < Duration::from_secs(3), "bound after {took:?}");
+    eprintln!("a plug bound {took:?} after a flood of {} silent connections", flood.len());
     assert!(metric(&d, "merossd_handshakes_evicted").await >= 200);
     drop(flood);
 }
@@ -364,6 +368,7 @@ async fn idle_api_connections_are_the_first_to_go_when_the_api_is_full() {
     assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
     let took = start.elapsed();
     assert!(took < Duration::from_secs(2), "a toggle took {took:?}");
+    eprintln!("a toggle past {} idle API connections took {took:?}", idle.len());
     assert!(metric(&d, "merossd_api_evicted").await >= 1);
     drop(idle);
 }
