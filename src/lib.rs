@@ -1,14 +1,18 @@
 //! merossd: a small daemon that takes the Meross cloud's place for Meross plugs.
 //!
 //! Plugs dial the [`gate`] (TLS, MQTT 3.1 made 3.1.1, login checked against the
-//! [`registry`] of who owns which device), which reads every packet ([`mqtt`]) and holds it
-//! against the topic rules (`gate::acl`). What a device says goes straight to the
-//! [`engine`] (`gate::hub`), and what others may read also to an embedded rumqttd router
-//! ([`broker`]) that serves app and local clients. The engine answers each device's
-//! session so current firmware stays bound and keeps what devices say, and hands device
-//! pushes on to app clients; the [`store`] remembers it in SQLite; the [`api`] serves it
-//! over HTTP, [`homeassistant`] over MQTT discovery, and [`cloud`] to MerossIot-based
-//! apps as the Meross cloud would.
+//! [`registry`] of who owns which device), which reads every packet ([`mqtt`]) and holds
+//! it against the topic rules (`gate::acl`) and against what the router can take and
+//! hold (`broker::budget`). What a device says goes straight to the [`engine`]
+//! (`gate::hub`), and what others may read also to an embedded rumqttd router
+//! ([`broker`]) that serves app and local clients. The router runs supervised
+//! (`broker::supervise`), and a copy of what merossd retains on it (`broker::retained`)
+//! is handed out again on every subscribe. Switch commands are paced on their way to a
+//! device (`gate::pace`). The engine answers each device's session so current firmware
+//! stays bound, keeps what devices say, and hands device pushes on to app clients; the
+//! [`store`] remembers it in SQLite (keeping what a full disk will not take yet,
+//! `store::health`); the [`api`] serves it over HTTP, [`homeassistant`] over MQTT
+//! discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
 //! [`daemon`] wires these together and tells systemd about them ([`notify`]).
 //!
 //! Around the daemon: [`pair`] takes a reset plug to merossd, [`backup`] copies its data

@@ -5,12 +5,13 @@
 //! came and went.
 //!
 //! Where to find:
-//! - the accept loop, caps and socket options: [`accept`]
+//! - the accept loop, caps and socket options: [`accept`]; the fair pool of connections
+//!   not logged in yet: `pending`
 //! - one connection from TLS to the end, and what each failure costs: `conn`
 //! - who a login is: [`auth`]; which topics it may use: [`acl`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
 //! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`,
-//!   `queue`
+//!   `queue`; switch commands' pace: `pace`
 //! - the certificate and both TLS stacks: [`tls`]; which one serves a client: [`hello`],
 //!   [`handshake`]
 

@@ -285,3 +285,13 @@ pub fn low_port() -> u16 {
     }
     panic!("no free loopback port in 20000..32000");
 }
+
+/// Waits until the engine has a metering plug's first electricity reading.
+pub async fn first_reading(d: &Daemon, plug: &SimDevice) {
+    eventually("a reading", Duration::from_secs(10), || {
+        d.engine
+            .device(&plug.uuid)
+            .is_some_and(|x| !x.electricity.is_empty())
+    })
+    .await;
+}

@@ -50,12 +50,7 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
     let d = ha_daemon("ha1").await;
     let plug = &plugs(&d, "h1", 1)[0];
     known(&d, plug).await;
-    eventually("a reading", Duration::from_secs(10), || {
-        d.engine
-            .device(&plug.uuid)
-            .is_some_and(|x| !x.electricity.is_empty())
-    })
-    .await;
+    first_reading(&d, plug).await;
     let found = configs(&d, &plug.uuid, 5).await;
     assert_eq!(found.len(), 5, "{found:?}");
 

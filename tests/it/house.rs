@@ -124,12 +124,7 @@ async fn a_frozen_metering_plug_goes_offline_on_its_own_keepalive_though_it_is_p
     sc.timings.keepalive = Duration::from_secs(2);
     let plug = &merossd::sim::fleet(&sc, "fz", 1, 1)[0];
     known(&d, plug).await;
-    eventually("a reading", Duration::from_secs(10), || {
-        d.engine
-            .device(&plug.uuid)
-            .is_some_and(|x| !x.electricity.is_empty())
-    })
-    .await;
+    first_reading(&d, plug).await;
     plug.freeze();
     let frozen = std::time::Instant::now();
     // 1.5 keepalives (3 s), though the energy poll writes to it every second.
