@@ -65,7 +65,8 @@ impl Table {
         let idlest = open
             .iter()
             .filter(|(_, o)| o.busy.load(Ordering::Relaxed) == 0 && o.go.is_some())
-            .min_by_key(|(_, o)| o.last.load(Ordering::Relaxed))
+            // The oldest connection first among those idle as long.
+            .min_by_key(|(n, o)| (o.last.load(Ordering::Relaxed), **n))
             .map(|(n, _)| *n);
         let Some(go) = idlest.and_then(|n| open.get_mut(&n)).and_then(|o| o.go.take()) else {
             return false;
@@ -123,6 +124,7 @@ pub async fn serve(
         let service = Counted {
             inner: TowerToHyperService::new(app.clone()),
             busy,
+            peer: addr,
         };
         let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
         let stop = shutdown.clone();
@@ -188,6 +190,8 @@ async fn serve_one(
 struct Counted {
     inner: TowerToHyperService<Router>,
     busy: Arc<AtomicUsize>,
+    /// Who is on the other end (handlers read it as `ConnectInfo`).
+    peer: std::net::SocketAddr,
 }
 
 /// Counts one request for as long as it lives.
@@ -212,7 +216,10 @@ where
     type Future =
         Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
 
-    fn call(&self, request: hyper::Request<B>) -> Self::Future {
+    fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         self.busy.fetch_add(1, Ordering::Relaxed);
         let busy = Busy(self.busy.clone());
         let answer = self.inner.call(request);
