@@ -41,6 +41,23 @@ impl StartError {
     }
 }
 
+/// A database that cannot be opened: a damaged one is a configuration matter (exit 2,
+/// so that systemd does not restart into the same fault), with the path and the way out.
+fn database_error(path: &std::path::Path, e: &store::StoreError) -> StartError {
+    let damaged = matches!(
+        e,
+        store::StoreError::Sql(sql)
+            if matches!(sql.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
+    );
+    if damaged {
+        return StartError::Config(format!(
+            "database {}: {e}: the file is damaged. Restore a backup with `merossd restore FILE`, or move the file away to start with an empty database",
+            path.display()
+        ));
+    }
+    StartError::Other(format!("database {}: {e}", path.display()))
+}
+
 /// A running daemon.
 pub struct Daemon {
     /// Where the TLS listeners are bound (in `mqtt.tls_listen` order).
@@ -162,13 +179,14 @@ impl Daemon {
         }
 
         let counters = Arc::new(Counters::default());
+        let db = data.file(crate::datadir::DB_FILE);
         let store = store::Store::open(
             &data,
             store::StoreOptions::from_config(&config),
             counters.clone(),
         )
-        .map_err(|e| other("database", &e))?;
-        let known = store.load_devices().map_err(|e| other("database", &e))?;
+        .map_err(|e| database_error(&db, &e))?;
+        let known = store.load_devices().map_err(|e| database_error(&db, &e))?;
         store
             .health()
             .warn(store::continuity::check_count(&config.data_dir, known.len()));
@@ -204,12 +222,14 @@ impl Daemon {
             shutdown.clone(),
         ));
 
+        let guard = Arc::new(gate::guard::LoginGuard::default());
         let gate = Arc::new(Gate::new(GateOptions {
             accounts: accounts.clone(),
             tls: Arc::new(tls),
             upstream: router.upstream.clone(),
             retained: router.retained.clone(),
             budget: router.budget.clone(),
+            guard: guard.clone(),
             handshake_timeout: config.mqtt.handshake_timeout(),
             max_connections,
             events: gate_tx,
@@ -270,7 +290,7 @@ impl Daemon {
         if let Some(listener) = cloud_listener {
             cloud_addr = Some(listener.local_addr().map_err(|e| other("listener", &e))?);
             engine.enable_push_bridge();
-            let state = crate::cloud::CloudState::new(engine.clone(), accounts.clone());
+            let state = crate::cloud::CloudState::new(engine.clone(), accounts.clone(), guard.clone());
             tasks.spawn(crate::api::serve_router(
                 listener,
                 crate::cloud::router(state),

@@ -88,6 +88,14 @@ counters! {
     handshakes_evicted,
     /// Idle API connections closed to make room for a new one.
     api_evicted,
+    /// Logins refused unread because they came too soon after failed ones (see
+    /// `gate::guard`), MQTT and cloud sign-ins.
+    logins_throttled,
+    /// Logins refused because the identity held its share of sessions (`gate::shares`).
+    sessions_over_share,
+    /// Clients closed for a QoS 2 publish past the open ones allowed, or a packet not
+    /// completed in time.
+    sessions_over_budget,
 }
 
 /// Adds one to a counter.

@@ -74,6 +74,21 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
+    let tls = Family::<Labels, Counter<u64>>::default();
+    for (stack, version, value) in [
+        ("rustls", "TLSv1.3", s.tls_rustls_13),
+        ("rustls", "TLSv1.2", s.tls_rustls_12),
+        ("openssl", "TLSv1.3", s.tls_openssl_13),
+        ("openssl", "TLSv1.2", s.tls_openssl_12),
+        ("openssl", "legacy", s.tls_openssl_legacy),
+    ] {
+        let labels = vec![
+            ("stack".to_owned(), stack.to_owned()),
+            ("version".to_owned(), version.to_owned()),
+        ];
+        tls.get_or_create(&labels).inc_by(value);
+    }
+    registry.register("merossd_tls_handshakes", "TLS handshakes done, per stack and version", tls);
     let gauge = |registry: &mut Registry, name: &str, help: &str, value: u64| {
         let g = Gauge::<i64>::default();
         g.set(value as i64);
@@ -200,6 +215,41 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
             "merossd_api_evicted",
             "Idle API connections closed to make room",
             s.api_evicted,
+        ),
+        (
+            "merossd_connections_over_cap",
+            "MQTT connections closed at once: the cap was full of logged-in clients",
+            s.connections_over_cap,
+        ),
+        (
+            "merossd_device_queue_full",
+            "Messages for a device dropped: it did not read the ones before",
+            s.device_queue_full,
+        ),
+        (
+            "merossd_handshake_timeouts",
+            "Connections dropped at the handshake deadline",
+            s.handshake_timeouts,
+        ),
+        (
+            "merossd_bad_connects",
+            "First packets that were not a well-formed CONNECT",
+            s.bad_connects,
+        ),
+        (
+            "merossd_logins_throttled",
+            "Logins refused unread: too soon after failed ones",
+            s.logins_throttled,
+        ),
+        (
+            "merossd_sessions_over_share",
+            "Logins refused: the identity holds its share of sessions",
+            s.sessions_over_share,
+        ),
+        (
+            "merossd_sessions_over_budget",
+            "Clients closed: QoS 2 publishes left open, or a packet not completed in time",
+            s.sessions_over_budget,
         ),
     ] {
         counter(registry, name, help, value);

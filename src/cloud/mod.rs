@@ -6,11 +6,13 @@
 //! HTTP 200 with `{"apiStatus", "info", "data"}`. Commands then go over MQTT (the gate
 //! lets app logins in) and device PUSHes reach the apps through the push bridge.
 
+mod signin;
 mod tokens;
 
 use crate::config::Account;
 use crate::engine::device::Device;
 use crate::engine::Engine;
+use crate::gate::guard::LoginGuard;
 use crate::protocol::md5_hex;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -22,7 +24,6 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokens::TokenError;
 pub use tokens::Tokens;
-use tracing::{debug, info};
 
 /// The secret every Meross app signs its cloud calls with (published in MerossIot).
 const APP_SECRET: &str = "23x17ahWarFH6w29";
@@ -32,8 +33,10 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The cloud API's status codes merossd answers with (MerossIot knows each).
 mod status {
     pub const OK: i64 = 0;
-    pub const UNKNOWN_ACCOUNT: i64 = 1002;
+    /// Also for an unknown e-mail: which e-mails have accounts is not told.
     pub const WRONG_CREDENTIALS: i64 = 1004;
+    /// Too many tries: wait (the Meross cloud's "too many login attempts").
+    pub const TOO_MANY_TRIES: i64 = 1301;
     pub const TOKEN_ERROR: i64 = 1022;
     pub const ACCESS_DENIED: i64 = 1043;
     pub const TOKEN_EXPIRED: i64 = 1200;
@@ -45,14 +48,20 @@ pub struct CloudState {
     engine: Engine,
     accounts: Arc<Vec<Account>>,
     tokens: Arc<Tokens>,
+    /// Failed logins, shared with the gate's MQTT logins.
+    guard: Arc<LoginGuard>,
+    /// Sign-in nonces seen lately (see `signin`).
+    nonces: Arc<signin::Nonces>,
 }
 
 impl CloudState {
-    pub fn new(engine: Engine, accounts: Vec<Account>) -> CloudState {
+    pub fn new(engine: Engine, accounts: Vec<Account>, guard: Arc<LoginGuard>) -> CloudState {
         CloudState {
             engine,
             accounts: Arc::new(accounts),
             tokens: Arc::default(),
+            guard,
+            nonces: Arc::default(),
         }
     }
 }
@@ -60,7 +69,7 @@ impl CloudState {
 /// The routes.
 pub fn router(state: CloudState) -> Router {
     Router::new()
-        .route("/v1/Auth/signIn", post(sign_in))
+        .route("/v1/Auth/signIn", post(signin::sign_in))
         .route("/v1/log/user", post(log_user))
         .route("/v1/Profile/logout", post(logout))
         .route("/v1/Device/devList", post(dev_list))
@@ -70,14 +79,14 @@ pub fn router(state: CloudState) -> Router {
         .with_state(state)
 }
 
-fn answer(code: i64, info: &str, data: Value) -> Json<Value> {
+pub(super) fn answer(code: i64, info: &str, data: Value) -> Json<Value> {
     Json(
         json!({"apiStatus": code, "info": info, "data": data, "timeStamp": crate::protocol::now_secs()}),
     )
 }
 
 /// The parameters of a signed call, or the answer that refuses it.
-fn params(body: &[u8]) -> Result<Value, Json<Value>> {
+pub(super) fn params(body: &[u8]) -> Result<Value, Json<Value>> {
     let denied = |why: &str| answer(status::ACCESS_DENIED, why, Value::Null);
     let envelope: Value = serde_json::from_slice(body).map_err(|_| denied("Not JSON"))?;
     let encoded = envelope["params"]
@@ -123,7 +132,7 @@ fn caller(state: &CloudState, headers: &HeaderMap) -> Result<(String, Account), 
 }
 
 /// The host a client reached us at (for `domain`, where its later calls go).
-fn reached_host(headers: &HeaderMap) -> String {
+pub(super) fn reached_host(headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -132,7 +141,7 @@ fn reached_host(headers: &HeaderMap) -> String {
 }
 
 /// The host part of a `host[:port]` (IPv6 in brackets kept whole).
-fn host_only(host: &str) -> &str {
+pub(super) fn host_only(host: &str) -> &str {
     if host.starts_with('[') {
         return host
             .split(']')
@@ -140,56 +149,6 @@ fn host_only(host: &str) -> &str {
             .map_or(host, |h| h.trim_start_matches('['));
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
-}
-
-async fn sign_in(State(state): State<CloudState>, headers: HeaderMap, body: Bytes) -> Json<Value> {
-    let p = match params(&body) {
-        Ok(p) => p,
-        Err(refused) => return refused,
-    };
-    let email = p["email"].as_str().unwrap_or_default();
-    let password = p["password"].as_str().unwrap_or_default();
-    // encryption 1: the password comes as md5 hex; 0: as it is.
-    let given = if p["encryption"].as_i64() == Some(0) {
-        md5_hex(password)
-    } else {
-        password.to_ascii_lowercase()
-    };
-    let Some(account) = state.accounts.iter().find(|a| {
-        a.email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(email))
-    }) else {
-        debug!("cloud sign-in for an unknown e-mail");
-        return answer(status::UNKNOWN_ACCOUNT, "Account not found", Value::Null);
-    };
-    let right = account
-        .password_hash()
-        .is_some_and(|h| bool::from(h.as_bytes().ct_eq(given.as_bytes())));
-    if !right {
-        info!(user_id = %account.user_id, "cloud sign-in refused: wrong password");
-        return answer(
-            status::WRONG_CREDENTIALS,
-            "Wrong email or password",
-            Value::Null,
-        );
-    }
-    let token = state.tokens.issue(&account.user_id);
-    let host = reached_host(&headers);
-    info!(user_id = %account.user_id, "cloud sign-in");
-    answer(
-        status::OK,
-        "Success",
-        json!({
-            "token": token,
-            "key": account.key,
-            "userid": account.user_id,
-            "email": account.email,
-            "domain": format!("http://{host}"),
-            "mqttDomain": host_only(&host),
-            "mfaLockExpire": 0,
-        }),
-    )
 }
 
 async fn log_user(State(state): State<CloudState>, headers: HeaderMap, body: Bytes) -> Json<Value> {

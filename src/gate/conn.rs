@@ -6,6 +6,7 @@ use super::acl::{Action, Verdict};
 use super::auth::{self, Identity};
 use super::handshake::{self, TlsInfo};
 use super::pending::Pending;
+use super::shares::Share;
 use super::{device, proxy, upstream, Gate, GateEvent, Listener};
 use crate::metrics::{inc, inc_logged};
 use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
@@ -109,7 +110,7 @@ async fn run<S>(
     // would otherwise stay with the connection's task for its whole life.
     let login = Box::pin(async {
         let (connect, leftover) = read_connect(&mut client, deadline).await?;
-        let identity = admit(gate, &connect, open)?;
+        let (identity, share) = admit(gate, &connect, open, addr)?;
         // A device is served by the gate itself (see `device`); anyone else gets a router
         // connection of its own.
         let upstream = match identity {
@@ -120,9 +121,9 @@ async fn run<S>(
                     .map_err(GateError::Upstream)?,
             ),
         };
-        Ok::<_, GateError>((connect, leftover, identity, upstream))
+        Ok::<_, GateError>((connect, leftover, identity, share, upstream))
     });
-    let (connect, leftover, identity, upstream) = match login.await {
+    let (connect, leftover, identity, share, upstream) = match login.await {
         Ok(ok) => ok,
         Err(error) => return refuse(gate, &mut client, addr, error).await,
     };
@@ -139,6 +140,7 @@ async fn run<S>(
         gate,
         identity: &identity,
         level: connect.level,
+        keep_alive: connect.keep_alive,
     };
     let Identity::Device { uuid, mac, user_id } = &identity else {
         if let Some(((router, slot), _)) = upstream {
@@ -147,6 +149,7 @@ async fn run<S>(
             // the space of their larger loop.
             Box::pin(proxy::run(&who, client, &leftover, router, shutdown)).await;
             drop(slot);
+            drop(share);
         }
         return;
     };
@@ -166,16 +169,13 @@ async fn run<S>(
             tls: tls.as_ref().map(ToString::to_string),
         })
         .await;
-    device::run(
-        &who,
+    let session = device::Session {
         uuid,
         conn,
-        client,
-        &leftover,
-        connect.keep_alive,
-        shutdown,
-    )
-    .await;
+        keep_alive: connect.keep_alive,
+        share,
+    };
+    device::run(&who, session, client, &leftover, shutdown).await;
     info!(%uuid, "device disconnected");
     let _ = gate
         .events
@@ -208,15 +208,42 @@ where
     }
 }
 
-/// Who the CONNECT is, and whether its will may be published.
-fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateError> {
+/// Who the CONNECT is, and its place among that identity's sessions. Checks, in order:
+/// not too soon after failed logins (`guard`), the credentials, the will, the device's
+/// uuid and MAC, and the identity's share of the cap (`shares`).
+fn admit(
+    gate: &Gate,
+    connect: &Connect,
+    open: bool,
+    addr: SocketAddr,
+) -> Result<(Identity, Share), GateError> {
     let refused = |code, why| GateError::Refused {
         code,
         connect: Box::new(connect.clone()),
         why,
     };
-    let identity = auth::authenticate(connect, &gate.accounts, open)
-        .map_err(|code| refused(code, "credentials"))?;
+    let claimed = connect.username.as_deref();
+    if let Some(user) = claimed {
+        if gate.guard.check(addr.ip(), user).is_err() {
+            inc(&gate.counters.logins_throttled);
+            return Err(refused(
+                ConnackCode::ServerUnavailable,
+                "too many failed logins: try again later",
+            ));
+        }
+    }
+    let identity = match auth::authenticate(connect, &gate.accounts, open) {
+        Ok(identity) => identity,
+        Err(code) => {
+            if let Some(user) = claimed {
+                gate.guard.failed(addr.ip(), user);
+            }
+            return Err(refused(code, "credentials"));
+        }
+    };
+    if let Some(user) = claimed {
+        gate.guard.succeeded(addr.ip(), user);
+    }
     if let Some(will) = &connect.will {
         let action = Action::Publish {
             topic: &will.topic,
@@ -251,7 +278,11 @@ fn admit(gate: &Gate, connect: &Connect, open: bool) -> Result<Identity, GateErr
                 ),
             })?;
     }
-    Ok(identity)
+    let share = gate.shares.admit(&identity).map_err(|full| {
+        inc(&gate.counters.sessions_over_share);
+        refused(ConnackCode::ServerUnavailable, full.as_str())
+    })?;
+    Ok((identity, share))
 }
 
 /// Counts, logs (sampled: a flood must not fill the log) and answers a failed login.

@@ -6,6 +6,7 @@
 
 use super::acl::{Action, Verdict};
 use super::hub::Deliveries;
+use super::shares::Share;
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
 use super::queue::Delivery;
 use crate::mqtt::framed::PacketReader;
@@ -33,18 +34,33 @@ enum Next {
     End(&'static str),
 }
 
-/// Serves the session until it ends. `keep_alive` is the CONNECT's, in seconds.
+/// What the gate knows of a device's session.
+pub(super) struct Session<'a> {
+    pub uuid: &'a str,
+    /// Tells this connection from a later one of the same uuid.
+    pub conn: u64,
+    /// The CONNECT's, in seconds.
+    pub keep_alive: u16,
+    /// Its place among the device's sessions (a newer one may take it).
+    pub share: Share,
+}
+
+/// Serves the session until it ends.
 pub(super) async fn run<C>(
     who: &Who<'_>,
-    uuid: &str,
-    conn: u64,
+    session: Session<'_>,
     client: C,
     buffered: &[u8],
-    keep_alive: u16,
     mut shutdown: Shutdown,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
 {
+    let Session {
+        uuid,
+        conn,
+        keep_alive,
+        mut share,
+    } = session;
     let hub = &who.gate.hub;
     // Messages for the device, once it has subscribed to its topic.
     let mut deliveries: Option<Deliveries> = None;
@@ -64,6 +80,7 @@ pub(super) async fn run<C>(
     let why = loop {
         tokio::select! {
             _ = shutdown.wait() => break "daemon stopping",
+            _ = share.displaced() => break "a newer session of this device took its place",
             _ = &mut silent, if idle.is_some() => break "keepalive missed",
             read = from_client.next() => {
                 let frame = match read {

@@ -8,7 +8,8 @@
 //! - the accept loop, caps and socket options: [`accept`]; the fair pool of connections
 //!   not logged in yet: `pending`
 //! - one connection from TLS to the end, and what each failure costs: `conn`
-//! - who a login is: [`auth`]; which topics it may use: [`acl`]
+//! - who a login is: [`auth`]; which topics it may use: [`acl`]; how fast it may guess:
+//!   [`guard`]; how many sessions it may hold: [`shares`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
 //! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`,
 //!   `queue`; switch commands' pace: `pace`
@@ -18,6 +19,7 @@
 pub mod accept;
 pub mod acl;
 pub mod auth;
+pub mod guard;
 mod conn;
 mod device;
 pub mod handshake;
@@ -28,6 +30,7 @@ mod pace;
 mod pending;
 mod proxy;
 mod queue;
+pub mod shares;
 mod slots;
 pub mod tls;
 mod upstream;
@@ -105,6 +108,8 @@ pub struct GateOptions {
     pub retained: Arc<Retained>,
     /// What clients made the router hold.
     pub budget: Arc<RouterBudget>,
+    /// Failed logins (shared with the cloud API's sign-in).
+    pub guard: Arc<guard::LoginGuard>,
 }
 
 /// What every connection task shares.
@@ -126,6 +131,10 @@ pub struct Gate {
     pending: Arc<PendingTable>,
     /// The client ids the router sees.
     slots: Arc<Slots>,
+    /// Failed logins, per source and per identity (shared with the cloud API's sign-in).
+    guard: Arc<guard::LoginGuard>,
+    /// Sessions per identity.
+    shares: Arc<shares::Shares>,
 }
 
 impl Gate {
@@ -146,6 +155,8 @@ impl Gate {
             next_conn: AtomicU64::new(0),
             pending: Arc::new(PendingTable::new(o.max_connections.min(pending::MAX_PENDING))),
             slots: Default::default(),
+            guard: o.guard,
+            shares: Arc::new(shares::Shares::new(o.max_connections)),
         }
     }
 }

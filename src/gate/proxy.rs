@@ -33,6 +33,17 @@ const MAX_REPLY_TOPICS: usize = 16;
 const MAX_OPEN_QOS2: usize = 64;
 /// How long the client's side gets to close cleanly at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a client that asked for no keepalive may send nothing: the router would
+/// otherwise hold its session for as long as the TCP connection lives.
+pub const NO_KEEPALIVE_IDLE: Duration = Duration::from_secs(600);
+
+/// How long the client may send nothing: one and a half keepalives, as MQTT says.
+fn idle_limit(keep_alive: u16) -> Duration {
+    match keep_alive {
+        0 => NO_KEEPALIVE_IDLE,
+        secs => Duration::from_millis(u64::from(secs) * 1500),
+    }
+}
 
 /// Who is on the client side.
 pub(super) struct Who<'a> {
@@ -40,6 +51,8 @@ pub(super) struct Who<'a> {
     pub identity: &'a Identity,
     /// 3 for MQTT 3.1, 4 for 3.1.1.
     pub level: u8,
+    /// The CONNECT's keepalive, in seconds (0: none asked for).
+    pub keep_alive: u16,
 }
 
 /// What one connection remembers between packets.
@@ -61,6 +74,9 @@ pub(super) struct State {
     refused_from_router: HashSet<u16>,
     /// The client sent DISCONNECT (passed on).
     said_goodbye: bool,
+    /// QoS 2 publishes passed to the router and waiting for their PUBREL: the router
+    /// keeps each one (with its payload) until then.
+    open_qos2: HashSet<u16>,
 }
 
 /// What to do with one packet.
@@ -96,15 +112,20 @@ pub(super) async fn run<C, U>(
     let (answer_client, mut answers_to_client) = mpsc::channel::<Vec<u8>>(ANSWER_QUEUE);
     let (answer_router, mut answers_to_router) = mpsc::channel::<Vec<u8>>(ANSWER_QUEUE);
 
+    let idle = idle_limit(who.keep_alive);
     let up = async {
+        let silent = tokio::time::sleep(idle);
+        tokio::pin!(silent);
         loop {
             tokio::select! {
+                _ = &mut silent => return "keepalive missed",
                 read = from_client.next() => {
                     let frame = match read {
                         Ok(Some(frame)) => frame,
                         Ok(None) => return "client closed",
                         Err(error) => return who.bad_packet(error),
                     };
+                    silent.as_mut().reset(tokio::time::Instant::now() + idle);
                     let step = who.on_client_packet(&frame, &mut lock());
                     if matches!(step, Step::Pass) && frame.first() == Some(&(packet::DISCONNECT << 4)) {
                         lock().said_goodbye = true;
@@ -266,12 +287,16 @@ impl Who<'_> {
         match packet {
             Packet::Publish(p) => {
                 if self.check_publish(&p, state) == Verdict::Allow && self.routable(&p, state) {
-                    return Step::Pass;
+                    return self.pass_publish(&p, state);
                 }
                 Step::Answer(ack_publish(&p, &mut state.refused_from_client))
             }
             Packet::Pubrel { pkid } if state.refused_from_client.remove(&pkid) => {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
+            }
+            Packet::Pubrel { pkid } => {
+                state.open_qos2.remove(&pkid);
+                Step::Pass
             }
             Packet::Subscribe { pkid, filters } => self.subscribe(pkid, &filters, state),
             Packet::Unsubscribe { pkid, filters } => {
@@ -287,6 +312,21 @@ impl Who<'_> {
             ),
             _ => Step::Pass,
         }
+    }
+
+    /// Passes an allowed publish on; a QoS 2 one is remembered until its PUBREL, and a
+    /// client that leaves too many open is closed (the router would keep them all).
+    fn pass_publish(&self, p: &Publish<'_>, state: &mut State) -> Step {
+        if let (2, Some(pkid)) = (p.qos, p.pkid) {
+            if state.open_qos2.len() >= MAX_OPEN_QOS2 && !state.open_qos2.contains(&pkid) {
+                if let Some(total) = inc_logged(&self.gate.counters.sessions_over_budget) {
+                    warn!(who = %self.identity, total, "too many QoS 2 publishes without PUBREL; connection closed");
+                }
+                return Step::Close("too many QoS 2 publishes without PUBREL");
+            }
+            state.open_qos2.insert(pkid);
+        }
+        Step::Pass
     }
 
     /// Whether the router may be given a publish the topic rules allowed: a topic shape

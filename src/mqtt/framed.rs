@@ -12,6 +12,10 @@ pub enum ReadError {
     Packet(#[from] PacketError),
     #[error("connection closed inside a packet")]
     Truncated,
+    /// A packet begun and not finished within [`PACKET_DEADLINE`]: its buffer would
+    /// otherwise be held for as long as the sender likes.
+    #[error("a packet was not finished in time")]
+    Slow,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -21,12 +25,17 @@ pub enum ReadError {
 /// read, so that a header alone does not buy its whole length.
 const READ_ROOM: usize = 256;
 const GROW_STEP: usize = 16 * 1024;
+/// How long a packet may take from its first byte to its last (a 255 KiB one at a
+/// Pi's Wi-Fi speed takes well under a second).
+pub const PACKET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The read half of a connection, cut into packets.
 pub struct PacketReader<R> {
     inner: R,
     buf: BytesMut,
     max: usize,
+    /// When the packet in the buffer must be whole.
+    due: Option<tokio::time::Instant>,
 }
 
 impl<R: AsyncRead + Unpin> PacketReader<R> {
@@ -36,6 +45,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             inner,
             buf: BytesMut::from(buffered),
             max,
+            due: None,
         }
     }
 
@@ -45,6 +55,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             let announced = packet_len(&self.buf, self.max)?;
             if let Some(n) = announced.filter(|&n| self.buf.len() >= n) {
                 let frame = self.buf.split_to(n).freeze();
+                self.due = None;
                 if self.buf.is_empty() {
                     // The room read into goes with the frame; waiting takes a small one.
                     self.buf = BytesMut::new();
@@ -57,7 +68,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             if self.buf.capacity() - self.buf.len() < want {
                 self.buf.reserve(want);
             }
-            if self.inner.read_buf(&mut self.buf).await? == 0 {
+            let read = match self.due {
+                None if self.buf.is_empty() => self.inner.read_buf(&mut self.buf).await?,
+                _ => {
+                    let due = *self
+                        .due
+                        .get_or_insert_with(|| tokio::time::Instant::now() + PACKET_DEADLINE);
+                    tokio::time::timeout_at(due, self.inner.read_buf(&mut self.buf))
+                        .await
+                        .map_err(|_| ReadError::Slow)??
+                }
+            };
+            if read == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {

@@ -192,10 +192,16 @@ impl Store {
         let _ = self.sink.tx.send(Op::Stall(how_long)).await;
     }
 
-    /// Flushes; the writer stops when the last handle is dropped.
+    /// Flushes and checkpoints the WAL into the main file; the writer stops when the last
+    /// handle is dropped.
     pub async fn close(&self) {
         if let Err(e) = self.flush().await {
             warn!(error = %e, "store was already closed");
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.sink.tx.send(Op::Checkpoint(tx)).await.is_ok() {
+            let _ = rx.await;
         }
     }
 

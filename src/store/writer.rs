@@ -29,6 +29,9 @@ pub(super) enum Op {
     Stall(Duration),
     /// Caps the database's size in pages, as a full disk would (tests); `None` lifts it.
     MaxPages(Option<u64>),
+    /// Moves everything in the WAL into the main file and empties the WAL (a clean stop:
+    /// the main file alone then holds all, and a damaged or lost WAL loses nothing).
+    Checkpoint(oneshot::Sender<()>),
 }
 
 /// What the writer shares with the rest of the daemon.
@@ -41,6 +44,11 @@ pub(super) struct Shared {
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// Changes kept for a store that cannot write; past this the oldest go (counted).
 const MAX_KEPT: usize = 100_000;
+/// The newest stored data this far behind the wall clock at start means the clock jumped
+/// (or the daemon was off that long): old data is not pruned until [`PRUNE_GRACE`] of
+/// running has passed, with a warning.
+const CLOCK_JUMP: u64 = 2 * 86_400;
+const PRUNE_GRACE: Duration = Duration::from_secs(7 * 86_400);
 /// SQLite's own largest page count: no limit.
 const NO_PAGE_LIMIT: u64 = 4_294_967_294;
 
@@ -75,8 +83,10 @@ pub(super) fn write_loop(
     options: StoreOptions,
     shared: Shared,
 ) {
-    let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
+    let started = std::time::Instant::now();
+    let mut last_prune = started - PRUNE_EVERY;
     let mut last_seen = energy::LastSeen::new();
+    let hold_pruning = clock_jumped(&conn, &shared);
     // Changes that could not be written yet, oldest first.
     let mut kept: Vec<Change> = Vec::new();
     while let Some(batch) = next_batch(&mut rx, !kept.is_empty()) {
@@ -91,6 +101,10 @@ pub(super) fn write_loop(
                 Op::Change(c) => changes.push(c),
                 Op::Flush(done) => flushes.push(done),
                 Op::Stall(how_long) => std::thread::sleep(how_long),
+                Op::Checkpoint(done) => {
+                    checkpoint(&conn, "TRUNCATE");
+                    let _ = done.send(());
+                }
                 Op::MaxPages(pages) => {
                     let pages = pages.unwrap_or(NO_PAGE_LIMIT);
                     if let Err(e) = conn.pragma_update(None, "max_page_count", pages) {
@@ -120,7 +134,10 @@ pub(super) fn write_loop(
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = std::time::Instant::now();
-            prune(&conn, &options);
+            if !hold_pruning || started.elapsed() >= PRUNE_GRACE {
+                prune(&conn, &options);
+            }
+            checkpoint(&conn, "PASSIVE");
         }
     }
     if !kept.is_empty() {
@@ -151,6 +168,36 @@ fn compact(changes: Vec<Change>, counters: &Counters) -> Vec<Change> {
             .fetch_add(over as u64, Ordering::Relaxed);
     }
     kept
+}
+
+/// Whether the newest stored event is far behind the wall clock: then a clock set wrong
+/// (two years ahead, say) would make pruning delete real history, so it is held, and
+/// said.
+fn clock_jumped(conn: &Connection, shared: &Shared) -> bool {
+    let newest: Option<u64> = conn
+        .query_row("SELECT MAX(at) FROM events", [], |r| r.get(0))
+        .ok()
+        .flatten();
+    let now = now_secs();
+    let Some(newest) = newest.filter(|t| now > t + CLOCK_JUMP) else {
+        return false;
+    };
+    let days = (now - newest) / 86_400;
+    let text = format!(
+        "the clock is {days} days past the newest stored event: old history is kept, not pruned, for the next 7 days of running (check the clock if that is wrong)"
+    );
+    warn!("{text}");
+    shared.health.warn(Some(text));
+    true
+}
+
+/// Checkpoints the WAL (`PASSIVE`: what it can without waiting; `TRUNCATE`: all of it,
+/// and the WAL emptied).
+fn checkpoint(conn: &Connection, mode: &str) {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
+        warn!(error = %e, mode, "WAL checkpoint failed");
+    }
 }
 
 /// Removes events and energy history older than what is kept.

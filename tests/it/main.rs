@@ -18,6 +18,7 @@ mod process;
 mod raw;
 mod service;
 mod session;
+mod shares;
 mod sim;
 mod store;
 mod tls;

@@ -106,22 +106,24 @@ async fn meross_iot_logs_in_discovers_switches_meters_and_hears_pushes() {
     d.stop().await;
 }
 
-/// A signed cloud call as the Meross apps make it.
-fn call(
-    cloud: std::net::SocketAddr,
-    path: &str,
-    params: Value,
-    token: Option<&str>,
-    tamper: bool,
-) -> Value {
+/// The body of a signed cloud call as the Meross apps make it.
+fn signed(params: &Value, tamper: bool) -> Value {
     let encoded = openssl::base64::encode_block(params.to_string().as_bytes());
-    let (timestamp, nonce) = (merossd::protocol::now_secs() * 1000, "NONCE0123456789A");
+    // A fresh nonce each call, as the apps send: merossd refuses a nonce used before.
+    let (timestamp, nonce) = (
+        merossd::protocol::now_secs() * 1000,
+        format!("{:016X}", rand::random::<u64>()),
+    );
     let mut sign =
         merossd::protocol::md5_hex(&format!("23x17ahWarFH6w29{timestamp}{nonce}{encoded}"));
     if tamper {
         sign = sign.chars().rev().collect();
     }
-    let body = json!({"params": encoded, "sign": sign, "timestamp": timestamp, "nonce": nonce});
+    json!({"params": encoded, "sign": sign, "timestamp": timestamp, "nonce": nonce})
+}
+
+/// Posts a body to the cloud API; its JSON answer.
+fn post(cloud: std::net::SocketAddr, path: &str, body: &Value, token: Option<&str>) -> Value {
     let url = format!("http://{cloud}{path}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -134,6 +136,62 @@ fn call(
         .unwrap();
     assert_eq!(response.status().as_u16(), 200, "{path}");
     response.body_mut().read_json().unwrap()
+}
+
+/// A signed cloud call as the Meross apps make it.
+fn call(
+    cloud: std::net::SocketAddr,
+    path: &str,
+    params: Value,
+    token: Option<&str>,
+    tamper: bool,
+) -> Value {
+    post(cloud, path, &signed(&params, tamper), token)
+}
+
+#[tokio::test]
+async fn a_recorded_sign_in_cannot_be_played_again_and_guessing_is_slowed() {
+    let d = cloud_daemon().await;
+    let cloud = d.cloud_addr.unwrap();
+    let login = |password: &str| json!({"email": EMAIL, "password": merossd::protocol::md5_hex(password), "encryption": 1});
+    let right = signed(&login(PASSWORD), false);
+    let body = right.clone();
+    let (first, again) = tokio::task::spawn_blocking(move || {
+        (post(cloud, "/v1/Auth/signIn", &body, None), post(cloud, "/v1/Auth/signIn", &body, None))
+    })
+    .await
+    .unwrap();
+    assert_eq!(first["apiStatus"], 0, "{first}");
+    assert_eq!(again["apiStatus"], 1043, "the same body again: {again}");
+
+    // Guessing: a few wrong passwords, then every try waits, the right one too...
+    let codes = tokio::task::spawn_blocking(move || {
+        (0..8)
+            .map(|_| call(cloud, "/v1/Auth/signIn", login("guess"), None, false)["apiStatus"].clone())
+            .collect::<Vec<Value>>()
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes[0], 1004);
+    assert_eq!(codes[7], 1301, "{codes:?}");
+    let now = tokio::task::spawn_blocking(move || call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false))
+        .await
+        .unwrap();
+    assert_eq!(now["apiStatus"], 1301, "the right password during the delay: {now}");
+    // ...and once the delay has passed, the right password works.
+    let mut signed_in = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answer = tokio::task::spawn_blocking(move || call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false))
+            .await
+            .unwrap();
+        if answer["apiStatus"] == 0 {
+            signed_in = true;
+            break;
+        }
+    }
+    assert!(signed_in, "the right password never worked again");
+    assert!(metric(&d, "merossd_logins_throttled").await >= 1);
 }
 
 #[tokio::test]
@@ -152,9 +210,10 @@ async fn the_cloud_api_refuses_what_it_should() {
         run("/v1/Auth/signIn", login(EMAIL, "nope"), None, false).await["apiStatus"],
         1004
     );
+    // An unknown e-mail gets the same answer as a wrong password: e-mails cannot be told.
     assert_eq!(
         run("/v1/Auth/signIn", login("who@else", PASSWORD), None, false).await["apiStatus"],
-        1002
+        1004
     );
     assert_eq!(
         run("/v1/Auth/signIn", login(EMAIL, PASSWORD), None, true).await["apiStatus"],
