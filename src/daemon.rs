@@ -187,9 +187,10 @@ impl Daemon {
         )
         .map_err(|e| database_error(&db, &e))?;
         let known = store.load_devices().map_err(|e| database_error(&db, &e))?;
-        store
-            .health()
-            .warn(store::continuity::check_count(&config.data_dir, known.len()));
+        store.health().warn(store::continuity::check_count(
+            &config.data_dir,
+            known.len(),
+        ));
 
         let router = broker::start(counters.clone()).map_err(|e| other("router", &e))?;
         let registry =
@@ -290,7 +291,8 @@ impl Daemon {
         if let Some(listener) = cloud_listener {
             cloud_addr = Some(listener.local_addr().map_err(|e| other("listener", &e))?);
             engine.enable_push_bridge();
-            let state = crate::cloud::CloudState::new(engine.clone(), accounts.clone(), guard.clone());
+            let state =
+                crate::cloud::CloudState::new(engine.clone(), accounts.clone(), guard.clone());
             tasks.spawn(crate::api::serve_router(
                 listener,
                 crate::cloud::router(state),

@@ -88,7 +88,11 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
         ];
         tls.get_or_create(&labels).inc_by(value);
     }
-    registry.register("merossd_tls_handshakes", "TLS handshakes done, per stack and version", tls);
+    registry.register(
+        "merossd_tls_handshakes",
+        "TLS handshakes done, per stack and version",
+        tls,
+    );
     let gauge = |registry: &mut Registry, name: &str, help: &str, value: u64| {
         let g = Gauge::<i64>::default();
         g.set(value as i64);

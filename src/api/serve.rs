@@ -9,10 +9,10 @@ use crate::shutdown::Shutdown;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
@@ -68,7 +68,10 @@ impl Table {
             // The oldest connection first among those idle as long.
             .min_by_key(|(n, o)| (o.last.load(Ordering::Relaxed), **n))
             .map(|(n, _)| *n);
-        let Some(go) = idlest.and_then(|n| open.get_mut(&n)).and_then(|o| o.go.take()) else {
+        let Some(go) = idlest
+            .and_then(|n| open.get_mut(&n))
+            .and_then(|o| o.go.take())
+        else {
             return false;
         };
         go.send(()).is_ok()
@@ -154,7 +157,10 @@ async fn permit(
         return None;
     }
     if let Some(total) = inc_logged(&counters.api_evicted) {
-        warn!(total, "API connection cap reached; closed the connection idle longest");
+        warn!(
+            total,
+            "API connection cap reached; closed the connection idle longest"
+        );
     }
     tokio::time::timeout(EVICT_WAIT, permits.clone().acquire_owned())
         .await
@@ -211,8 +217,7 @@ where
 {
     type Response =
         <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<B>>>::Response;
-    type Error =
-        <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<B>>>::Error;
+    type Error = <TowerToHyperService<Router> as hyper::service::Service<hyper::Request<B>>>::Error;
     type Future =
         Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
 

@@ -136,10 +136,16 @@ mod tests {
     fn a_known_filter_or_topic_costs_nothing_and_new_ones_stop_at_the_caps() {
         let b = RouterBudget::default();
         assert_eq!(b.filter("a/#", 0), Ok(()));
-        assert_eq!(b.filter("a/#", MAX_FILTERS_PER_CONNECTION), Err(OverBudget::Connection));
+        assert_eq!(
+            b.filter("a/#", MAX_FILTERS_PER_CONNECTION),
+            Err(OverBudget::Connection)
+        );
         assert_eq!(b.topic("t/1", 0), Ok(true));
         assert_eq!(b.topic("t/1", MAX_NEW_TOPICS_PER_CONNECTION), Ok(false));
-        assert_eq!(b.topic("t/2", MAX_NEW_TOPICS_PER_CONNECTION), Err(OverBudget::Connection));
+        assert_eq!(
+            b.topic("t/2", MAX_NEW_TOPICS_PER_CONNECTION),
+            Err(OverBudget::Connection)
+        );
         for i in 0..MAX_ROUTER_TOPICS - 1 {
             assert_eq!(b.topic(&format!("x/{i}"), 0), Ok(true));
         }

@@ -218,7 +218,11 @@ pub fn start(counters: Arc<Counters>) -> std::io::Result<Router> {
     let link_to = current.clone();
     let opener: LinkOpener = Arc::new(move |client_id: &str| {
         // Not under the lock: a router being started again must be able to take it.
-        let open = link_to.read().unwrap_or_else(|e| e.into_inner()).open.clone();
+        let open = link_to
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .open
+            .clone();
         open_within(open, client_id)
     });
     let retained = Arc::new(Retained::default());

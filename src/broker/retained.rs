@@ -65,7 +65,13 @@ mod tests {
         r.set("homeassistant/switch/a/config", b"{}");
         let got = r.matching("merossd/+/availability");
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], ("merossd/a/availability".into(), Bytes::from_static(b"online")));
+        assert_eq!(
+            got[0],
+            (
+                "merossd/a/availability".into(),
+                Bytes::from_static(b"online")
+            )
+        );
         r.set("merossd/a/availability", b"");
         assert_eq!(r.matching("merossd/#").len(), 1);
         assert_eq!(r.all().len(), 2);

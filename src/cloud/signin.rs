@@ -10,7 +10,7 @@
 //!   log the owner's apps out;
 //! - refusals are logged sampled, not one line each.
 
-use super::{answer, params, reached_host, host_only, status, CloudState};
+use super::{answer, host_only, params, reached_host, status, CloudState};
 use crate::metrics::inc_logged;
 use crate::protocol::md5_hex;
 use axum::body::Bytes;
@@ -61,7 +61,11 @@ fn fresh(state: &CloudState, body: &[u8]) -> bool {
         _ => None,
     };
     let Some(stamp) = stamp else { return false };
-    let secs = if stamp > 100_000_000_000 { stamp / 1000 } else { stamp };
+    let secs = if stamp > 100_000_000_000 {
+        stamp / 1000
+    } else {
+        stamp
+    };
     let now = crate::protocol::now_secs();
     let nonce = envelope["nonce"].as_str().unwrap_or_default();
     now.abs_diff(secs) <= WINDOW_SECS && !nonce.is_empty() && state.nonces.take(nonce, now)
@@ -85,13 +89,23 @@ pub(super) async fn sign_in(
         Err(refused) => return refused,
     };
     if !fresh(&state, &body) {
-        return refused(&state, status::ACCESS_DENIED, "Stale or repeated request", "stale timestamp or reused nonce");
+        return refused(
+            &state,
+            status::ACCESS_DENIED,
+            "Stale or repeated request",
+            "stale timestamp or reused nonce",
+        );
     }
     let ip = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     let email = p["email"].as_str().unwrap_or_default().to_ascii_lowercase();
     if state.guard.check(ip, &email).is_err() {
         crate::metrics::inc(&state.engine.counters().logins_throttled);
-        return refused(&state, status::TOO_MANY_TRIES, "Too many tries; wait and try again", "too soon after failed sign-ins");
+        return refused(
+            &state,
+            status::TOO_MANY_TRIES,
+            "Too many tries; wait and try again",
+            "too soon after failed sign-ins",
+        );
     }
     let password = p["password"].as_str().unwrap_or_default();
     // encryption 1: the password comes as md5 hex; 0: as it is.
@@ -111,11 +125,21 @@ pub(super) async fn sign_in(
     });
     let Some(account) = account.filter(|_| right) else {
         state.guard.failed(ip, &email);
-        return refused(&state, status::WRONG_CREDENTIALS, "Wrong email or password", "wrong e-mail or password");
+        return refused(
+            &state,
+            status::WRONG_CREDENTIALS,
+            "Wrong email or password",
+            "wrong e-mail or password",
+        );
     };
     state.guard.succeeded(ip, &email);
     let Some(token) = state.tokens.issue(&account.user_id) else {
-        return refused(&state, status::TOO_MANY_TRIES, "Too many sign-ins; wait a minute", "token evictions per minute reached");
+        return refused(
+            &state,
+            status::TOO_MANY_TRIES,
+            "Too many sign-ins; wait a minute",
+            "token evictions per minute reached",
+        );
     };
     let host = reached_host(&headers);
     info!(user_id = %account.user_id, "cloud sign-in");

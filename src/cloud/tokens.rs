@@ -96,9 +96,15 @@ mod tests {
             "the oldest went"
         );
         // At most four went in this minute: the fifth sign-in past the cap waits.
-        assert_eq!(issued.len(), MAX_TOKENS_PER_ACCOUNT + MAX_EVICTIONS_PER_MINUTE);
+        assert_eq!(
+            issued.len(),
+            MAX_TOKENS_PER_ACCOUNT + MAX_EVICTIONS_PER_MINUTE
+        );
         assert!(all.last().unwrap().is_none());
         assert_eq!(tokens.check(issued[3]), Err(TokenError::Unknown));
-        assert!(tokens.check(issued[4]).is_ok(), "only four of the owner's tokens went");
+        assert!(
+            tokens.check(issued[4]).is_ok(),
+            "only four of the owner's tokens went"
+        );
     }
 }

@@ -89,7 +89,10 @@ async fn permit(gate: &Gate) -> Option<tokio::sync::OwnedSemaphorePermit> {
 fn count_displaced(gate: &Gate, displaced: u32) {
     for _ in 0..displaced {
         if let Some(total) = inc_logged(&gate.counters.handshakes_evicted) {
-            warn!(total, "a connection that had not logged in was closed to make room for a newer one");
+            warn!(
+                total,
+                "a connection that had not logged in was closed to make room for a newer one"
+            );
         }
     }
 }

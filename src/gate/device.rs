@@ -6,9 +6,9 @@
 
 use super::acl::{Action, Verdict};
 use super::hub::Deliveries;
-use super::shares::Share;
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
 use super::queue::Delivery;
+use super::shares::Share;
 use crate::mqtt::framed::PacketReader;
 use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
 use crate::protocol::topic::Topic;

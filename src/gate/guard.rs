@@ -70,12 +70,19 @@ impl<K: Hash + Eq + Clone> Counts<K> {
         if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
             map.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
             if map.len() >= MAX_ENTRIES {
-                if let Some(oldest) = map.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, f)| f.last)
+                    .map(|(k, _)| k.clone())
+                {
                     map.remove(&oldest);
                 }
             }
         }
-        let entry = map.entry(key).or_insert(Failures { count: 0, last: now });
+        let entry = map.entry(key).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
         if now.duration_since(entry.last) >= FORGET_AFTER {
             entry.count = 0;
         }
@@ -156,7 +163,13 @@ mod tests {
 
     #[test]
     fn the_delay_doubles_and_stops_at_its_most() {
-        let f = |count| Failures { count, last: Instant::now() }.delay(5);
+        let f = |count| {
+            Failures {
+                count,
+                last: Instant::now(),
+            }
+            .delay(5)
+        };
         assert_eq!(f(4), Duration::ZERO);
         assert_eq!(f(5), FIRST_DELAY);
         assert_eq!(f(7), FIRST_DELAY * 4);

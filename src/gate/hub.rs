@@ -203,7 +203,10 @@ impl DeviceHub {
     /// in case it waits for that command's answer.
     fn superseded(&self, message_id: String) {
         if let Some(total) = inc_logged(&self.counters.commands_coalesced) {
-            debug!(total, "a switch command was replaced by a later one for the same channel");
+            debug!(
+                total,
+                "a switch command was replaced by a later one for the same channel"
+            );
         }
         let _ = self.engine.try_send(GateEvent::Superseded { message_id });
     }

@@ -19,14 +19,14 @@
 pub mod accept;
 pub mod acl;
 pub mod auth;
-pub mod guard;
 mod conn;
 mod device;
+pub mod guard;
 pub mod handshake;
 pub mod hello;
 pub mod hub;
-mod peek;
 mod pace;
+mod peek;
 mod pending;
 mod proxy;
 mod queue;
@@ -153,7 +153,9 @@ impl Gate {
             retained: o.retained,
             budget: o.budget,
             next_conn: AtomicU64::new(0),
-            pending: Arc::new(PendingTable::new(o.max_connections.min(pending::MAX_PENDING))),
+            pending: Arc::new(PendingTable::new(
+                o.max_connections.min(pending::MAX_PENDING),
+            )),
             slots: Default::default(),
             guard: o.guard,
             shares: Arc::new(shares::Shares::new(o.max_connections)),

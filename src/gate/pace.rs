@@ -39,7 +39,10 @@ pub enum Pace {
     Now,
     /// Held; deliver what [`Pacer::due`] gives at this instant. `replaced` is the
     /// messageId of the held command it took the place of, if any.
-    Later { at: Instant, replaced: Option<String> },
+    Later {
+        at: Instant,
+        replaced: Option<String>,
+    },
 }
 
 /// The switch command `payload` is, if it is one: (channel, messageId).
@@ -85,7 +88,13 @@ impl Pacer {
         }
         let key = (uuid.to_owned(), channel);
         let Some(c) = channels.get_mut(&key) else {
-            channels.insert(key, Channel { last: now, held: None });
+            channels.insert(
+                key,
+                Channel {
+                    last: now,
+                    held: None,
+                },
+            );
             return Pace::Now;
         };
         let at = c.last + MIN_SWITCH_INTERVAL;

@@ -36,7 +36,12 @@ impl Source {
                 Some(v4) => Source::V4(v4),
                 None => {
                     let [a, b, c, d, ..] = v6.segments();
-                    Source::V6((u64::from(a) << 48) | (u64::from(b) << 32) | (u64::from(c) << 16) | u64::from(d))
+                    Source::V6(
+                        (u64::from(a) << 48)
+                            | (u64::from(b) << 32)
+                            | (u64::from(c) << 16)
+                            | u64::from(d),
+                    )
                 }
             },
         }
@@ -127,13 +132,19 @@ impl PendingTable {
             evicted += u32::from(inner.evict_oldest(source));
         }
         while inner.total >= self.capacity {
-            let Some(largest) = inner.largest() else { break };
+            let Some(largest) = inner.largest() else {
+                break;
+            };
             evicted += u32::from(inner.evict_oldest(largest));
         }
         let (go, gone) = oneshot::channel();
         let id = inner.next;
         inner.next += 1;
-        inner.by_source.entry(source).or_default().push_back((id, go));
+        inner
+            .by_source
+            .entry(source)
+            .or_default()
+            .push_back((id, go));
         inner.total += 1;
         let pending = Pending {
             table: Some((self.clone(), source, id)),
@@ -221,7 +232,9 @@ mod tests {
     fn a_source_past_its_share_displaces_its_own_oldest() {
         let table = Arc::new(PendingTable::default());
         let lan = ip("192.0.2.7");
-        let mut held: Vec<Pending> = (0..MAX_PENDING_PER_SOURCE).map(|_| table.take(lan).0).collect();
+        let mut held: Vec<Pending> = (0..MAX_PENDING_PER_SOURCE)
+            .map(|_| table.take(lan).0)
+            .collect();
         let (_newest, evicted) = table.take(lan);
         assert_eq!(evicted, 1);
         assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE);
@@ -253,7 +266,13 @@ mod tests {
             Source::of(ip("2001:db8:1:2::1")),
             Source::of(ip("2001:db8:1:2:ffff::7"))
         );
-        assert_ne!(Source::of(ip("2001:db8:1:2::1")), Source::of(ip("2001:db8:1:3::1")));
-        assert_eq!(Source::of(ip("::ffff:192.0.2.1")), Source::of(ip("192.0.2.1")));
+        assert_ne!(
+            Source::of(ip("2001:db8:1:2::1")),
+            Source::of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(
+            Source::of(ip("::ffff:192.0.2.1")),
+            Source::of(ip("192.0.2.1"))
+        );
     }
 }

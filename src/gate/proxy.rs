@@ -7,9 +7,9 @@
 
 use super::acl::{Action, Verdict};
 use super::auth::Identity;
-use crate::broker::budget::{self, OverBudget, MAX_FILTERS_PER_SUBSCRIBE};
 use super::peek;
 use super::Gate;
+use crate::broker::budget::{self, OverBudget, MAX_FILTERS_PER_SUBSCRIBE};
 use crate::metrics::inc_logged;
 use crate::mqtt::framed::{PacketReader, ReadError};
 use crate::mqtt::packet::{self, Packet, Publish, SUBACK_FAILURE};
@@ -364,7 +364,11 @@ impl Who<'_> {
             return false;
         }
         if state.filters.contains(filter) {
-            state.resend.entry(pkid).or_default().push(filter.to_owned());
+            state
+                .resend
+                .entry(pkid)
+                .or_default()
+                .push(filter.to_owned());
             return true;
         }
         let verdict = if !budget::routable_filter(filter) {

@@ -112,7 +112,11 @@ impl Shares {
         let (go, gone) = oneshot::channel();
         let id = inner.next;
         inner.next += 1;
-        inner.sessions.entry(key.clone()).or_default().push_back((id, go));
+        inner
+            .sessions
+            .entry(key.clone())
+            .or_default()
+            .push_back((id, go));
         if !device {
             inner.others += 1;
         }
@@ -180,7 +184,9 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(1), first.displaced())
             .await
             .expect("the oldest session was told to go");
-        let local: Vec<Share> = (0..4).map(|_| shares.admit(&Identity::Local).unwrap()).collect();
+        let local: Vec<Share> = (0..4)
+            .map(|_| shares.admit(&Identity::Local).unwrap())
+            .collect();
         assert_eq!(shares.admit(&Identity::Local).unwrap_err(), Full::Others);
         drop(local);
         assert!(shares.admit(&Identity::Local).is_ok());

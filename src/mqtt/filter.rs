@@ -63,7 +63,10 @@ mod tests {
             ("#", "a/b"),
             ("+/+", "/b"),
             ("+", ""),
-            ("homeassistant/+/+/+/config", "homeassistant/switch/x/relay/config"),
+            (
+                "homeassistant/+/+/+/config",
+                "homeassistant/switch/x/relay/config",
+            ),
             ("$SYS/#", "$SYS/x"),
         ];
         let no = [

@@ -33,13 +33,19 @@ impl StoreHealth {
     /// Keeps a warning for `/health`.
     pub fn warn(&self, warning: Option<String>) {
         if let Some(w) = warning {
-            self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+            self.warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(w);
         }
     }
 
     /// What start-up found amiss.
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Why the store cannot write now, or `None` while it can.

@@ -10,8 +10,8 @@ mod schema;
 mod writer;
 
 pub use devices::Answers;
-pub use health::StoreHealth;
 use devices::{load_devices, read_events};
+pub use health::StoreHealth;
 use writer::{write_loop, Op};
 
 use crate::config::Config;

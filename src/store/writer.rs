@@ -3,9 +3,9 @@
 
 use super::devices::{keep_answer, upsert_device};
 use super::energy;
+use super::health::StoreHealth;
 use super::StoreOptions;
 use crate::engine::device::{AnswerKind, Change, Device};
-use super::health::StoreHealth;
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::now_secs;
 use rusqlite::{params, Connection};
@@ -141,7 +141,10 @@ pub(super) fn write_loop(
         }
     }
     if !kept.is_empty() {
-        error!(lost = kept.len(), "the store stops with changes it could not write");
+        error!(
+            lost = kept.len(),
+            "the store stops with changes it could not write"
+        );
     }
 }
 

@@ -263,7 +263,8 @@ pub async fn metric(d: &Daemon, name: &str) -> u64 {
         .find_map(|l| {
             let (key, value) = l.split_once(' ')?;
             let key = key.split('{').next()?;
-            (key == name || key == format!("{name}_total")).then(|| value.trim().parse::<f64>().ok())?
+            (key == name || key == format!("{name}_total"))
+                .then(|| value.trim().parse::<f64>().ok())?
         })
         .map_or(0, |v| v as u64)
 }

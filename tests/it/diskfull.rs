@@ -47,7 +47,14 @@ fn fill(dir: &Path) -> PathBuf {
 
 async fn rename(d: &Daemon, uuid: &str, name: &str) -> (u16, serde_json::Value) {
     let body = json!({ "name": name }).to_string();
-    api(d, "PATCH", &format!("/api/v1/devices/{uuid}"), Some(&body), None).await
+    api(
+        d,
+        "PATCH",
+        &format!("/api/v1/devices/{uuid}"),
+        Some(&body),
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -83,13 +90,25 @@ async fn a_full_disk_refuses_what_it_cannot_keep_and_loses_nothing_it_acknowledg
     let kept = kept.expect("the store never found the disk full");
     let (_, health) = api(&d, "GET", "/api/v1/health", None, None).await;
     assert_eq!(health["status"], "degraded", "{health}");
-    assert!(health["store"]["error"].as_str().unwrap_or_default().contains("full"), "{health}");
+    assert!(
+        health["store"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("full"),
+        "{health}"
+    );
     assert!(metric(&d, "merossd_store_write_failures").await >= 1);
     // Now a change is refused before it is made.
     let (status, body) = rename(&d, &plug.uuid, "Refused").await;
     assert_eq!(status, 503, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Nothing was changed"));
-    assert_eq!(d.engine.device(&plug.uuid).unwrap().name.as_deref(), Some(kept.as_str()));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Nothing was changed"));
+    assert_eq!(
+        d.engine.device(&plug.uuid).unwrap().name.as_deref(),
+        Some(kept.as_str())
+    );
     // The plug goes on working meanwhile.
     assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
 
@@ -104,7 +123,11 @@ async fn a_full_disk_refuses_what_it_cannot_keep_and_loses_nothing_it_acknowledg
     plug.stop();
     let again = Daemon::start(config(data)).await.unwrap();
     let name = again.engine.device(&plug.uuid).unwrap().name;
-    assert_eq!(name.as_deref(), Some(kept.as_str()), "last acknowledged: {last_on_disk}");
+    assert_eq!(
+        name.as_deref(),
+        Some(kept.as_str()),
+        "last acknowledged: {last_on_disk}"
+    );
     again.stop().await;
 }
 
@@ -126,7 +149,10 @@ async fn a_database_gone_beside_its_log_and_a_shrunk_fleet_are_said_at_start() {
     let d = Daemon::start(config(dir)).await.unwrap();
     let (_, health) = api(&d, "GET", "/api/v1/health", None, None).await;
     let warnings = health["warnings"].to_string();
-    assert!(warnings.contains("is missing but its write-ahead log"), "{health}");
+    assert!(
+        warnings.contains("is missing but its write-ahead log"),
+        "{health}"
+    );
     assert!(warnings.contains("the last run knew 6"), "{health}");
     d.stop().await;
 }

@@ -201,17 +201,23 @@ async fn a_plug_that_stops_answering_does_not_stall_polling_of_the_others() {
     let start: Vec<Option<u64>> = fleet.iter().map(|p| read_at(&p.uuid)).collect();
     let before = d.counters.snapshot().request_timeouts;
     // With a 1 s interval, the answering plugs get newer readings every second or so.
-    eventually("every answering plug polled again", Duration::from_secs(10), || {
-        fleet
-            .iter()
-            .enumerate()
-            .skip(1)
-            .all(|(i, p)| read_at(&p.uuid).is_some_and(|now| Some(now) > start[i]))
-    })
+    eventually(
+        "every answering plug polled again",
+        Duration::from_secs(10),
+        || {
+            fleet
+                .iter()
+                .enumerate()
+                .skip(1)
+                .all(|(i, p)| read_at(&p.uuid).is_some_and(|now| Some(now) > start[i]))
+        },
+    )
     .await;
-    eventually("the muted plug's polls time out", Duration::from_secs(15), || {
-        d.counters.snapshot().request_timeouts > before
-    })
+    eventually(
+        "the muted plug's polls time out",
+        Duration::from_secs(15),
+        || d.counters.snapshot().request_timeouts > before,
+    )
     .await;
     let (s, v) = api(
         &d,

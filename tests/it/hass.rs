@@ -49,7 +49,12 @@ impl Hass {
             .args(["start", "--config"])
             .arg(dir)
             .args(["--http-port", &http_port.to_string()])
-            .args(["--mqtt-host", "127.0.0.1", "--mqtt-port", &mqtt_port.to_string()])
+            .args([
+                "--mqtt-host",
+                "127.0.0.1",
+                "--mqtt-port",
+                &mqtt_port.to_string(),
+            ])
             .args(["--watch-pid", &std::process::id().to_string()])
             .stderr(Stdio::inherit())
             .output()
@@ -188,14 +193,21 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
         .unwrap();
     let started = std::time::Instant::now();
     hass.all_available(&plugs, Duration::from_secs(60)).await;
-    eprintln!("Home Assistant: all {} entities of {PLUGS} plugs available {:?} after it was up", PLUGS * 5, started.elapsed());
+    eprintln!(
+        "Home Assistant: all {} entities of {PLUGS} plugs available {:?} after it was up",
+        PLUGS * 5,
+        started.elapsed()
+    );
 
     // A plug added while Home Assistant runs becomes available.
     let late = sim::fleet(&sim_config(&d, profile), "ha30", PLUGS + 1, 1);
     let added = std::time::Instant::now();
     known(&d, &late[0]).await;
     hass.all_available(&late, Duration::from_secs(30)).await;
-    eprintln!("Home Assistant: a plug added later available after {:?}", added.elapsed());
+    eprintln!(
+        "Home Assistant: a plug added later available after {:?}",
+        added.elapsed()
+    );
 
     // Switching from Home Assistant reaches the plug, and Home Assistant sees it.
     let plug = &plugs[3];
@@ -222,7 +234,10 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
     gone.stop();
     let stopped = std::time::Instant::now();
     switch_becomes(&hass, gone, "unavailable", Duration::from_secs(30)).await;
-    eprintln!("Home Assistant: a gone plug unavailable after {:?}", stopped.elapsed());
+    eprintln!(
+        "Home Assistant: a gone plug unavailable after {:?}",
+        stopped.elapsed()
+    );
     assert_ne!(
         hass.switch_state(&plugs[8]).await.map(|(_, s)| s),
         Some("unavailable".to_owned())

@@ -43,9 +43,15 @@ async fn a_subscribe_as_large_as_home_assistant_with_500_plugs_sends_is_taken_wh
     let filters = home_assistant_filters(500);
     assert_eq!(filters.len(), 1007);
     let list: Vec<&str> = filters.iter().map(String::as_str).collect();
-    let codes = ha.subscribe(&list).await.expect("a SUBACK, not a closed connection");
+    let codes = ha
+        .subscribe(&list)
+        .await
+        .expect("a SUBACK, not a closed connection");
     assert_eq!(codes.len(), 1007);
-    assert!(codes.iter().all(|c| *c <= 1), "every filter granted: {codes:?}");
+    assert!(
+        codes.iter().all(|c| *c <= 1),
+        "every filter granted: {codes:?}"
+    );
     // And the connection is still there to use.
     assert!(ha.publish("homeassistant/status", b"online", false).await);
 }
@@ -79,7 +85,11 @@ async fn a_retained_message_comes_again_on_every_subscribe_to_it() {
     for round in 0..3 {
         // Home Assistant subscribes again, with a filter it holds already, for every
         // entity it adds.
-        assert_eq!(ha.subscribe(&[&topic]).await, Some(vec![1]), "round {round}");
+        assert_eq!(
+            ha.subscribe(&[&topic]).await,
+            Some(vec![1]),
+            "round {round}"
+        );
         match ha.next_publish(Duration::from_secs(3)).await {
             Some((t, payload)) if t == topic => {
                 assert_eq!(payload, b"online");
@@ -133,7 +143,10 @@ async fn a_frozen_metering_plug_goes_offline_on_its_own_keepalive_though_it_is_p
     })
     .await;
     assert!(frozen.elapsed() >= Duration::from_millis(2500));
-    eprintln!("a frozen metering plug offline after {:?} (keepalive 2 s)", frozen.elapsed());
+    eprintln!(
+        "a frozen metering plug offline after {:?} (keepalive 2 s)",
+        frozen.elapsed()
+    );
     plug.stop();
 }
 
@@ -247,23 +260,49 @@ async fn a_second_session_of_a_plug_that_ends_leaves_it_online() {
     assert_eq!(code, Some(0));
     second.send(&[packet::DISCONNECT << 4, 0]).await;
     drop(second);
-    eventually("the second session ended", Duration::from_secs(3), || open() == before).await;
+    eventually("the second session ended", Duration::from_secs(3), || {
+        open() == before
+    })
+    .await;
     // A command through the engine, after the gate told it the session ended.
     assert_eq!(switch_via_api(&d, &uuid, true).await, 200);
-    assert!(d.engine.device(&uuid).unwrap().online, "offline after the newer session left");
+    assert!(
+        d.engine.device(&uuid).unwrap().online,
+        "offline after the newer session left"
+    );
 
     // The other way round: a newer session stays while the older one ends.
     let (mut newer, _) = raw::local(&d, &connect).await;
-    assert_eq!(newer.subscribe(&[&format!("/appliance/{uuid}/subscribe")]).await, Some(vec![1]));
+    assert_eq!(
+        newer
+            .subscribe(&[&format!("/appliance/{uuid}/subscribe")])
+            .await,
+        Some(vec![1])
+    );
     let with_both = open();
     plug.stop();
-    eventually("the plug's session ended", Duration::from_secs(5), || open() < with_both).await;
-    let events = api(&d, "GET", &format!("/api/v1/devices/{uuid}/events"), None, None).await;
-    assert!(d.engine.device(&uuid).unwrap().online, "offline though a newer session is up: {events:?}");
-    newer.send(&[packet::DISCONNECT << 4, 0]).await;
-    eventually("offline once every session ended", Duration::from_secs(3), || {
-        d.engine.device(&uuid).is_some_and(|x| !x.online)
+    eventually("the plug's session ended", Duration::from_secs(5), || {
+        open() < with_both
     })
+    .await;
+    let events = api(
+        &d,
+        "GET",
+        &format!("/api/v1/devices/{uuid}/events"),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        d.engine.device(&uuid).unwrap().online,
+        "offline though a newer session is up: {events:?}"
+    );
+    newer.send(&[packet::DISCONNECT << 4, 0]).await;
+    eventually(
+        "offline once every session ended",
+        Duration::from_secs(3),
+        || d.engine.device(&uuid).is_some_and(|x| !x.online),
+    )
     .await;
 }
 
@@ -281,10 +320,16 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
         c.publish0(&topic, command).await;
     }
     assert!(c.publish(&topic, b"ON", false).await);
-    eventually("the last command carried out", Duration::from_secs(10), || {
-        plug.state().relays.get(&0) == Some(&true)
-            && d.engine.device(&plug.uuid).is_some_and(|x| x.channels.get(&0).is_some_and(|ch| ch.on))
-    })
+    eventually(
+        "the last command carried out",
+        Duration::from_secs(10),
+        || {
+            plug.state().relays.get(&0) == Some(&true)
+                && d.engine
+                    .device(&plug.uuid)
+                    .is_some_and(|x| x.channels.get(&0).is_some_and(|ch| ch.on))
+        },
+    )
     .await;
     // Settled: nothing more arrives for a while.
     let switches = plug.state().switches;
@@ -317,13 +362,20 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
 
 /// `count` TCP connections to `to` that never say a word, from `sources` loopback
 /// addresses (127.0.10.1, ...), as a flood of half-open handshakes looks to the gate.
-async fn silent_sockets(to: std::net::SocketAddr, sources: u8, count: usize) -> Vec<tokio::net::TcpStream> {
+async fn silent_sockets(
+    to: std::net::SocketAddr,
+    sources: u8,
+    count: usize,
+) -> Vec<tokio::net::TcpStream> {
     let mut held = Vec::with_capacity(count);
     for i in 0..count {
-        let from = std::net::SocketAddr::from(([127, 0, 10, 1 + (i % usize::from(sources)) as u8], 0));
+        let from =
+            std::net::SocketAddr::from(([127, 0, 10, 1 + (i % usize::from(sources)) as u8], 0));
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(from).unwrap();
-        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(2), socket.connect(to)).await {
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_secs(2), socket.connect(to)).await
+        {
             held.push(stream);
         }
     }
@@ -343,9 +395,16 @@ async fn a_flood_of_silent_connections_from_many_addresses_delays_a_new_plug_by_
     let start = std::time::Instant::now();
     bound(plug).await;
     let took = start.elapsed();
-    assert_eq!(plug.state().connects, 1, "the plug needed more than one try");
+    assert_eq!(
+        plug.state().connects,
+        1,
+        "the plug needed more than one try"
+    );
     assert!(took < Duration::from_secs(3), "bound after {took:?}");
-    eprintln!("a plug bound {took:?} after a flood of {} silent connections", flood.len());
+    eprintln!(
+        "a plug bound {took:?} after a flood of {} silent connections",
+        flood.len()
+    );
     assert!(metric(&d, "merossd_handshakes_evicted").await >= 200);
     drop(flood);
 }
@@ -363,7 +422,10 @@ async fn idle_api_connections_are_the_first_to_go_when_the_api_is_full() {
     assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
     let took = start.elapsed();
     assert!(took < Duration::from_secs(2), "a toggle took {took:?}");
-    eprintln!("a toggle past {} idle API connections took {took:?}", idle.len());
+    eprintln!(
+        "a toggle past {} idle API connections took {took:?}",
+        idle.len()
+    );
     assert!(metric(&d, "merossd_api_evicted").await >= 1);
     drop(idle);
 }

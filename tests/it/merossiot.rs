@@ -157,7 +157,10 @@ async fn a_recorded_sign_in_cannot_be_played_again_and_guessing_is_slowed() {
     let right = signed(&login(PASSWORD), false);
     let body = right.clone();
     let (first, again) = tokio::task::spawn_blocking(move || {
-        (post(cloud, "/v1/Auth/signIn", &body, None), post(cloud, "/v1/Auth/signIn", &body, None))
+        (
+            post(cloud, "/v1/Auth/signIn", &body, None),
+            post(cloud, "/v1/Auth/signIn", &body, None),
+        )
     })
     .await
     .unwrap();
@@ -167,24 +170,33 @@ async fn a_recorded_sign_in_cannot_be_played_again_and_guessing_is_slowed() {
     // Guessing: a few wrong passwords, then every try waits, the right one too...
     let codes = tokio::task::spawn_blocking(move || {
         (0..8)
-            .map(|_| call(cloud, "/v1/Auth/signIn", login("guess"), None, false)["apiStatus"].clone())
+            .map(|_| {
+                call(cloud, "/v1/Auth/signIn", login("guess"), None, false)["apiStatus"].clone()
+            })
             .collect::<Vec<Value>>()
     })
     .await
     .unwrap();
     assert_eq!(codes[0], 1004);
     assert_eq!(codes[7], 1301, "{codes:?}");
-    let now = tokio::task::spawn_blocking(move || call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false))
-        .await
-        .unwrap();
-    assert_eq!(now["apiStatus"], 1301, "the right password during the delay: {now}");
+    let now = tokio::task::spawn_blocking(move || {
+        call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        now["apiStatus"], 1301,
+        "the right password during the delay: {now}"
+    );
     // ...and once the delay has passed, the right password works.
     let mut signed_in = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let answer = tokio::task::spawn_blocking(move || call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false))
-            .await
-            .unwrap();
+        let answer = tokio::task::spawn_blocking(move || {
+            call(cloud, "/v1/Auth/signIn", login(PASSWORD), None, false)
+        })
+        .await
+        .unwrap();
         if answer["apiStatus"] == 0 {
             signed_in = true;
             break;

@@ -69,7 +69,10 @@ async fn qos2_publishes_left_without_pubrel_are_bounded() {
             Got::Nothing => break,
         }
     }
-    assert!(closed, "a client with 80 QoS 2 publishes open was kept ({pubrecs} PUBRECs)");
+    assert!(
+        closed,
+        "a client with 80 QoS 2 publishes open was kept ({pubrecs} PUBRECs)"
+    );
     assert!(pubrecs <= 64, "{pubrecs}");
     assert!(metric(&d, "merossd_sessions_over_budget").await >= 1);
 }
@@ -83,7 +86,9 @@ async fn a_packet_begun_and_never_finished_is_closed_at_its_deadline() {
     frame.pop();
     c.send(&frame).await;
     let start = std::time::Instant::now();
-    let closed = c.next(merossd::mqtt::framed::PACKET_DEADLINE + Duration::from_secs(5)).await;
+    let closed = c
+        .next(merossd::mqtt::framed::PACKET_DEADLINE + Duration::from_secs(5))
+        .await;
     assert_eq!(closed, Got::Closed);
     assert!(start.elapsed() >= merossd::mqtt::framed::PACKET_DEADLINE - Duration::from_secs(1));
     assert!(d.counters.snapshot().bad_packets >= 1);
@@ -100,8 +105,16 @@ async fn mqtt_login_guessing_is_slowed_and_then_the_right_password_works() {
         codes.push(raw::local(&d, &wrong).await.1);
     }
     assert_eq!(&codes[..5], &[Some(4); 5], "{codes:?}");
-    assert_eq!(codes[7], Some(3), "guessing goes on at full speed: {codes:?}");
-    assert_eq!(raw::local(&d, &right).await.1, Some(3), "the right password at once");
+    assert_eq!(
+        codes[7],
+        Some(3),
+        "guessing goes on at full speed: {codes:?}"
+    );
+    assert_eq!(
+        raw::local(&d, &right).await.1,
+        Some(3),
+        "the right password at once"
+    );
     let mut accepted = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -131,10 +144,16 @@ async fn a_clean_stop_leaves_everything_in_the_main_file() {
 async fn a_damaged_database_exits_2_with_its_path_and_the_way_out() {
     let dir = temp_dir("corrupt");
     std::fs::write(dir.join("merossd.db"), vec![0x5a; 64 * 1024]).unwrap();
-    let error = Daemon::start(config(dir.clone())).await.err().expect("refused");
+    let error = Daemon::start(config(dir.clone()))
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(error.exit_code(), 2, "{error}");
     let text = error.to_string();
-    assert!(text.contains(&dir.join("merossd.db").display().to_string()), "{text}");
+    assert!(
+        text.contains(&dir.join("merossd.db").display().to_string()),
+        "{text}"
+    );
     assert!(text.contains("merossd restore"), "{text}");
 }
 
@@ -149,18 +168,30 @@ async fn a_clock_set_years_ahead_does_not_prune_real_history() {
     // As if the clock now stood two years after all that history.
     let two_years = 2 * 365 * 86_400;
     let db = rusqlite::Connection::open(dir.join("merossd.db")).unwrap();
-    db.execute("UPDATE events SET at = at - ?1", [two_years]).unwrap();
-    let before: i64 = db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
+    db.execute("UPDATE events SET at = at - ?1", [two_years])
+        .unwrap();
+    let before: i64 = db
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     drop(db);
     assert!(before > 0);
     let d = Daemon::start(config(dir.clone())).await.unwrap();
     d.store().flush().await.unwrap();
     let (_, health) = api(&d, "GET", "/api/v1/health", None, None).await;
-    assert!(health["warnings"].to_string().contains("days past the newest stored event"), "{health}");
+    assert!(
+        health["warnings"]
+            .to_string()
+            .contains("days past the newest stored event"),
+        "{health}"
+    );
     d.stop().await;
     let db = rusqlite::Connection::open(dir.join("merossd.db")).unwrap();
     let old: i64 = db
-        .query_row("SELECT COUNT(*) FROM events WHERE at < ?1", [merossd::protocol::now_secs() - 86_400], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE at < ?1",
+            [merossd::protocol::now_secs() - 86_400],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(old, before, "history was pruned");
 }
@@ -186,15 +217,23 @@ async fn every_metric_the_docs_name_is_served() {
                 .collect();
             let base = name.trim_end_matches("_total");
             // Only metric names: `merossd_` alone, package names and the like are not.
-            if base.len() <= "merossd_".len() || base.ends_with('_') || base.contains(char::is_numeric) {
+            if base.len() <= "merossd_".len()
+                || base.ends_with('_')
+                || base.contains(char::is_numeric)
+            {
                 continue;
             }
-            if !served.lines().any(|l| l.split([' ', '{']).next() == Some(base) || l.starts_with(&format!("{base}_total"))) {
+            if !served.lines().any(|l| {
+                l.split([' ', '{']).next() == Some(base) || l.starts_with(&format!("{base}_total"))
+            }) {
                 missing.push(name);
             }
         }
     }
     missing.sort();
     missing.dedup();
-    assert!(missing.is_empty(), "named in docs/ but not in /metrics: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "named in docs/ but not in /metrics: {missing:?}"
+    );
 }

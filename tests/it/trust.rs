@@ -13,7 +13,6 @@ fn anonymous(client_id: &str) -> Connect {
     Connect::new(4, client_id, 30)
 }
 
-
 /// Finding 1: a client id with `/`, `+`, `#` or `$` panicked rumqttd and stopped MQTT for
 /// good. Such ids are the client's own business now; the router never sees them.
 #[tokio::test]
