@@ -30,6 +30,7 @@ mod peek;
 mod pending;
 mod proxy;
 mod queue;
+mod routed;
 pub mod shares;
 mod slots;
 pub mod tls;

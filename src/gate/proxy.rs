@@ -9,7 +9,6 @@ use super::acl::{Action, Verdict};
 use super::auth::Identity;
 use super::peek;
 use super::Gate;
-use crate::broker::budget::{self, OverBudget, MAX_FILTERS_PER_SUBSCRIBE};
 use crate::metrics::inc_logged;
 use crate::mqtt::framed::{PacketReader, ReadError};
 use crate::mqtt::packet::{self, Packet, Publish, SUBACK_FAILURE};
@@ -30,7 +29,7 @@ const ANSWER_QUEUE: usize = 64;
 /// Reply topics remembered per device (the newest requests' `from`).
 const MAX_REPLY_TOPICS: usize = 16;
 /// QoS 2 publishes the gate answers itself that may wait for their PUBREL at once.
-const MAX_OPEN_QOS2: usize = 64;
+pub(super) const MAX_OPEN_QOS2: usize = 64;
 /// How long the client's side gets to close cleanly at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a client that asked for no keepalive may send nothing: the router would
@@ -61,14 +60,14 @@ pub(super) struct State {
     /// Topics requests to this device named as `from`, newest last.
     pub(super) replies: VecDeque<String>,
     /// SUBSCRIBEs passed on with some filters taken out: pkid -> which were allowed.
-    partial: HashMap<u16, Vec<bool>>,
+    pub(super) partial: HashMap<u16, Vec<bool>>,
     /// Filters this connection holds at the router.
-    filters: HashSet<String>,
+    pub(super) filters: HashSet<String>,
     /// Topics this connection was the first to publish to (see `budget`).
-    new_topics: usize,
+    pub(super) new_topics: usize,
     /// SUBSCRIBEs of filters the connection held already, by pkid: the router does not
     /// send their retained messages again, so the gate does, after the SUBACK.
-    resend: HashMap<u16, Vec<String>>,
+    pub(super) resend: HashMap<u16, Vec<String>>,
     /// QoS 2 publishes the gate refused but acknowledged (PUBREC), by pkid, per side.
     pub(super) refused_from_client: HashSet<u16>,
     refused_from_router: HashSet<u16>,
@@ -76,11 +75,11 @@ pub(super) struct State {
     said_goodbye: bool,
     /// QoS 2 publishes passed to the router and waiting for their PUBREL: the router
     /// keeps each one (with its payload) until then.
-    open_qos2: HashSet<u16>,
+    pub(super) open_qos2: HashSet<u16>,
 }
 
 /// What to do with one packet.
-enum Step {
+pub(super) enum Step {
     Pass,
     /// Pass it on, and answer the sender with these bytes.
     PassAndAnswer(Vec<u8>),
@@ -227,7 +226,7 @@ impl Who<'_> {
     /// Whether a delivery to an app is a device's message of another account under a topic
     /// that does not say so (a reply to a local client's `from`, such as meross_lan's
     /// `/appliance/meross_lan/publish`): the message's own header names the device.
-    fn another_accounts_device(&self, p: &Publish<'_>) -> bool {
+    pub(super) fn another_accounts_device(&self, p: &Publish<'_>) -> bool {
         let Identity::App { user_id } = self.identity else {
             return false;
         };
@@ -314,110 +313,6 @@ impl Who<'_> {
         }
     }
 
-    /// Passes an allowed publish on; a QoS 2 one is remembered until its PUBREL, and a
-    /// client that leaves too many open is closed (the router would keep them all).
-    fn pass_publish(&self, p: &Publish<'_>, state: &mut State) -> Step {
-        if let (2, Some(pkid)) = (p.qos, p.pkid) {
-            if state.open_qos2.len() >= MAX_OPEN_QOS2 && !state.open_qos2.contains(&pkid) {
-                if let Some(total) = inc_logged(&self.gate.counters.sessions_over_budget) {
-                    warn!(who = %self.identity, total, "too many QoS 2 publishes without PUBREL; connection closed");
-                }
-                return Step::Close("too many QoS 2 publishes without PUBREL");
-            }
-            state.open_qos2.insert(pkid);
-        }
-        Step::Pass
-    }
-
-    /// Whether the router may be given a publish the topic rules allowed: a topic shape
-    /// it can take, within the router's budget.
-    fn routable(&self, p: &Publish<'_>, state: &mut State) -> bool {
-        let verdict = if !budget::routable_topic(p.topic) {
-            Err("unsafe_topic")
-        } else {
-            self.gate
-                .budget
-                .topic(p.topic, state.new_topics)
-                .map(|new| state.new_topics += usize::from(new))
-                .map_err(OverBudget::as_str)
-        };
-        self.kept_from_router("publish", p.topic, verdict)
-    }
-
-    /// Counts and logs (sampled) a topic or filter kept from the router.
-    fn kept_from_router(&self, what: &str, topic: &str, verdict: Result<(), &str>) -> bool {
-        let Err(why) = verdict else { return true };
-        if let Some(total) = inc_logged(&self.gate.counters.router_refused) {
-            let topic: String = topic.chars().take(120).collect();
-            warn!(who = %self.identity, what, %topic, why, total, "kept from the router");
-        }
-        false
-    }
-
-    /// Whether one filter of a SUBSCRIBE may go on: the topic rules, a shape the router
-    /// can take, and the budget. A filter the connection holds already is remembered
-    /// under `pkid` for its retained messages.
-    fn subscribe_one(&self, pkid: u16, filter: &str, state: &mut State) -> bool {
-        let verdict = self.check(Action::Subscribe { filter }, state);
-        self.denied("subscribe", filter, verdict);
-        if verdict != Verdict::Allow {
-            return false;
-        }
-        if state.filters.contains(filter) {
-            state
-                .resend
-                .entry(pkid)
-                .or_default()
-                .push(filter.to_owned());
-            return true;
-        }
-        let verdict = if !budget::routable_filter(filter) {
-            Err("unsafe_filter")
-        } else {
-            let held = state.filters.len();
-            self.gate
-                .budget
-                .filter(filter, held)
-                .map_err(OverBudget::as_str)
-        };
-        if !self.kept_from_router("subscribe", filter, verdict) {
-            return false;
-        }
-        state.filters.insert(filter.to_owned());
-        true
-    }
-
-    fn subscribe(&self, pkid: u16, filters: &[(&str, u8)], state: &mut State) -> Step {
-        if filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
-            return Step::Close(self.bad_packet(
-                packet::PacketError::Malformed("too many filters in one SUBSCRIBE").into(),
-            ));
-        }
-        state.resend.remove(&pkid);
-        let allowed: Vec<bool> = filters
-            .iter()
-            .map(|(filter, _)| self.subscribe_one(pkid, filter, state))
-            .collect();
-        if allowed.iter().all(|a| *a) {
-            return Step::Pass;
-        }
-        if self.level == 3 {
-            // MQTT 3.1 has no code for a refused filter: the only honest answer is to close.
-            return Step::Close("refused subscription on MQTT 3.1");
-        }
-        if !allowed.iter().any(|a| *a) {
-            return Step::Answer(packet::suback(pkid, &vec![SUBACK_FAILURE; filters.len()]));
-        }
-        let kept: Vec<(&str, u8)> = filters
-            .iter()
-            .zip(&allowed)
-            .filter(|(_, ok)| **ok)
-            .map(|(f, _)| *f)
-            .collect();
-        state.partial.insert(pkid, allowed);
-        Step::Replace(packet::subscribe(pkid, &kept))
-    }
-
     fn on_router_packet(&self, frame: &[u8], state: &mut State) -> Step {
         let Ok(packet) = packet::parse(frame) else {
             return Step::Pass; // the router's own bytes; the client judges them
@@ -463,24 +358,6 @@ impl Who<'_> {
             // See the UNSUBSCRIBE above: the client had its answer.
             Packet::Other(packet::UNSUBACK) => Step::Answer(Vec::new()),
             _ => Step::Pass,
-        }
-    }
-
-    /// Appends the retained messages `filter` matches that this client may receive, as
-    /// the router would send them to a new subscriber (QoS 0, retain set).
-    fn retained_for(&self, filter: &str, state: &State, out: &mut Vec<u8>) {
-        for (topic, payload) in self.gate.retained.matching(filter) {
-            let p = Publish {
-                topic: &topic,
-                qos: 0,
-                retain: true,
-                pkid: None,
-                payload: &payload,
-            };
-            let allowed = self.check(Action::Receive { topic: &topic }, state) == Verdict::Allow;
-            if allowed && !self.another_accounts_device(&p) {
-                out.extend_from_slice(&packet::publish(&topic, &payload, 0, true, 0));
-            }
         }
     }
 }

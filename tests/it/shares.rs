@@ -1,6 +1,7 @@
 //! No client gets more than its share: sessions per identity, a bounded number of QoS 2
-//! publishes left open, a deadline for a packet begun, slowed login guessing, and what a
-//! clean stop, a damaged database and a clock set ahead do to the store.
+//! publishes left open, a deadline for a packet begun, slowed login guessing, floods of
+//! silent connections to the MQTT and API ports, and what a clean stop, a damaged
+//! database and a clock set ahead do to the store.
 
 use crate::common::*;
 use crate::raw::{self, device_connect, Got};
@@ -236,4 +237,74 @@ async fn every_metric_the_docs_name_is_served() {
         missing.is_empty(),
         "named in docs/ but not in /metrics: {missing:?}"
     );
+}
+
+/// `count` TCP connections to `to` that never say a word, from `sources` loopback
+/// addresses (127.0.10.1, ...), as a flood of half-open handshakes looks to the gate.
+async fn silent_sockets(
+    to: std::net::SocketAddr,
+    sources: u8,
+    count: usize,
+) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::with_capacity(count);
+    for i in 0..count {
+        let from =
+            std::net::SocketAddr::from(([127, 0, 10, 1 + (i % usize::from(sources)) as u8], 0));
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(from).unwrap();
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_secs(2), socket.connect(to)).await
+        {
+            held.push(stream);
+        }
+    }
+    held
+}
+
+#[tokio::test]
+async fn a_flood_of_silent_connections_from_many_addresses_delays_a_new_plug_by_under_a_second() {
+    let mut c = config(temp_dir("flood"));
+    c.mqtt.max_connections = 200;
+    // Long enough that waiting out the flood is no way in.
+    c.mqtt.handshake_timeout_s = 60;
+    let d = Daemon::start(c).await.unwrap();
+    let flood = silent_sockets(d.tls_addrs[0], 20, 400).await;
+    assert!(flood.len() >= 390, "{} of the flood connected", flood.len());
+    let plug = &plugs(&d, "fl", 1)[0];
+    let start = std::time::Instant::now();
+    bound(plug).await;
+    let took = start.elapsed();
+    assert_eq!(
+        plug.state().connects,
+        1,
+        "the plug needed more than one try"
+    );
+    assert!(took < Duration::from_secs(3), "bound after {took:?}");
+    eprintln!(
+        "a plug bound {took:?} after a flood of {} silent connections",
+        flood.len()
+    );
+    assert!(metric(&d, "merossd_handshakes_evicted").await >= 200);
+    drop(flood);
+}
+
+#[tokio::test]
+async fn idle_api_connections_are_the_first_to_go_when_the_api_is_full() {
+    let mut c = config(temp_dir("api-idle"));
+    c.api.max_connections = 50;
+    let d = Daemon::start(c).await.unwrap();
+    let plug = &plugs(&d, "ai", 1)[0];
+    known(&d, plug).await;
+    let idle = silent_sockets(d.api_addr, 1, 60).await;
+    assert!(idle.len() >= 50);
+    let start = std::time::Instant::now();
+    assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "a toggle took {took:?}");
+    eprintln!(
+        "a toggle past {} idle API connections took {took:?}",
+        idle.len()
+    );
+    assert!(metric(&d, "merossd_api_evicted").await >= 1);
+    drop(idle);
 }
