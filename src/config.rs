@@ -217,6 +217,9 @@ pub struct CloudConfig {
     /// Where it listens (plain HTTP, as MerossIot can use); `""` (the default) disables it.
     #[serde(deserialize_with = "optional_addr")]
     pub listen: Option<SocketAddr>,
+    /// Serve it over TLS with the daemon's certificate (the one the plugs get) instead
+    /// of plain HTTP; clients must then trust that certificate.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -224,9 +224,10 @@ impl Daemon {
         ));
 
         let guard = Arc::new(gate::guard::LoginGuard::default());
+        let gate_tls = Arc::new(tls);
         let gate = Arc::new(Gate::new(GateOptions {
             accounts: accounts.clone(),
-            tls: Arc::new(tls),
+            tls: gate_tls.clone(),
             upstream: router.upstream.clone(),
             retained: router.retained.clone(),
             budget: router.budget.clone(),
@@ -293,11 +294,17 @@ impl Daemon {
             engine.enable_push_bridge();
             let state =
                 crate::cloud::CloudState::new(engine.clone(), accounts.clone(), guard.clone());
+            // Over TLS with the plugs' certificate when asked (`[cloud] tls`).
+            let tls = config
+                .cloud
+                .tls
+                .then(|| tokio_rustls::TlsAcceptor::from(gate_tls.rustls.clone()));
             tasks.spawn(crate::api::serve_router(
                 listener,
                 crate::cloud::router(state),
                 config.api.max_connections,
                 counters.clone(),
+                tls,
                 shutdown.clone(),
             ));
         }

@@ -88,7 +88,15 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let counters = state.engine.counters().clone();
-    serve::serve(listener, router(state), max_connections, counters, shutdown).await
+    serve::serve(
+        listener,
+        router(state),
+        max_connections,
+        counters,
+        None,
+        shutdown,
+    )
+    .await
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -18,11 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
-use tracing::warn;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, warn};
 
 /// Time for a client to send a whole request header.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,6 +87,7 @@ pub async fn serve(
     app: Router,
     max_connections: usize,
     counters: Arc<Counters>,
+    tls: Option<TlsAcceptor>,
     mut shutdown: Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
@@ -129,11 +131,25 @@ pub async fn serve(
             busy,
             peer: addr,
         };
-        let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
         let stop = shutdown.clone();
-        let (table, n) = (table.clone(), next);
+        let (table, n, tls) = (table.clone(), next, tls.clone());
         connections.spawn(async move {
-            serve_one(io, service, stop, gone).await;
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => {
+                    let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
+                    serve_one(io, service, stop, gone).await;
+                }
+                // The handshake within the header's time; a client that does not finish
+                // it is idle meanwhile, and the first to make room.
+                Some(tls) => match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
+                        serve_one(io, service, stop, gone).await;
+                    }
+                    _ => debug!("API connection: no TLS handshake"),
+                },
+            }
             table.lock().remove(&n);
             drop(permit);
         });
@@ -169,13 +185,12 @@ async fn permit(
 }
 
 /// Serves one connection until it ends, the daemon stops, or it is told to make room.
-async fn serve_one(
-    io: TokioIo<Idle>,
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    io: TokioIo<Idle<S>>,
     service: Counted,
     mut stop: Shutdown,
     gone: oneshot::Receiver<()>,
 ) {
-    let _ = io.inner().inner.set_nodelay(true);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
@@ -237,8 +252,8 @@ where
 
 /// A stream that fails with `TimedOut` once no byte moved for its limit while it was
 /// asked to read.
-struct Idle {
-    inner: TcpStream,
+struct Idle<S> {
+    inner: S,
     limit: Duration,
     deadline: Pin<Box<Sleep>>,
     /// When a byte last moved, in milliseconds since `started` (for the server's table).
@@ -246,8 +261,8 @@ struct Idle {
     started: Instant,
 }
 
-impl Idle {
-    fn new(inner: TcpStream, limit: Duration, last: Arc<AtomicU64>, started: Instant) -> Idle {
+impl<S> Idle<S> {
+    fn new(inner: S, limit: Duration, last: Arc<AtomicU64>, started: Instant) -> Idle<S> {
         Idle {
             inner,
             limit,
@@ -265,7 +280,7 @@ impl Idle {
     }
 }
 
-impl AsyncRead for Idle {
+impl<S: AsyncRead + Unpin> AsyncRead for Idle<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -290,7 +305,7 @@ impl AsyncRead for Idle {
     }
 }
 
-impl AsyncWrite for Idle {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

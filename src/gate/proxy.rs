@@ -75,7 +75,9 @@ pub(super) struct State {
     said_goodbye: bool,
     /// QoS 2 publishes passed to the router and waiting for their PUBREL: the router
     /// keeps each one (with its payload) until then.
-    pub(super) open_qos2: HashSet<u16>,
+    pub(super) open_qos2: HashMap<u16, usize>,
+    /// Their topics' and payloads' bytes.
+    pub(super) open_qos2_bytes: usize,
 }
 
 /// What to do with one packet.
@@ -294,7 +296,9 @@ impl Who<'_> {
                 Step::Answer(packet::ack(packet::PUBCOMP, pkid).to_vec())
             }
             Packet::Pubrel { pkid } => {
-                state.open_qos2.remove(&pkid);
+                if let Some(bytes) = state.open_qos2.remove(&pkid) {
+                    state.open_qos2_bytes -= bytes;
+                }
                 Step::Pass
             }
             Packet::Subscribe { pkid, filters } => self.subscribe(pkid, &filters, state),

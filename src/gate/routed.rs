@@ -1,11 +1,16 @@
 //! What an app or local client's packets may do at the router, past the topic rules:
-//! a publish within the router's budget (and at most [`MAX_OPEN_QOS2`] QoS 2 ones open),
+//! a publish within the router's budget (and at most [`MAX_OPEN_QOS2`] QoS 2 ones, of
+//! [`MAX_OPEN_QOS2_BYTES`] in all, open),
 //! a SUBSCRIBE whose filters the router can take and hold, and a filter subscribed again
 //! handed its retained messages (rumqttd sends them only for a filter new to the
 //! connection). The packet loop around it is `proxy`.
 
 use super::acl::{Action, Verdict};
 use super::proxy::{State, Step, Who, MAX_OPEN_QOS2};
+
+/// Bytes of QoS 2 publishes one client may have open at the router (it keeps each, with
+/// its payload, until the PUBREL).
+pub(super) const MAX_OPEN_QOS2_BYTES: usize = 1024 * 1024;
 use crate::broker::budget::{self, OverBudget, MAX_FILTERS_PER_SUBSCRIBE};
 use crate::metrics::inc_logged;
 use crate::mqtt::packet::{self, Publish, SUBACK_FAILURE};
@@ -16,13 +21,20 @@ impl Who<'_> {
     /// client that leaves too many open is closed (the router would keep them all).
     pub(super) fn pass_publish(&self, p: &Publish<'_>, state: &mut State) -> Step {
         if let (2, Some(pkid)) = (p.qos, p.pkid) {
-            if state.open_qos2.len() >= MAX_OPEN_QOS2 && !state.open_qos2.contains(&pkid) {
+            let bytes = p.topic.len() + p.payload.len();
+            let again = state.open_qos2.contains_key(&pkid);
+            let over = state.open_qos2.len() >= MAX_OPEN_QOS2
+                || state.open_qos2_bytes + bytes > MAX_OPEN_QOS2_BYTES;
+            if over && !again {
                 if let Some(total) = inc_logged(&self.gate.counters.sessions_over_budget) {
                     warn!(who = %self.identity, total, "too many QoS 2 publishes without PUBREL; connection closed");
                 }
                 return Step::Close("too many QoS 2 publishes without PUBREL");
             }
-            state.open_qos2.insert(pkid);
+            if !again {
+                state.open_qos2.insert(pkid, bytes);
+                state.open_qos2_bytes += bytes;
+            }
         }
         Step::Pass
     }

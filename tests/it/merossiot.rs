@@ -266,3 +266,41 @@ async fn the_cloud_api_refuses_what_it_should() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn the_cloud_api_can_be_served_over_tls_with_the_daemons_certificate() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = config(temp_dir("cloud-tls"));
+    c.cloud.listen = Some("127.0.0.1:0".parse().unwrap());
+    c.cloud.tls = true;
+    c.accounts[0].email = Some(EMAIL.into());
+    c.accounts[0].password = Some(PASSWORD.into());
+    let d = merossd::daemon::Daemon::start(c).await.unwrap();
+    let login =
+        json!({"email": EMAIL, "password": merossd::protocol::md5_hex(PASSWORD), "encryption": 1});
+    let body = signed(&login, false).to_string();
+    let tcp = tokio::net::TcpStream::connect(d.cloud_addr.unwrap())
+        .await
+        .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(merossd::sim::tls::client_config());
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("a TLS handshake");
+    let request = format!(
+        "POST /v1/Auth/signIn HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_string(&mut answer)).await;
+    let json_start = answer.find('{').expect("a JSON body");
+    let v: Value = serde_json::from_str(answer[json_start..].trim()).unwrap();
+    assert_eq!(v["apiStatus"], 0, "{answer}");
+    // Plain HTTP is not answered on that port.
+    let mut plain = tokio::net::TcpStream::connect(d.cloud_addr.unwrap())
+        .await
+        .unwrap();
+    plain.write_all(request.as_bytes()).await.unwrap();
+    let mut back = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(12), plain.read_to_end(&mut back)).await;
+    assert!(!String::from_utf8_lossy(&back).contains("apiStatus"));
+}
