@@ -22,9 +22,6 @@ pub struct Config {
     pub homeassistant: HomeAssistantConfig,
     pub cloud: CloudConfig,
     pub log: LogConfig,
-    /// Where readiness and watchdog pings go (from the environment, not the file).
-    #[serde(skip)]
-    pub notifier: crate::notify::Notifier,
 }
 
 impl Default for Config {
@@ -41,7 +38,6 @@ impl Default for Config {
             homeassistant: HomeAssistantConfig::default(),
             cloud: CloudConfig::default(),
             log: LogConfig::default(),
-            notifier: Default::default(),
         }
     }
 }

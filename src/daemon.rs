@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::gate::acl::Acl;
 use crate::gate::{self, Gate, GateOptions, Listener};
 use crate::metrics::Counters;
+use crate::notify::Notifier;
 use crate::registry::Registry;
 use crate::shutdown::{self, Trigger};
 use crate::{broker, store};
@@ -83,7 +84,7 @@ pub struct Daemon {
     data_dir: std::path::PathBuf,
     /// Held for as long as the daemon runs: the data directory is this daemon's.
     _lock: crate::datadir::DirLock,
-    notifier: crate::notify::Notifier,
+    notifier: Notifier,
 }
 
 /// Connections the kernel holds for a listener before it accepts them. After a restart or
@@ -109,6 +110,11 @@ async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
 impl Daemon {
     /// Starts every part; returns once all listeners are bound.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
+        Daemon::start_with(config, Notifier::default()).await
+    }
+
+    /// The same, telling `notifier` (systemd) when it is ready and that it lives.
+    pub async fn start_with(config: Config, notifier: Notifier) -> Result<Daemon, StartError> {
         let other =
             |what: &str, e: &dyn std::fmt::Display| StartError::Other(format!("{what}: {e}"));
         let data = DataDir::create(&config.data_dir).map_err(|e| {
@@ -328,7 +334,6 @@ impl Daemon {
             tls = %tls_text.join(","), local = %local_text, api = %api_addr,
             data_dir = %config.data_dir.display(), "merossd listening"
         );
-        let notifier = config.notifier.clone();
         if notifier.is_on() {
             // Every listener is bound and the store is open: ready.
             let status = crate::notify::status(&engine);
@@ -389,8 +394,8 @@ impl Daemon {
 /// Runs the daemon until SIGINT or SIGTERM, or until one of its parts stops on its own:
 /// then it exits with an error, so that the service manager restarts it rather than
 /// leaving a process that answers nothing.
-pub async fn run(config: Config) -> Result<(), StartError> {
-    let mut daemon = Daemon::start(config).await?;
+pub async fn run(config: Config, notifier: Notifier) -> Result<(), StartError> {
+    let mut daemon = Daemon::start_with(config, notifier).await?;
     let failure = tokio::select! {
         _ = crate::process::wait_for_signal() => None,
         part = daemon.tasks.join_next() => Some(match part {

@@ -4,7 +4,6 @@
 //! An account holds at most [`MAX_DEVICES_PER_ACCOUNT`] devices: a stolen plug key must
 //! not let its holder fill the registry and the database with invented devices.
 
-use crate::gate::acl::Owners;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -102,8 +101,10 @@ impl Registry {
     }
 }
 
-impl Owners for Registry {
-    fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool> {
+impl Registry {
+    /// `Some(true)` if `uuid` belongs to account `user_id`, `Some(false)` if to another,
+    /// `None` if the device is unknown.
+    pub fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool> {
         let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
         inner.devices.get(uuid).map(|(owner, _)| owner == user_id)
     }

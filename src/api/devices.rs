@@ -1,6 +1,7 @@
 //! `/api/v1/devices...`: list, read, rename, forget, switch, and the raw request.
 
 use super::error::ApiError;
+use super::view::{check_uuid, known, readings};
 use super::AppState;
 use crate::engine::device::Device;
 use crate::protocol::Method;
@@ -30,27 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/:uuid/toggle", post(toggle))
         .route("/devices/:uuid/request", post(raw_request))
         .route("/devices/:uuid/events", get(events))
-}
-
-/// A uuid is letters and digits; anything else (a `/`, `..`, `%`) is refused outright.
-fn check_uuid(uuid: &str) -> Result<(), ApiError> {
-    if crate::protocol::valid_uuid(uuid) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_uuid",
-            "A device uuid is 1 to 64 letters and digits.",
-        ))
-    }
-}
-
-pub(super) fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
-    check_uuid(uuid)?;
-    state
-        .engine
-        .device(uuid)
-        .ok_or_else(|| ApiError::unknown_device(uuid))
 }
 
 /// Parses a JSON body ourselves, so that every mistake gets our error shape.
@@ -126,7 +106,7 @@ async fn detail(
         "system_all": answers.all,
         "last_report": answers.report,
         "timezone": state.engine.zone_of(&device.uuid),
-        "electricity": super::energy::readings(&device),
+        "electricity": readings(&device),
         "events": events,
     });
     if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {

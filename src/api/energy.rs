@@ -1,8 +1,8 @@
 //! `/api/v1/devices/{uuid}/electricity|history|consumption`: live power, stored history and
 //! the per-day energy the plug counted.
 
-use super::devices::known;
 use super::error::ApiError;
+use super::view::{known, readings};
 use super::AppState;
 use crate::engine::abilities::Ability;
 use crate::protocol::{now_secs, Method};
@@ -37,17 +37,6 @@ fn not_metering() -> ApiError {
 
 fn bad_query(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
-}
-
-/// Channel readings of a device as JSON.
-pub fn readings(device: &crate::engine::device::Device) -> Vec<Value> {
-    device
-        .electricity
-        .iter()
-        .map(|(channel, r)| {
-            json!({"channel": channel, "power_w": r.power_w, "voltage_v": r.voltage_v, "current_a": r.current_a, "at": r.at})
-        })
-        .collect()
 }
 
 /// A live read: asks the device now.

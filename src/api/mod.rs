@@ -6,6 +6,7 @@ mod energy;
 pub mod error;
 mod metrics;
 mod serve;
+mod view;
 
 pub use serve::{serve as serve_router, HEADER_TIMEOUT, IDLE_TIMEOUT};
 

@@ -180,11 +180,9 @@ impl Cli {
     pub async fn run(self) -> Result<(), CliError> {
         let config = self.load_config()?;
         match &self.command {
-            Command::Serve => {
-                let mut config = config;
-                config.notifier = crate::notify::Notifier::from_env();
-                daemon::run(config).await?
-            }
+            // Where readiness and watchdog pings go comes from the environment, not the
+            // file: it is handed to the daemon beside its configuration.
+            Command::Serve => daemon::run(config, crate::notify::Notifier::from_env()).await?,
             Command::Account { json } => account(&config, *json)?,
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig => {

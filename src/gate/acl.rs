@@ -73,6 +73,14 @@ pub trait Owners {
     fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool>;
 }
 
+/// The registry is who owns which device, for the rules (the trait lets the rules' tests
+/// use a table of their own).
+impl Owners for crate::registry::Registry {
+    fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool> {
+        crate::registry::Registry::owned_by(self, uuid, user_id)
+    }
+}
+
 /// The topic shapes the rows speak of; "mine" is relative to the one asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {

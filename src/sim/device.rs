@@ -1,14 +1,12 @@
-//! One simulated device: its state (relays, meter, time) and the handle tests and the
-//! `sim` command hold; its connection lives in `connection`, its answers in `answer`.
+//! One simulated device's state (relays, meter, time) and the commands its handle
+//! ([`super::SimDevice`]) sends it; its connection lives in `connection`, its answers in
+//! `answer`.
 
-use super::connection::run;
 use super::SimConfig;
 use crate::protocol::Message;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Received messages kept for tests to look at.
@@ -56,85 +54,8 @@ pub(super) enum Command {
     Freeze,
 }
 
-/// A running simulated device.
-pub struct SimDevice {
-    pub uuid: String,
-    pub mac: String,
-    state: Arc<Mutex<SimState>>,
-    commands: mpsc::UnboundedSender<Command>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl SimDevice {
-    /// Starts the device; it connects and reconnects until stopped.
-    pub fn start(config: SimConfig) -> SimDevice {
-        let state = Arc::new(Mutex::new(initial_state(&config)));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let uuid = config.uuid.clone();
-        let mac = config.mac.clone();
-        let task = tokio::spawn(run(config, state.clone(), rx));
-        SimDevice {
-            uuid,
-            mac,
-            state,
-            commands: tx,
-            task,
-        }
-    }
-
-    pub fn state(&self) -> SimState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn press(&self, channel: u32) {
-        let _ = self.commands.send(Command::Press(channel));
-    }
-
-    pub fn drop_connection(&self) {
-        let _ = self.commands.send(Command::Drop);
-    }
-
-    /// A muted device stays connected but answers nothing (not even Bind), from the
-    /// moment this returns.
-    pub fn mute(&self, muted: bool) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).muted = muted;
-    }
-
-    /// Freezes the device for good: see [`Command::Freeze`]. Stop it to end it.
-    pub fn freeze(&self) {
-        let _ = self.commands.send(Command::Freeze);
-    }
-
-    /// Waits until `check` holds for the state, or `within` passes. Returns whether it held.
-    pub async fn wait_for(&self, within: Duration, check: impl Fn(&SimState) -> bool) -> bool {
-        let end = Instant::now() + within;
-        loop {
-            if check(&self.state()) {
-                return true;
-            }
-            if Instant::now() >= end {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Stops the device (its connection closes).
-    pub fn stop(&self) {
-        self.task.abort();
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.connected = false;
-        s.bound = false;
-    }
-}
-
-impl Drop for SimDevice {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn initial_state(config: &SimConfig) -> SimState {
+/// A device's state when it starts, from its profile's System.All.
+pub(super) fn initial_state(config: &SimConfig) -> SimState {
     let all = &config.profile.all;
     let mut relays = BTreeMap::new();
     if let Some(list) = all.pointer("/digest/togglex").and_then(Value::as_array) {

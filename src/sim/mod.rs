@@ -12,7 +12,11 @@ pub mod pairing;
 pub mod tls;
 pub mod trace;
 
-pub use device::{SimDevice, SimState};
+pub use device::SimState;
+use device::{initial_state, Command};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 pub use trace::Profile;
 
 use std::time::Duration;
@@ -128,4 +132,82 @@ pub fn fleet(base: &SimConfig, prefix: &str, first: u32, count: u32) -> Vec<SimD
             })
         })
         .collect()
+}
+
+/// A running simulated device.
+pub struct SimDevice {
+    pub uuid: String,
+    pub mac: String,
+    state: Arc<Mutex<SimState>>,
+    commands: mpsc::UnboundedSender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimDevice {
+    /// Starts the device; it connects and reconnects until stopped.
+    pub fn start(config: SimConfig) -> SimDevice {
+        let state = Arc::new(Mutex::new(initial_state(&config)));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let uuid = config.uuid.clone();
+        let mac = config.mac.clone();
+        let task = tokio::spawn(connection::run(config, state.clone(), rx));
+        SimDevice {
+            uuid,
+            mac,
+            state,
+            commands: tx,
+            task,
+        }
+    }
+
+    pub fn state(&self) -> SimState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn press(&self, channel: u32) {
+        let _ = self.commands.send(Command::Press(channel));
+    }
+
+    pub fn drop_connection(&self) {
+        let _ = self.commands.send(Command::Drop);
+    }
+
+    /// A muted device stays connected but answers nothing (not even Bind), from the
+    /// moment this returns.
+    pub fn mute(&self, muted: bool) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).muted = muted;
+    }
+
+    /// Freezes the device for good: see [`Command::Freeze`]. Stop it to end it.
+    pub fn freeze(&self) {
+        let _ = self.commands.send(Command::Freeze);
+    }
+
+    /// Waits until `check` holds for the state, or `within` passes. Returns whether it held.
+    pub async fn wait_for(&self, within: Duration, check: impl Fn(&SimState) -> bool) -> bool {
+        let end = Instant::now() + within;
+        loop {
+            if check(&self.state()) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the device (its connection closes).
+    pub fn stop(&self) {
+        self.task.abort();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.connected = false;
+        s.bound = false;
+    }
+}
+
+impl Drop for SimDevice {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -38,9 +38,11 @@ async fn systemd_hears_ready_then_pings_that_stop_while_the_store_writer_is_wedg
     let dir = temp_dir("notify");
     let path = dir.join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
-    let mut c = config(dir.join("data"));
-    c.notifier = Notifier::to_socket(path.clone(), Some(Duration::from_secs(2)));
-    let d = merossd::daemon::Daemon::start(c).await.unwrap();
+    let c = config(dir.join("data"));
+    let notifier = Notifier::to_socket(path.clone(), Some(Duration::from_secs(2)));
+    let d = merossd::daemon::Daemon::start_with(c, notifier)
+        .await
+        .unwrap();
 
     let ready = next(&socket, Duration::from_secs(2))
         .await

@@ -1,0 +1,41 @@
+//! What the device routes share: a uuid checked, a device looked up, its readings as
+//! JSON. Its own file, so that the routes of `devices` and `energy` import neither other.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::engine::device::Device;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+/// A uuid is letters and digits; anything else (a `/`, `..`, `%`) is refused outright.
+pub(super) fn check_uuid(uuid: &str) -> Result<(), ApiError> {
+    if crate::protocol::valid_uuid(uuid) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_uuid",
+            "A device uuid is 1 to 64 letters and digits.",
+        ))
+    }
+}
+
+/// The device `uuid` names, or the error a client gets.
+pub(super) fn known(state: &AppState, uuid: &str) -> Result<Device, ApiError> {
+    check_uuid(uuid)?;
+    state
+        .engine
+        .device(uuid)
+        .ok_or_else(|| ApiError::unknown_device(uuid))
+}
+
+/// Channel readings of a device as JSON.
+pub(super) fn readings(device: &Device) -> Vec<Value> {
+    device
+        .electricity
+        .iter()
+        .map(|(channel, r)| {
+            json!({"channel": channel, "power_w": r.power_w, "voltage_v": r.voltage_v, "current_a": r.current_a, "at": r.at})
+        })
+        .collect()
+}
