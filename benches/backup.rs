@@ -2,8 +2,8 @@
 //! MEROSSD_BENCH_DEVICES (default 1,000) devices and a day of energy samples each (one
 //! every 30 s, as the poller takes them), with the sizes involved.
 
-use merossd::engine::device::{Change, Device};
 use merossd::metrics::Counters;
+use merossd::model::{Change, Device};
 use merossd::store::{Store, StoreOptions};
 use std::sync::Arc;
 use std::time::Instant;

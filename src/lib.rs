@@ -35,6 +35,7 @@ pub mod homeassistant;
 pub mod host;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod mqtt;
 pub mod notify;
 pub mod pair;

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::view::{check_uuid, known, readings};
 use super::AppState;
-use crate::engine::device::Device;
+use crate::model::Device;
 use crate::protocol::Method;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::view::{known, readings};
 use super::AppState;
-use crate::engine::abilities::Ability;
+use crate::model::Ability;
 use crate::protocol::{now_secs, Method};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};

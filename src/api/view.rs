@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::engine::device::Device;
+use crate::model::Device;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 

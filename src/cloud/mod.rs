@@ -10,9 +10,9 @@ mod signin;
 mod tokens;
 
 use crate::config::Account;
-use crate::engine::device::Device;
 use crate::engine::Engine;
 use crate::gate::guard::LoginGuard;
+use crate::model::Device;
 use crate::protocol::md5_hex;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};

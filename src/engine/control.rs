@@ -1,7 +1,7 @@
 //! Switching a relay, the one command both the API and Home Assistant send.
 
-use super::abilities::Ability;
 use super::{Engine, RequestError};
+use crate::model::Ability;
 use crate::protocol::payloads::ToggleX;
 use crate::protocol::{now_secs, Method};
 use serde_json::json;

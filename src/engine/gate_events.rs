@@ -2,9 +2,9 @@
 //! account and TLS), said something (handled as a message), disconnected (offline, unless
 //! a newer connection is up), or a login was refused (an event).
 
-use super::device::EventKind;
 use super::Engine;
 use crate::gate::GateEvent;
+use crate::model::EventKind;
 use crate::protocol;
 
 impl Engine {

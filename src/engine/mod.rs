@@ -2,10 +2,8 @@
 //! says about itself, and offers the rest of the program one call, [`Engine::request`],
 //! that signs a message, publishes it and waits for the device's reply.
 
-pub mod abilities;
 mod apps;
 mod control;
-pub mod device;
 mod gate_events;
 mod namespaces;
 mod poller;
@@ -19,12 +17,12 @@ use crate::config::Account;
 use crate::gate::hub::DeviceHub;
 use crate::gate::GateEvent;
 use crate::metrics::{inc, Counters};
+use crate::model::{Change, Device, Event, EventKind, Notice};
 use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Message, Method};
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
 use crate::store::Sink;
-use device::{Change, Device, Event, EventKind, Notice};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -2,9 +2,9 @@
 //! not fire at once) and ConsumptionX every hour. Each poll runs on its own task with a
 //! deadline, so a plug that stops answering never holds up the others.
 
-use super::abilities::Ability;
 use super::namespaces::{NS_CONSUMPTIONX, NS_ELECTRICITY, NS_ELECTRICITYX};
 use super::{Engine, RequestError};
+use crate::model::Ability;
 use crate::protocol::Method;
 use crate::shutdown::Shutdown;
 use rand::Rng;

@@ -2,11 +2,11 @@
 //! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
 //! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
-use super::abilities::Abilities;
-use super::device::{AnswerKind, Change, EventKind, Reading, Sample};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
 use crate::broker::Incoming;
 use crate::metrics::{inc, inc_logged};
+use crate::model::Abilities;
+use crate::model::{AnswerKind, Change, EventKind, Reading, Sample};
 use crate::protocol::payloads::{
     channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
     ToggleX, ToggleXPayload,
@@ -318,7 +318,7 @@ impl Engine {
                         .map(|d| (d.date, d.value))
                         .collect();
                     self.emit(Change::Consumption(uuid.to_owned(), days));
-                    self.notify(super::device::Notice::Energy(uuid.to_owned()));
+                    self.notify(crate::model::Notice::Energy(uuid.to_owned()));
                 }
                 None
             }
@@ -348,7 +348,7 @@ impl Engine {
             }
         });
         if known {
-            self.notify(super::device::Notice::Updated(uuid.to_owned()));
+            self.notify(crate::model::Notice::Updated(uuid.to_owned()));
             for (channel, reading) in readings {
                 self.emit(Change::Sample(Sample {
                     uuid: uuid.to_owned(),

@@ -2,7 +2,7 @@
 //! device. Pure functions of a device record, so they are easy to check against Home
 //! Assistant's own rules.
 
-use crate::engine::device::Device;
+use crate::model::Device;
 use serde_json::{json, Value};
 
 /// Where everything goes.
@@ -214,7 +214,7 @@ pub fn state(d: &Device, energy_kwh: Option<f64>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::device::{Channel, Reading};
+    use crate::model::{Channel, Reading};
 
     fn topics() -> Topics {
         Topics {
@@ -225,7 +225,7 @@ mod tests {
 
     fn plug() -> Device {
         let mut d = Device::new("2208022697555151200348e1e9aabbcc", 1);
-        d.ability = Some(crate::engine::abilities::Abilities::new(
+        d.ability = Some(crate::model::Abilities::new(
             &json!({"Appliance.Control.ToggleX": {}, "Appliance.Control.Electricity": {}}),
         ));
         d.channels.insert(

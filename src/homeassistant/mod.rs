@@ -6,8 +6,8 @@
 pub mod discovery;
 
 use crate::broker::{Incoming, Link, Outbox};
-use crate::engine::device::Notice;
 use crate::engine::{Engine, REQUEST_TIMEOUT};
+use crate::model::Notice;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use discovery::Topics;

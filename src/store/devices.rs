@@ -2,8 +2,8 @@
 //! events read back.
 
 use super::StoreError;
-use crate::engine::abilities::Abilities;
-use crate::engine::device::{AnswerKind, Channel, Device, Event, EventKind};
+use crate::model::Abilities;
+use crate::model::{AnswerKind, Channel, Device, Event, EventKind};
 use crate::protocol::payloads::{Firmware, Hardware};
 use rusqlite::{params, Connection, OptionalExtension};
 

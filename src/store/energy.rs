@@ -1,7 +1,7 @@
 //! Electricity history: raw samples, hourly aggregates (avg/min/max power and energy) built
 //! as samples arrive, the per-day Wh the plugs count themselves, and pruning by age.
 
-use crate::engine::device::Sample;
+use crate::model::Sample;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -205,7 +205,7 @@ pub fn energy_totals(conn: &Connection) -> rusqlite::Result<HashMap<String, f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::device::Reading;
+    use crate::model::Reading;
 
     fn db() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();

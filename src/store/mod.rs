@@ -16,8 +16,8 @@ use writer::{write_loop, Op};
 
 use crate::config::Config;
 use crate::datadir::{DataDir, DB_FILE};
-use crate::engine::device::{Change, Device, Event};
 use crate::metrics::{inc_logged, Counters};
+use crate::model::{Change, Device, Event};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::device::{Change, Channel, Device, Event, EventKind};
+use crate::model::{Change, Channel, Device, Event, EventKind};
 use crate::protocol::now_secs;
 use crate::protocol::payloads::Hardware;
 
@@ -143,8 +143,8 @@ async fn forget_removes_device_and_channels() {
 
 #[tokio::test]
 async fn answers_are_kept_as_sent_and_record_updates_leave_them_alone() {
-    use crate::engine::abilities::Ability;
-    use crate::engine::device::AnswerKind;
+    use crate::model::Ability;
+    use crate::model::AnswerKind;
     let path = temp_db();
     let counters = Arc::new(Counters::default());
     let store = Store::open_path(&path, StoreOptions::default(), counters.clone()).unwrap();
@@ -194,7 +194,7 @@ async fn answers_are_kept_as_sent_and_record_updates_leave_them_alone() {
 
 #[tokio::test]
 async fn a_device_forgotten_and_back_starts_without_its_old_answers() {
-    use crate::engine::device::AnswerKind;
+    use crate::model::AnswerKind;
     let path = temp_db();
     let counters = Arc::new(Counters::default());
     let store = Store::open_path(&path, StoreOptions::default(), counters).unwrap();

@@ -78,7 +78,7 @@ async fn engine_learns_abilities_and_state_after_bind() {
     assert_eq!(dev.firmware_version(), Some("2.1.17"));
     assert_eq!(dev.inner_ip(), Some("127.0.0.1"));
     assert_eq!(dev.mac.as_deref(), Some(plug.mac.as_str()));
-    assert!(dev.has_ability(merossd::engine::abilities::Ability::Electricity));
+    assert!(dev.has_ability(merossd::model::Ability::Electricity));
     assert_eq!(dev.channels.get(&0).map(|c| c.on), Some(false));
     d.stop().await;
 }
