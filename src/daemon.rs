@@ -208,7 +208,12 @@ impl Daemon {
         tasks.spawn(router.supervisor.run(shutdown.clone()));
 
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
-        let hub = gate::hub::DeviceHub::start(router.devices, gate_tx.clone(), counters.clone());
+        let hub = gate::hub::DeviceHub::start(
+            router.devices,
+            gate_tx.clone(),
+            counters.clone(),
+            router.budget.clone(),
+        );
         let engine = Engine::new(
             crate::engine::Outlets {
                 // The engine's link only publishes (app pushes); it subscribes to nothing.

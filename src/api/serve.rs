@@ -135,20 +135,29 @@ pub async fn serve(
         let (table, n, tls) = (table.clone(), next, tls.clone());
         connections.spawn(async move {
             let _ = stream.set_nodelay(true);
-            match tls {
-                None => {
-                    let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
-                    serve_one(io, service, stop, gone).await;
-                }
-                // The handshake within the header's time; a client that does not finish
-                // it is idle meanwhile, and the first to make room.
-                Some(tls) => match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => {
+            let serve = async {
+                match tls {
+                    None => {
                         let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
-                        serve_one(io, service, stop, gone).await;
+                        serve_one(io, service, stop).await;
                     }
-                    _ => debug!("API connection: no TLS handshake"),
-                },
+                    // The handshake within the header's time; a client that does not
+                    // finish it is idle meanwhile, and the first to make room.
+                    Some(tls) => match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => {
+                            let io = TokioIo::new(Idle::new(stream, IDLE_TIMEOUT, last, started));
+                            serve_one(io, service, stop).await;
+                        }
+                        _ => debug!("API connection: no TLS handshake"),
+                    },
+                }
+            };
+            // Told to make room (idle longest): closed, in the handshake or after it.
+            tokio::select! {
+                _ = serve => {}
+                Ok(()) = gone => {}
             }
             table.lock().remove(&n);
             drop(permit);
@@ -184,12 +193,11 @@ async fn permit(
         .ok()
 }
 
-/// Serves one connection until it ends, the daemon stops, or it is told to make room.
+/// Serves one connection until it ends or the daemon stops.
 async fn serve_one<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     io: TokioIo<Idle<S>>,
     service: Counted,
     mut stop: Shutdown,
-    gone: oneshot::Receiver<()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -198,7 +206,6 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
-        Ok(()) = gone => {}
         _ = stop.wait() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, conn).await;

@@ -26,6 +26,8 @@ use tracing::{info, warn};
 
 /// How far a sign-in's timestamp may be from now (clocks of phones drift).
 pub const WINDOW_SECS: u64 = 15 * 60;
+/// The longest e-mail address there can be (RFC 5321).
+const MAX_EMAIL: usize = 254;
 /// Nonces remembered at most; past this, sign-ins are refused until old ones expire.
 const MAX_NONCES: usize = 100_000;
 
@@ -34,19 +36,32 @@ const MAX_NONCES: usize = 100_000;
 pub struct Nonces(Mutex<HashMap<String, u64>>);
 
 impl Nonces {
-    /// Takes `nonce`, seen at `now`; false if it was used within the window (or too many
-    /// are held to tell).
-    fn take(&self, nonce: &str, now: u64) -> bool {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `nonce` was used by a sign-in that succeeded within the window.
+    fn used(&self, nonce: &str) -> bool {
+        self.lock().contains_key(nonce)
+    }
+
+    /// Records the nonce of a sign-in that succeeded (only those: replaying a failed one
+    /// gains nothing, and so strangers cannot fill the table).
+    fn take(&self, nonce: &str, now: u64) {
+        let mut seen = self.lock();
         if seen.len() >= MAX_NONCES {
             seen.retain(|_, at| now.saturating_sub(*at) <= 2 * WINDOW_SECS);
         }
-        if seen.len() >= MAX_NONCES || seen.contains_key(nonce) {
-            return false;
-        }
         seen.insert(nonce.to_owned(), now);
-        true
     }
+}
+
+/// The envelope's nonce (empty if none).
+fn nonce_of(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|e| e["nonce"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Whether the envelope's timestamp (seconds or, as the apps send it, milliseconds) is
@@ -68,7 +83,7 @@ fn fresh(state: &CloudState, body: &[u8]) -> bool {
     };
     let now = crate::protocol::now_secs();
     let nonce = envelope["nonce"].as_str().unwrap_or_default();
-    now.abs_diff(secs) <= WINDOW_SECS && !nonce.is_empty() && state.nonces.take(nonce, now)
+    now.abs_diff(secs) <= WINDOW_SECS && !nonce.is_empty() && !state.nonces.used(nonce)
 }
 
 fn refused(state: &CloudState, code: i64, info: &str, why: &str) -> Json<Value> {
@@ -98,6 +113,14 @@ pub(super) async fn sign_in(
     }
     let ip = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     let email = p["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+    if email.len() > MAX_EMAIL {
+        return refused(
+            &state,
+            status::WRONG_CREDENTIALS,
+            "Wrong email or password",
+            "an e-mail longer than any",
+        );
+    }
     if state.guard.check(ip, &email).is_err() {
         crate::metrics::inc(&state.engine.counters().logins_throttled);
         return refused(
@@ -105,6 +128,14 @@ pub(super) async fn sign_in(
             status::TOO_MANY_TRIES,
             "Too many tries; wait and try again",
             "too soon after failed sign-ins",
+        );
+    }
+    if !fresh(&state, &body) {
+        return refused(
+            &state,
+            status::ACCESS_DENIED,
+            "Stale or repeated request",
+            "stale timestamp or reused nonce",
         );
     }
     let password = p["password"].as_str().unwrap_or_default();
@@ -133,6 +164,9 @@ pub(super) async fn sign_in(
         );
     };
     state.guard.succeeded(ip, &email);
+    state
+        .nonces
+        .take(&nonce_of(&body), crate::protocol::now_secs());
     let Some(token) = state.tokens.issue(&account.user_id) else {
         return refused(
             &state,
@@ -163,10 +197,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_nonce_is_taken_once() {
+    fn a_nonce_is_used_once_taken() {
         let n = Nonces::default();
-        assert!(n.take("abc", 100));
-        assert!(!n.take("abc", 200));
-        assert!(n.take("abd", 200));
+        assert!(!n.used("abc"));
+        n.take("abc", 100);
+        assert!(n.used("abc") && !n.used("abd"));
     }
 }

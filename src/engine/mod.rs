@@ -387,6 +387,7 @@ struct PendingGuard<'a> {
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
         lock(&self.shared.pending).remove(&self.id);
+        lock(&self.shared.superseded).remove(&self.id);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The accept loop: the connection cap, the fair pool of connections that have not
 //! logged in (`pending`), socket options, then one task per connection.
 
+use super::pending::Pending;
 use super::{conn, Gate, Listener};
 use crate::metrics::{dec, inc, inc_logged};
 use crate::shutdown::Shutdown;
@@ -35,7 +36,7 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
         // of a source holding too many (see `pending`).
         let (mut pending, displaced) = gate.pending.take(addr.ip());
         count_displaced(&gate, displaced);
-        let Some(permit) = permit(&gate).await else {
+        let Some(permit) = permit(&gate, &pending).await else {
             if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
                 warn!(%addr, total, "connection cap reached; closing the new connection");
             }
@@ -72,11 +73,11 @@ const DISPLACE_WAIT: Duration = Duration::from_millis(500);
 
 /// A place under the connection cap: at once if there is one; else one a connection that
 /// had not logged in yet is made to give up. `None` if the cap is all logged-in clients.
-async fn permit(gate: &Gate) -> Option<tokio::sync::OwnedSemaphorePermit> {
+async fn permit(gate: &Gate, own: &Pending) -> Option<tokio::sync::OwnedSemaphorePermit> {
     if let Ok(permit) = gate.permits.clone().try_acquire_owned() {
         return Some(permit);
     }
-    if !gate.pending.make_room() {
+    if !gate.pending.make_room(own) {
         return None;
     }
     count_displaced(gate, 1);

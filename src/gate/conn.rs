@@ -131,10 +131,14 @@ async fn run<S>(
         Some((_, ack)) => *ack,
         None => connect::connack(ConnackCode::Accepted),
     };
+    // Its place among those waiting goes back before it is told it is in: a connection
+    // displaced meanwhile (see `pending`) ends here, before anyone heard of it.
+    if !pending.release() {
+        return;
+    }
     if client.write_all(&ack).await.is_err() {
         return;
     }
-    pending.release();
     let conn = gate.next_conn.fetch_add(1, Ordering::Relaxed);
     let who = proxy::Who {
         gate,

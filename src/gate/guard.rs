@@ -1,15 +1,20 @@
 //! Logins cannot be guessed fast. Every failed login (MQTT, or the cloud API's sign-in)
-//! is counted per source (an address, or an IPv6 /64) and per claimed identity (an MQTT
-//! username, an e-mail); past a few free tries each further try must wait a delay that
-//! doubles with every failure, and a try made before it has passed is refused without
-//! looking at the password. The right password, once the delay has passed, works. A
-//! success clears the identity's count and the source's.
+//! is counted per source address and per claimed identity from that source's network
+//! (an MQTT username or an e-mail, from an IPv4 address or an IPv6 /64); past a few free
+//! tries each further try must wait a delay that doubles with every failure, and a try
+//! made before it has passed is refused without looking at the password. The right
+//! password, once the delay has passed, works, and clears that identity's count.
+//!
+//! Identities are kept as a keyed hash (a client chooses them: their length costs
+//! nothing here), and the count of a name is per network, so a stranger failing with a
+//! plug's public username elsewhere does not hold the plug out.
 
 use super::pending::Source;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Failures allowed before the delay starts, per identity...
@@ -98,8 +103,19 @@ impl<K: Hash + Eq + Clone> Counts<K> {
 /// The counts of failed logins.
 #[derive(Debug, Default)]
 pub struct LoginGuard {
-    sources: Counts<Source>,
-    identities: Counts<String>,
+    /// Per address (the whole IPv6 address: a home's LAN is one /64).
+    sources: Counts<IpAddr>,
+    /// Per (network, hash of the name).
+    identities: Counts<(Source, u64)>,
+}
+
+/// A keyed hash of a claimed name (keys differ per process).
+fn name_key(ip: IpAddr, name: &str) -> (Source, u64) {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    (
+        Source::of(ip),
+        KEYS.get_or_init(RandomState::new).hash_one(name),
+    )
 }
 
 fn free_for(ip: IpAddr) -> u32 {
@@ -115,10 +131,10 @@ impl LoginGuard {
     /// after failures from `ip` or for `identity`.
     pub fn check(&self, ip: IpAddr, identity: &str) -> Result<(), Duration> {
         let now = Instant::now();
-        let by_source = self.sources.wait(&Source::of(ip), free_for(ip), now);
+        let by_source = self.sources.wait(&ip, free_for(ip), now);
         let by_identity = self
             .identities
-            .wait(&identity.to_owned(), FREE_PER_IDENTITY, now);
+            .wait(&name_key(ip, identity), FREE_PER_IDENTITY, now);
         match by_source.max(by_identity) {
             Some(wait) => Err(wait),
             None => Ok(()),
@@ -128,14 +144,14 @@ impl LoginGuard {
     /// The credentials were wrong.
     pub fn failed(&self, ip: IpAddr, identity: &str) {
         let now = Instant::now();
-        self.sources.failed(Source::of(ip), now);
-        self.identities.failed(identity.to_owned(), now);
+        self.sources.failed(ip, now);
+        self.identities.failed(name_key(ip, identity), now);
     }
 
-    /// The credentials were right.
+    /// The credentials were right: that name's count from that network is cleared (not
+    /// the source's: one login of one's own must not buy guesses at other names).
     pub fn succeeded(&self, ip: IpAddr, identity: &str) {
-        self.sources.clear(&Source::of(ip));
-        self.identities.clear(&identity.to_owned());
+        self.identities.clear(&name_key(ip, identity));
     }
 }
 

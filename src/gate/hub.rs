@@ -15,7 +15,8 @@
 use super::pace::{Pace, Pacer};
 use super::queue::{Delivery, DeviceQueue};
 use super::GateEvent;
-use crate::broker::{Incoming, Link, LinkClosed, Outbox};
+use crate::broker::budget;
+use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::{Topic, ENGINE_APP};
 use bytes::Bytes;
@@ -87,6 +88,9 @@ pub struct DeviceHub {
     pacer: Pacer,
     /// Itself, for the timers of held switch commands.
     me: Weak<DeviceHub>,
+    /// What the router may be made to hold (a device's replies go where a request's
+    /// `from` said, which an app chose).
+    budget: Arc<RouterBudget>,
     counters: Arc<Counters>,
 }
 
@@ -96,8 +100,10 @@ impl DeviceHub {
         link: Link,
         engine: mpsc::Sender<GateEvent>,
         counters: Arc<Counters>,
+        budget: Arc<RouterBudget>,
     ) -> Arc<DeviceHub> {
         let hub = Arc::new_cyclic(|me| DeviceHub {
+            budget,
             outbox: link.outbox.clone(),
             engine,
             engine_budget: Arc::new(Semaphore::new(ENGINE_BUDGET)),
@@ -166,12 +172,28 @@ impl DeviceHub {
             let event = GateEvent::Message(ForEngine { message, budget });
             self.engine.send(event).await.map_err(|_| LinkClosed)?;
         }
-        if for_router {
+        if for_router && self.routable(topic) {
             self.outbox
                 .publish(topic.to_owned(), payload.to_vec())
                 .await?;
         }
         Ok(())
+    }
+
+    /// Whether a device's message may go to the router: its own topic always; a reply to
+    /// a `from` only where the router can take that topic and its budget has room.
+    fn routable(&self, topic: &str) -> bool {
+        if matches!(Topic::parse(topic), Topic::DevicePublish(_)) {
+            return true;
+        }
+        if budget::routable_topic(topic) && self.budget.topic(topic, 0).is_ok() {
+            return true;
+        }
+        if let Some(total) = inc_logged(&self.counters.router_refused) {
+            let topic: String = topic.chars().take(120).collect();
+            warn!(%topic, total, "a device's reply kept from the router");
+        }
+        false
     }
 
     /// Puts a message on the queue of each connection of the device `topic` names

@@ -154,13 +154,24 @@ impl PendingTable {
     }
 
     /// Tells the oldest connection of the source holding the most places to go (the
-    /// connection cap is reached); whether there was one.
-    pub fn make_room(&self) -> bool {
+    /// connection cap is reached), never `keep` itself; whether there was one.
+    pub fn make_room(&self, keep: &Pending) -> bool {
+        let own = keep.table.as_ref().map(|(_, _, id)| *id);
         let mut inner = self.lock();
-        match inner.largest() {
-            Some(largest) => inner.evict_oldest(largest),
-            None => false,
+        let mut sources: Vec<(Source, usize)> =
+            inner.by_source.iter().map(|(s, q)| (*s, q.len())).collect();
+        sources.sort_by(|a, b| b.1.cmp(&a.1));
+        for (source, _) in sources {
+            let oldest = inner
+                .by_source
+                .get(&source)
+                .and_then(|q| q.front())
+                .map(|(n, _)| *n);
+            if oldest.is_some() && oldest != own {
+                return inner.evict_oldest(source);
+            }
         }
+        false
     }
 
     /// How many connections from `ip`'s source wait now.
@@ -174,14 +185,16 @@ impl PendingTable {
 }
 
 impl Pending {
-    /// Gives the place back (the connection logged in).
-    pub fn release(&mut self) {
+    /// Gives the place back (the connection logged in). False if the place had already
+    /// gone to another connection: this one is displaced and must end. Once it returns
+    /// true, the connection can no longer be displaced.
+    pub fn release(&mut self) -> bool {
         let Some((table, source, id)) = self.table.take() else {
-            return;
+            return false;
         };
         let mut inner = table.lock();
         let Some(queue) = inner.by_source.get_mut(&source) else {
-            return; // evicted already
+            return false; // displaced already
         };
         let before = queue.len();
         queue.retain(|(n, _)| *n != id);
@@ -190,6 +203,7 @@ impl Pending {
             inner.by_source.remove(&source);
         }
         inner.total -= removed;
+        removed == 1
     }
 
     /// Takes the eviction notice out, for a task that waits on it beside the connection.
@@ -216,7 +230,7 @@ impl Eviction {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.release();
+        let _ = self.release();
     }
 }
 

@@ -399,6 +399,10 @@ pub(super) fn remember_reply(topic: &str, payload: &[u8], state: &mut State) {
     if !matches!(head.method.as_ref(), "GET" | "SET" | "DELETE") || head.from.is_empty() {
         return;
     }
+    // Only a topic the router can take: the device's answer goes there.
+    if !crate::broker::budget::routable_topic(&head.from) {
+        return;
+    }
     if state.replies.iter().any(|t| *t == head.from) {
         return;
     }

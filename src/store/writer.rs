@@ -87,8 +87,9 @@ pub(super) fn write_loop(
     let mut last_prune = started - PRUNE_EVERY;
     let mut last_seen = energy::LastSeen::new();
     let hold_pruning = clock_jumped(&conn, &shared);
-    // Changes that could not be written yet, oldest first.
+    // Changes that could not be written yet, oldest first, and when that was found.
     let mut kept: Vec<Change> = Vec::new();
+    let mut last_failure: Option<std::time::Instant> = None;
     while let Some(batch) = next_batch(&mut rx, !kept.is_empty()) {
         shared
             .counters
@@ -113,14 +114,34 @@ pub(super) fn write_loop(
                 }
             }
         }
+        // While the store cannot write, a try every RETRY_EVERY at most, however many
+        // changes arrive meanwhile (they are kept, compacted).
+        if last_failure.is_some_and(|at: std::time::Instant| at.elapsed() < RETRY_EVERY) {
+            kept = compact(changes, &shared.counters);
+            let answer = shared.health.problem().map_or(Ok(()), Err);
+            for done in flushes {
+                let _ = done.send(answer.clone());
+            }
+            continue;
+        }
+        // The energy fold's memory goes back with a batch that is rolled back.
+        let seen_before = changes
+            .iter()
+            .any(|c| matches!(c, Change::Sample(_)))
+            .then(|| last_seen.clone());
         match write_batch(&mut conn, &changes, &mut last_seen, &options) {
             Ok(()) => {
+                last_failure = None;
                 if shared.health.problem().is_some() {
                     info!("the store writes again; every change kept meanwhile is written");
                 }
                 shared.health.recover();
             }
             Err(e) => {
+                if let Some(seen) = seen_before {
+                    last_seen = seen;
+                }
+                last_failure = Some(std::time::Instant::now());
                 kept = compact(changes, &shared.counters);
                 if let Some(total) = inc_logged(&shared.counters.store_write_failures) {
                     error!(error = %e, kept = kept.len(), total, "store write failed; the changes are kept and tried again every second");

@@ -359,3 +359,47 @@ async fn a_burst_of_commands_switches_a_relay_a_few_times_a_second_and_the_last_
     let replaced = codes.iter().filter(|c| **c == 409).count();
     assert!((1..=2).contains(&replaced), "{codes:?}");
 }
+
+#[tokio::test]
+async fn a_request_naming_a_reply_topic_the_router_cannot_take_does_not_kill_it() {
+    use merossd::protocol::{Message, Method};
+    let d = daemon().await;
+    let plug = &plugs(&d, "rf", 1)[0];
+    known(&d, plug).await;
+    let (mut c, _) = raw::local(&d, &anonymous("odd-from")).await;
+    // A request whose `from` is a topic rumqttd's matcher would panic on: the plug
+    // answers there, and that answer must not reach the router.
+    let request = Message::new(
+        Method::Get,
+        "Appliance.System.All",
+        serde_json::json!({}),
+        "é/replies",
+        KEY,
+    );
+    let id = request.header.message_id.clone();
+    let inbox = format!("/appliance/{}/subscribe", plug.uuid);
+    assert!(c.publish(&inbox, &request.to_bytes(), false).await);
+    eventually("the plug got the request", Duration::from_secs(5), || {
+        plug.state()
+            .received
+            .iter()
+            .any(|m| m.header.message_id == id)
+    })
+    .await;
+    // The plug's answer went out at once; the router is alive after it.
+    assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
+    let (_client, mut rx) = listen(&d, "still-routing", "still/x").await;
+    let mut heard = false;
+    for _ in 0..20 {
+        c.publish0("still/x", b"y").await;
+        if receive_until(&mut rx, Duration::from_millis(250), |t, _| t == "still/x")
+            .await
+            .is_some()
+        {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the router no longer routes");
+    assert_eq!(metric(&d, "merossd_router_restarts").await, 0);
+}
