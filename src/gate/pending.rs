@@ -160,7 +160,7 @@ impl PendingTable {
         let mut inner = self.lock();
         let mut sources: Vec<(Source, usize)> =
             inner.by_source.iter().map(|(s, q)| (*s, q.len())).collect();
-        sources.sort_by(|a, b| b.1.cmp(&a.1));
+        sources.sort_by_key(|s| std::cmp::Reverse(s.1));
         for (source, _) in sources {
             let oldest = inner
                 .by_source
