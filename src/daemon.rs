@@ -208,7 +208,7 @@ impl Daemon {
         tasks.spawn(router.supervisor.run(shutdown.clone()));
 
         let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
-        let hub = gate::hub::DeviceHub::start(
+        let hub = crate::hub::DeviceHub::start(
             router.devices,
             gate_tx.clone(),
             counters.clone(),

@@ -4,11 +4,11 @@
 //! [`registry`] of who owns which device), which reads every packet ([`mqtt`]) and holds
 //! it against the topic rules (`gate::acl`) and against what the router can take and
 //! hold (`broker::budget`). What a device says goes straight to the [`engine`]
-//! (`gate::hub`), and what others may read also to an embedded rumqttd router
+//! through the [`hub`], and what others may read also to an embedded rumqttd router
 //! ([`broker`]) that serves app and local clients. The router runs supervised
 //! (`broker::supervise`), and a copy of what merossd retains on it (`broker::retained`)
 //! is handed out again on every subscribe. Switch commands are paced on their way to a
-//! device (`gate::pace`). The engine answers each device's session so current firmware
+//! device (`hub::pace`). The engine answers each device's session so current firmware
 //! stays bound, keeps what devices say, and hands device pushes on to app clients; the
 //! [`store`] remembers it in SQLite (keeping what a full disk will not take yet,
 //! `store::health`); the [`api`] serves it over HTTP, [`homeassistant`] over MQTT
@@ -18,6 +18,21 @@
 //! Around the daemon: [`pair`] takes a reset plug to merossd, [`backup`] copies its data
 //! while it runs, [`cli`] is the command line, and [`sim`] is a simulated plug (also one
 //! in pairing mode) for tests and trials.
+//!
+//! # The floors
+//!
+//! A module may import its own floor or a lower one, never a higher one, and no modules
+//! import each other in a circle (`tests/it/layers.rs` reads `src/` and says which line
+//! breaks it).
+//!
+//! | floor | modules | what they are |
+//! |---|---|---|
+//! | 1 | [`protocol`], [`mqtt`], [`model`], [`config`], [`shutdown`], [`metrics`], [`timezone`], [`host`], [`process`], [`logging`] | vocabulary and leaves: the wire, the domain model, the configuration as data |
+//! | 2 | [`datadir`], [`registry`], [`store`], [`broker`] | infrastructure with state: files, who owns what, SQLite, the router |
+//! | 3 | [`hub`] | what joins the two halves of the device road: device messages and events, each device's queue, the pace of switch commands |
+//! | 4 | [`gate`], [`engine`] | the two halves, which never import each other: the front door and the brain |
+//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd |
+//! | 6 | [`daemon`], [`cli`], [`client`], [`backup`], [`pair`], [`sim`] | wiring and tools |
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -33,6 +48,7 @@ pub mod engine;
 pub mod gate;
 pub mod homeassistant;
 pub mod host;
+pub mod hub;
 pub mod logging;
 pub mod metrics;
 pub mod model;

@@ -3,7 +3,7 @@
 //! a newer connection is up), or a login was refused (an event).
 
 use super::Engine;
-use crate::gate::GateEvent;
+use crate::hub::GateEvent;
 use crate::model::EventKind;
 use crate::protocol;
 
@@ -88,7 +88,7 @@ impl Engine {
                 client_id,
                 code,
             } => {
-                let uuid = crate::gate::auth::device_uuid(&client_id).map(str::to_owned);
+                let uuid = crate::protocol::client_id::device_uuid(&client_id).map(str::to_owned);
                 self.event(
                     uuid.as_deref(),
                     EventKind::RefusedLogin,

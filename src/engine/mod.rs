@@ -14,8 +14,7 @@ pub use poller::run_poller;
 
 use crate::broker::{LinkClosed, Outbox};
 use crate::config::Account;
-use crate::gate::hub::DeviceHub;
-use crate::gate::GateEvent;
+use crate::hub::{DeviceHub, GateEvent};
 use crate::metrics::{inc, Counters};
 use crate::model::{Change, Device, Event, EventKind, Notice};
 use crate::protocol::topic::Topic;

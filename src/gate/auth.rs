@@ -33,12 +33,7 @@ impl std::fmt::Display for Identity {
     }
 }
 
-/// The device part of a client id: `fmware:<uuid>_<random>` -> `<uuid>`.
-pub fn device_uuid(client_id: &str) -> Option<&str> {
-    let rest = client_id.strip_prefix("fmware:")?;
-    let uuid = rest.split('_').next().unwrap_or(rest);
-    crate::protocol::valid_uuid(uuid).then_some(uuid)
-}
+pub use crate::protocol::client_id::device_uuid;
 
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))

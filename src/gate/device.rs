@@ -5,10 +5,10 @@
 //! something malformed, or the daemon stops.
 
 use super::acl::{Action, Verdict};
-use super::hub::Deliveries;
 use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
-use super::queue::Delivery;
 use super::shares::Share;
+use crate::hub::queue::Delivery;
+use crate::hub::Deliveries;
 use crate::mqtt::framed::PacketReader;
 use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
 use crate::protocol::topic::Topic;

@@ -11,8 +11,9 @@
 //! - who a login is: [`auth`]; which topics it may use: [`acl`]; how fast it may guess:
 //!   [`guard`]; how many sessions it may hold: [`shares`]
 //! - the router side of a connection (its CONNECT and client id): `upstream`, `slots`
-//! - the packet loop of app and local clients: `proxy`; of devices: `device`, `hub`,
-//!   `queue`; switch commands' pace: `pace`
+//! - the packet loop of app and local clients: `proxy` (what its packets may do at the
+//!   router: `routed`); of devices: `device`, which hands what they say to the
+//!   [`crate::hub`]
 //! - the certificate and both TLS stacks: [`tls`]; which one serves a client: [`hello`],
 //!   [`handshake`]
 
@@ -24,12 +25,9 @@ mod device;
 pub mod guard;
 pub mod handshake;
 pub mod hello;
-pub mod hub;
-mod pace;
 mod peek;
 mod pending;
 mod proxy;
-mod queue;
 mod routed;
 pub mod shares;
 mod slots;
@@ -40,47 +38,16 @@ pub use accept::serve;
 
 use crate::broker::{CurrentUpstream, Retained, RouterBudget};
 use crate::config::Account;
+use crate::hub::{DeviceHub, GateEvent};
 use crate::metrics::Counters;
 use crate::registry::Registry;
 use acl::Acl;
 use pending::PendingTable;
 use slots::Slots;
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
-
-/// What the gate tells the engine.
-#[derive(Debug)]
-pub enum GateEvent {
-    /// A device logged in. `conn` tells this connection from a later one of the same uuid.
-    Connected {
-        uuid: String,
-        mac: String,
-        user_id: String,
-        addr: SocketAddr,
-        conn: u64,
-        /// How TLS was agreed, e.g. `TLSv1.2 AES128-SHA (openssl)`; `None` on plain MQTT.
-        tls: Option<String>,
-    },
-    Disconnected {
-        uuid: String,
-        addr: SocketAddr,
-        conn: u64,
-    },
-    /// A device said something the engine reads (see `hub`).
-    Message(hub::ForEngine),
-    /// A switch command was replaced by a later one for the same channel before it was
-    /// sent (see `pace`): whoever waits for its answer waits in vain.
-    Superseded { message_id: String },
-    /// A login was refused (recorded as an event; the CONNACK already went out).
-    Refused {
-        addr: SocketAddr,
-        client_id: String,
-        code: u8,
-    },
-}
 
 /// What a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +71,7 @@ pub struct GateOptions {
     pub acl: Acl,
     pub registry: Arc<Registry>,
     /// Where devices' traffic goes, in place of a router connection each.
-    pub hub: Arc<hub::DeviceHub>,
+    pub hub: Arc<DeviceHub>,
     /// What merossd retains on the router, handed again to a client that subscribes again.
     pub retained: Arc<Retained>,
     /// What clients made the router hold.
@@ -124,7 +91,7 @@ pub struct Gate {
     counters: Arc<Counters>,
     acl: Acl,
     registry: Arc<Registry>,
-    hub: Arc<hub::DeviceHub>,
+    hub: Arc<DeviceHub>,
     retained: Arc<Retained>,
     budget: Arc<RouterBudget>,
     next_conn: AtomicU64,

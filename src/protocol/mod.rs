@@ -1,6 +1,7 @@
 //! The Meross wire: the message envelope and its header, the `sign`, the device's MQTT
 //! password, and typed payloads for the namespaces the engine reads.
 
+pub mod client_id;
 pub mod payloads;
 mod sign;
 pub mod topic;

@@ -10,6 +10,7 @@ mod gate;
 mod hass;
 mod homeassistant;
 mod house;
+mod layers;
 mod limits;
 mod merossiot;
 mod merosslan;

@@ -11,15 +11,24 @@
 //!
 //! A burst of plugs binding at once used to go through the router twice each way, where
 //! rumqttd's fixed-size log dropped what a busy reader had not yet read.
+//!
+//! The hub stands between the gate and the engine, a floor below both, so that neither
+//! imports the other: the gate hands it what devices say and the events of their
+//! sessions (`event`), the engine reads those and puts what it says on each device's
+//! queue (`queue`); every switch command on its way to a device keeps its pace (`pace`).
 
-use super::pace::{Pace, Pacer};
-use super::queue::{Delivery, DeviceQueue};
-use super::GateEvent;
+mod event;
+mod pace;
+pub mod queue;
+
 use crate::broker::budget;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::{Topic, ENGINE_APP};
 use bytes::Bytes;
+pub use event::GateEvent;
+use pace::{Pace, Pacer};
+use queue::{Delivery, DeviceQueue};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
