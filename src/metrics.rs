@@ -82,7 +82,7 @@ counters! {
     router_refused,
     /// Times the router was found dead and started again.
     router_restarts,
-    /// Switch commands to a device channel folded into a later one (see `engine::pace`).
+    /// Switch commands to a device channel folded into a later one (see `hub::pace`).
     commands_coalesced,
     /// Connections that had not logged in, closed to make room for a new one.
     handshakes_evicted,

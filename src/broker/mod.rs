@@ -31,7 +31,7 @@ use tracing::error;
 pub const ENGINE_LINK: &str = "merossd-engine";
 pub const HOMEASSISTANT_LINK: &str = "merossd-homeassistant";
 /// The link between devices and everyone but the engine: what they publish that others
-/// may read, and what apps send them (see `gate::hub`).
+/// may read, and what apps send them (see `hub`).
 pub const DEVICES_LINK: &str = "merossd-devices";
 /// Largest MQTT payload the router takes (devices cut replies at about 3 KB).
 const MAX_PAYLOAD_BYTES: usize = 256 * 1024;

@@ -76,7 +76,7 @@ struct Shared {
     /// two for a while).
     sessions: Mutex<HashMap<String, Vec<u64>>>,
     /// Requests whose switch command a later one replaced before it was sent (see
-    /// `gate::pace`), until their caller hears it.
+    /// `hub::pace`), until their caller hears it.
     superseded: Mutex<std::collections::HashSet<String>>,
     /// Requests waiting for a reply: messageId -> (uuid, waiter).
     pending: Mutex<HashMap<String, (String, oneshot::Sender<Message>)>>,
