@@ -1,6 +1,10 @@
 //! Wires the parts together and owns their lifetime: data directory, certificate, router,
 //! engine, gate listeners; one shutdown for all, the store flushed last.
 
+mod parts;
+
+use parts::{connection_cap, credentials, open_store, tell_systemd, Bound};
+
 use crate::config::{Account, Config};
 use crate::datadir::DataDir;
 use crate::engine::Engine;
@@ -16,7 +20,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 /// Gate events the engine may have waiting.
 const GATE_EVENTS: usize = 4096;
@@ -40,23 +44,6 @@ impl StartError {
             StartError::Other(_) => 1,
         }
     }
-}
-
-/// A database that cannot be opened: a damaged one is a configuration matter (exit 2,
-/// so that systemd does not restart into the same fault), with the path and the way out.
-fn database_error(path: &std::path::Path, e: &store::StoreError) -> StartError {
-    let damaged = matches!(
-        e,
-        store::StoreError::Sql(sql)
-            if matches!(sql.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
-    );
-    if damaged {
-        return StartError::Config(format!(
-            "database {}: {e}: the file is damaged. Restore a backup with `merossd restore FILE`, or move the file away to start with an empty database",
-            path.display()
-        ));
-    }
-    StartError::Other(format!("database {}: {e}", path.display()))
 }
 
 /// A running daemon.
@@ -127,76 +114,16 @@ impl Daemon {
         // offline in the shared database.
         let lock = data.lock().map_err(|e| StartError::Config(e.to_string()))?;
         // Bind before anything is generated, so that a taken port changes nothing.
-        let mut tls_listeners = Vec::new();
-        for addr in &config.mqtt.tls_listen {
-            tls_listeners.push(bind("mqtt.tls_listen", *addr).await?);
-        }
-        let local_listener = match config.mqtt.local_listen {
-            Some(addr) => Some(bind("mqtt.local_listen", addr).await?),
-            None => None,
-        };
-        let api_listener = bind("api.listen", config.api.listen).await?;
-        let cloud_listener = match config.cloud.listen {
-            Some(addr) => Some(bind("cloud.listen", addr).await?),
-            None => None,
-        };
-
-        let unwritable = |e: std::io::Error| {
-            StartError::Config(format!(
-                "`data_dir`: cannot write in {}: {e}",
-                config.data_dir.display()
-            ))
-        };
-        let accounts = crate::datadir::accounts(&config, &data).map_err(unwritable)?;
-        let api_token = if config.api.token.is_empty() {
-            data.api_token().map_err(unwritable)?
-        } else {
-            config.api.token.clone()
-        };
-        let tls_options = gate::tls::TlsOptions {
-            max_record: config.mqtt.max_tls_record(),
-            legacy: config.mqtt.legacy_tls,
-        };
-        let tls = gate::tls::server_configs(
-            config
-                .tls
-                .as_ref()
-                .map(|t| (t.cert.as_path(), t.key.as_path())),
-            &data,
-            tls_options,
-        )
-        .map_err(|e| StartError::Config(format!("`tls`: {e}")))?;
-        if config.mqtt.legacy_tls {
-            warn!("[mqtt] legacy_tls is on: plugs may connect with TLS 1.0 and 1.1");
-        }
-
-        // A relayed connection holds three descriptors (client, router side, router's own):
-        // keep the cap where accept() cannot run out of them.
-        let mut max_connections = config.mqtt.max_connections;
-        if let Some(limit) = crate::process::raise_open_files_limit() {
-            let fits = limit.saturating_sub(FD_RESERVE) / 3;
-            if max_connections > fits {
-                warn!(
-                    max_connections, open_files_limit = limit, using = fits.max(1),
-                    "mqtt.max_connections is more than the open-file limit allows; raise the limit (LimitNOFILE=) to use it"
-                );
-                max_connections = fits.max(1);
-            }
-        }
-
+        let Bound {
+            tls: tls_listeners,
+            local: local_listener,
+            api: api_listener,
+            cloud: cloud_listener,
+        } = Bound::all(&config).await?;
+        let (accounts, api_token, tls) = credentials(&config, &data)?;
+        let max_connections = connection_cap(&config);
         let counters = Arc::new(Counters::default());
-        let db = data.file(crate::datadir::DB_FILE);
-        let store = store::Store::open(
-            &data,
-            store::StoreOptions::from_config(&config),
-            counters.clone(),
-        )
-        .map_err(|e| database_error(&db, &e))?;
-        let known = store.load_devices().map_err(|e| database_error(&db, &e))?;
-        store.health().warn(store::continuity::check_count(
-            &config.data_dir,
-            known.len(),
-        ));
+        let (store, known) = open_store(&config, &data, counters.clone())?;
 
         let router = broker::start(counters.clone()).map_err(|e| other("router", &e))?;
         let registry =
@@ -339,20 +266,7 @@ impl Daemon {
             tls = %tls_text.join(","), local = %local_text, api = %api_addr,
             data_dir = %config.data_dir.display(), "merossd listening"
         );
-        if notifier.is_on() {
-            // Every listener is bound and the store is open: ready.
-            let status = crate::notify::status(&engine);
-            notifier.send(&[
-                sd_notify::NotifyState::Ready,
-                sd_notify::NotifyState::Status(&status),
-            ]);
-            tasks.spawn(crate::notify::run(
-                notifier.clone(),
-                engine.clone(),
-                store.clone(),
-                shutdown.clone(),
-            ));
-        }
+        tell_systemd(&notifier, &engine, &store, &shutdown, &mut tasks);
         Ok(Daemon {
             tls_addrs,
             local_addr,
