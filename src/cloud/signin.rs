@@ -103,14 +103,6 @@ pub(super) async fn sign_in(
         Ok(p) => p,
         Err(refused) => return refused,
     };
-    if !fresh(&state, &body) {
-        return refused(
-            &state,
-            status::ACCESS_DENIED,
-            "Stale or repeated request",
-            "stale timestamp or reused nonce",
-        );
-    }
     let ip = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     let email = p["email"].as_str().unwrap_or_default().to_ascii_lowercase();
     if email.len() > MAX_EMAIL {

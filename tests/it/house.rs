@@ -163,23 +163,27 @@ async fn a_topic_the_router_cannot_take_is_refused_and_everyone_goes_on() {
     assert_eq!(evil.subscribe(&["é/#"]).await, Some(vec![0x80]));
     assert!(metric(&d, "merossd_router_refused").await >= 3);
     // The router is alive: a new client subscribes and hears, the plug switches.
-    let (_client, mut rx) = listen(&d, "after", "after/x").await;
-    let (mut talker, _) = raw::local(&d, &anonymous("talker")).await;
-    let mut heard = false;
-    for _ in 0..20 {
-        talker.publish0("after/x", b"hello").await;
-        if receive_until(&mut rx, Duration::from_millis(250), |t, _| t == "after/x")
-            .await
-            .is_some()
-        {
-            heard = true;
-            break;
-        }
-    }
-    assert!(heard, "the router no longer routes");
+    assert_routes(&d, "after/x").await;
     assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
     assert_eq!(health_status(&d).await, "ok");
     assert_eq!(metric(&d, "merossd_router_restarts").await, 0);
+}
+
+/// Asserts the router still routes: a new local client's publish on `topic` reaches a
+/// new subscriber (tried a few times: a subscription takes a moment to hold).
+async fn assert_routes(d: &Daemon, topic: &str) {
+    let (_client, mut rx) = listen(d, &format!("hears-{topic}"), topic).await;
+    let (mut talker, _) = raw::local(d, &anonymous(&format!("says-{topic}"))).await;
+    for _ in 0..20 {
+        talker.publish0(topic, b"hello").await;
+        if receive_until(&mut rx, Duration::from_millis(250), |t, _| t == topic)
+            .await
+            .is_some()
+        {
+            return;
+        }
+    }
+    panic!("the router no longer routes");
 }
 
 /// Kills the router from inside (an in-process link is not held to the gate's rules).
@@ -388,18 +392,6 @@ async fn a_request_naming_a_reply_topic_the_router_cannot_take_does_not_kill_it(
     .await;
     // The plug's answer went out at once; the router is alive after it.
     assert_eq!(switch_via_api(&d, &plug.uuid, true).await, 200);
-    let (_client, mut rx) = listen(&d, "still-routing", "still/x").await;
-    let mut heard = false;
-    for _ in 0..20 {
-        c.publish0("still/x", b"y").await;
-        if receive_until(&mut rx, Duration::from_millis(250), |t, _| t == "still/x")
-            .await
-            .is_some()
-        {
-            heard = true;
-            break;
-        }
-    }
-    assert!(heard, "the router no longer routes");
+    assert_routes(&d, "still/x").await;
     assert_eq!(metric(&d, "merossd_router_restarts").await, 0);
 }
