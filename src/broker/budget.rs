@@ -116,6 +116,7 @@ impl RouterBudget {
     }
 
     /// (distinct filters, distinct topics) the router holds from clients.
+    #[cfg(test)]
     pub fn held(&self) -> (usize, usize) {
         (lock(&self.filters).len(), lock(&self.topics).len())
     }

@@ -41,16 +41,6 @@ impl Retained {
     pub fn all(&self) -> Vec<(String, Bytes)> {
         self.matching("#")
     }
-
-    /// How many topics hold a retained message.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether none does.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod namespaces;
 mod poller;
 mod session;
 mod time;
+mod waiting;
 
 pub use poller::run_poller;
 
@@ -28,6 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::debug;
+use waiting::PendingGuard;
 
 /// How long a device has to answer a request when the caller does not say.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -375,18 +377,6 @@ impl Engine {
                 },
             }
         }
-    }
-}
-
-struct PendingGuard<'a> {
-    shared: &'a Shared,
-    id: String,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        lock(&self.shared.pending).remove(&self.id);
-        lock(&self.shared.superseded).remove(&self.id);
     }
 }
 

@@ -5,7 +5,8 @@
 //! something malformed, or the daemon stops.
 
 use super::acl::{Action, Verdict};
-use super::proxy::{ack_publish, remember_reply, State, Who, MAX_PACKET_BYTES};
+use super::proxy::{ack_publish, State, Who, MAX_PACKET_BYTES};
+use super::replies::remember_reply;
 use super::shares::Share;
 use crate::hub::queue::Delivery;
 use crate::hub::Deliveries;
@@ -106,7 +107,7 @@ pub(super) async fn run<C>(
                 }
             }
             Some((topic, payload)) = next_delivery(&mut deliveries) => {
-                remember_reply(&topic, &payload, &mut state);
+                remember_reply(&topic, &payload, &mut state.replies);
                 next_pkid = next_pkid.wrapping_add(1).max(1);
                 let bytes = packet::publish(&topic, &payload, 1, false, next_pkid);
                 if !write(&mut client_tx, &bytes).await {

@@ -28,6 +28,7 @@ pub mod hello;
 mod peek;
 mod pending;
 mod proxy;
+mod replies;
 mod routed;
 pub mod shares;
 mod slots;

@@ -8,6 +8,7 @@
 use super::acl::{Action, Verdict};
 use super::auth::Identity;
 use super::peek;
+use super::replies::remember_reply_topic;
 use super::Gate;
 use crate::metrics::inc_logged;
 use crate::mqtt::framed::{PacketReader, ReadError};
@@ -26,8 +27,6 @@ pub const MAX_PACKET_BYTES: usize = 255 * 1024;
 /// Answers the gate may have queued for one side; a client that does not read them is
 /// dropped rather than buffered without end.
 const ANSWER_QUEUE: usize = 64;
-/// Reply topics remembered per device (the newest requests' `from`).
-const MAX_REPLY_TOPICS: usize = 16;
 /// QoS 2 publishes the gate answers itself that may wait for their PUBREL at once.
 pub(super) const MAX_OPEN_QOS2: usize = 64;
 /// How long the client's side gets to close cleanly at the end.
@@ -324,7 +323,7 @@ impl Who<'_> {
         match packet {
             Packet::Publish(p) => {
                 if matches!(self.identity, Identity::Device { .. }) {
-                    remember_reply_topic(&p, state);
+                    remember_reply_topic(&p, &mut state.replies);
                 }
                 let verdict = self.check(Action::Receive { topic: p.topic }, state);
                 if verdict == Verdict::Allow && !self.another_accounts_device(&p) {
@@ -381,33 +380,4 @@ pub(super) fn ack_publish(p: &Publish<'_>, refused_qos2: &mut HashSet<u16>) -> V
         }
         _ => Vec::new(),
     }
-}
-
-/// Notes the `from` of a request delivered to a device: the device may answer there.
-pub(super) fn remember_reply_topic(p: &Publish<'_>, state: &mut State) {
-    remember_reply(p.topic, p.payload, state)
-}
-
-/// The same, for a message by its topic and payload.
-pub(super) fn remember_reply(topic: &str, payload: &[u8], state: &mut State) {
-    if !matches!(Topic::parse(topic), Topic::DeviceSubscribe(_)) {
-        return;
-    }
-    let Some(head) = peek::header(payload) else {
-        return;
-    };
-    if !matches!(head.method.as_ref(), "GET" | "SET" | "DELETE") || head.from.is_empty() {
-        return;
-    }
-    // Only a topic the router can take: the device's answer goes there.
-    if !crate::broker::budget::routable_topic(&head.from) {
-        return;
-    }
-    if state.replies.iter().any(|t| *t == head.from) {
-        return;
-    }
-    if state.replies.len() == MAX_REPLY_TOPICS {
-        state.replies.pop_front();
-    }
-    state.replies.push_back(head.from.into_owned());
 }
