@@ -30,11 +30,8 @@ impl Engine {
 
     pub(super) async fn on_gate(&self, event: GateEvent) {
         match event {
-            GateEvent::Message(m) => {
-                // Its share of the budget goes back once it is handled.
-                let (message, _budget) = m.into_parts();
-                self.on_incoming(message).await;
-            }
+            // Its share of the budget goes back once it is handled and dropped.
+            GateEvent::Message(message) => self.on_message(&message).await,
             GateEvent::Connected {
                 uuid,
                 mac,

@@ -7,6 +7,7 @@ mod control;
 mod gate_events;
 mod namespaces;
 mod poller;
+mod said;
 mod session;
 mod time;
 mod waiting;

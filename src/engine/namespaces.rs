@@ -1,6 +1,4 @@
-//! The namespaces the engine reads, named once, and which of them are a session's.
-
-use crate::protocol::Method;
+//! The namespaces the engine reads, named once.
 
 pub(super) const NS_BIND: &str = "Appliance.Control.Bind";
 pub(super) const NS_UNBIND: &str = "Appliance.Control.Unbind";
@@ -14,14 +12,3 @@ pub(super) const NS_TOGGLE: &str = "Appliance.Control.Toggle";
 pub(super) const NS_ELECTRICITY: &str = "Appliance.Control.Electricity";
 pub(super) const NS_ELECTRICITYX: &str = "Appliance.Control.ElectricityX";
 pub(super) const NS_CONSUMPTIONX: &str = "Appliance.Control.ConsumptionX";
-
-/// The session messages a device may send before it has proved anything but its login.
-pub(super) fn is_session(method: Method, namespace: &str) -> bool {
-    matches!(
-        (method, namespace),
-        (Method::Set, NS_BIND)
-            | (Method::Push, NS_CLOCK)
-            | (Method::Push, NS_CONSUMPTION_CONFIG)
-            | (Method::Push, NS_REPORT)
-    )
-}

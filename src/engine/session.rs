@@ -2,8 +2,9 @@
 //! current firmware bound (Bind -> SETACK, Clock, ConsumptionConfig echo, Report, Unbind),
 //! replies to our requests, and state PUSHes. What the gate reports is in `gate_events`.
 
+use super::said::{Said, Unverified};
 use super::{lock, read, Engine, REQUEST_TIMEOUT};
-use crate::broker::Incoming;
+use crate::hub::{Addressed, DeviceMessage};
 use crate::metrics::{inc, inc_logged};
 use crate::model::Abilities;
 use crate::model::{AnswerKind, Change, EventKind, Reading, Sample};
@@ -11,7 +12,6 @@ use crate::protocol::payloads::{
     channels_of, AllPayload, BindPayload, ConsumptionXPayload, ElectricityPayload, TogglePayload,
     ToggleX, ToggleXPayload,
 };
-use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Header, Message, Method, CLOUD_FROM};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,157 +20,143 @@ use tracing::{debug, info, warn};
 use super::namespaces::*;
 
 impl Engine {
-    pub(super) async fn on_incoming(&self, incoming: Incoming) {
-        let ours = matches!(Topic::parse(&incoming.topic), Topic::DevicePublish(_))
-            || incoming.topic == self.shared.reply_topic;
-        if !ours {
-            // A device's reply to another client that named this topic as its `from`
-            // (meross_lan uses `/appliance/meross_lan/publish`): not ours to read.
-            debug!(topic = %incoming.topic, "a reply addressed to another client; ignored");
-            return;
+    /// Handles what a device said: read once, trusted as far as its sign goes (see
+    /// `said`), then answered or learnt from.
+    pub(super) async fn on_message(&self, said: &DeviceMessage) {
+        if let Addressed::Inbox(topic) = &said.to {
+            if *topic != self.shared.reply_topic {
+                // An earlier engine's inbox: nothing waits there any more.
+                debug!(%topic, "a reply to another engine; ignored");
+                return;
+            }
         }
         inc(&self.shared.counters.messages_in);
-        let message = match Message::parse(&incoming.payload) {
+        let uuid = said.sender.as_str();
+        let message = match Message::parse(&said.payload) {
             Ok(m) => m,
             Err(error) => {
                 if let Some(total) = inc_logged(&self.shared.counters.bad_messages) {
-                    warn!(topic = %incoming.topic, %error, bytes = incoming.payload.len(), total, "not a Meross message; dropped");
+                    warn!(%uuid, %error, bytes = said.payload.len(), total, "not a Meross message; dropped");
                 }
                 return;
             }
         };
-        let uuid = match Topic::parse(&incoming.topic) {
-            Topic::DevicePublish(uuid) => uuid.to_owned(),
-            _ if incoming.topic == self.shared.reply_topic => {
-                // A reply to a request of ours, and nothing else: the device it came from
-                // is the one the request went to, whatever the message claims.
-                let pending = lock(&self.shared.pending);
-                match pending.get(&message.header.message_id) {
-                    Some((uuid, _)) if message.header.method.is_reply() => uuid.clone(),
-                    _ => {
-                        debug!("not a reply to a request of ours; dropped");
-                        return;
-                    }
-                }
-            }
-            _ => return,
-        };
-        if !uuid.is_empty() && !protocol::valid_uuid(&uuid) {
-            if let Some(total) = inc_logged(&self.shared.counters.bad_messages) {
-                warn!(topic = %incoming.topic, total, "not a device uuid in the header; dropped");
-            }
-            return;
-        }
+        let kind = Said::of(&message.header);
         debug!(%uuid, method = %message.header.method, namespace = %message.header.namespace, "received");
-
-        let (sign_ok, connected, key) = self.check_sign(&uuid, &message.header);
-        if !sign_ok {
-            let answered =
-                connected && is_session(message.header.method, &message.header.namespace);
-            // Logged and recorded as a sample: a forging client must not fill the log or
-            // the events table.
-            if let Some(total) = inc_logged(&self.shared.counters.sign_failures) {
-                warn!(%uuid, namespace = %message.header.namespace, answered, total, "sign does not verify");
-                self.event(
-                    Some(&uuid).filter(|u| !u.is_empty()).map(|u| u.as_str()),
-                    EventKind::SignFailure,
-                    format!(
-                        "{} {} ({total} so far)",
-                        message.header.method, message.header.namespace
-                    ),
-                );
-            }
-            if !answered {
+        let (verified, key) = self.check_sign(uuid, &message.header);
+        if !verified {
+            let fate = kind.unverified();
+            self.sign_failed(uuid, &message, fate);
+            if fate == Unverified::Drop {
                 return;
             }
         }
-
-        if message.header.method.is_reply() {
-            // Only the device a request went to can answer it.
-            let waiter = {
-                let mut pending = lock(&self.shared.pending);
-                match pending.get(&message.header.message_id) {
-                    Some((asked, _)) if *asked == uuid => {
-                        pending.remove(&message.header.message_id)
-                    }
-                    _ => None,
-                }
-            };
-            if let Some((_, waiter)) = waiter {
-                let _ = waiter.send(message.clone());
-            }
-            // A reply also tells us state (a ToggleX SETACK carries none, GETACKs do).
-            self.learn(&uuid, &message);
+        if kind == Said::Answer {
+            self.on_answer(uuid, &said.to, message);
             return;
         }
-        if uuid.is_empty() {
-            return;
+        self.touch(uuid);
+        if verified && kind == Said::State {
+            self.bridge_push(uuid, &said.payload).await;
         }
-        self.touch(&uuid);
-        if sign_ok && message.header.method == Method::Push {
-            self.bridge_push(&uuid, &incoming.payload).await;
-        }
-        match (message.header.method, message.header.namespace.as_str()) {
-            (Method::Set, NS_BIND) => self.on_bind(&uuid, &key, &message, sign_ok).await,
-            (Method::Push, NS_CLOCK) => {
-                let now = protocol::now_secs();
-                let payload = json!({"clock": {"timestamp": now}});
-                self.answer(&uuid, &key, Method::Push, NS_CLOCK, payload, None)
-                    .await;
-                let told = message
-                    .payload
-                    .pointer("/clock/timestamp")
-                    .and_then(Value::as_u64);
-                let drifted = told.filter(|t| t.abs_diff(now) > super::time::DRIFT_TOLERANCE_S);
-                if let (Some(told), true) = (drifted, sign_ok) {
-                    debug!(%uuid, drift = i128::from(told) - i128::from(now), "device clock drifted");
-                    self.resync_time(&uuid);
-                }
-            }
-            (Method::Push, NS_CONSUMPTION_CONFIG) => {
+        match kind {
+            Said::Bind => self.on_bind(uuid, &key, &message, verified).await,
+            Said::Clock => self.on_clock(uuid, &key, &message, verified).await,
+            Said::ConsumptionConfig => {
                 let echo = message.payload.clone();
-                self.answer(&uuid, &key, Method::Push, NS_CONSUMPTION_CONFIG, echo, None)
+                self.answer(uuid, &key, Method::Push, NS_CONSUMPTION_CONFIG, echo, None)
                     .await;
             }
-            // A session message whose sign failed is answered (above) but changes nothing.
-            _ if !sign_ok => {}
-            (Method::Push, NS_REPORT) => {
+            // Past this point only what verified: a session message whose sign failed was
+            // answered above and changes nothing.
+            _ if !verified => {}
+            Said::Report => {
                 let report = message.payload.get("report").unwrap_or(&Value::Null);
-                self.keep_answer(&uuid, AnswerKind::Report, report);
+                self.keep_answer(uuid, AnswerKind::Report, report);
             }
-            (Method::Push | Method::Set, NS_UNBIND) => {
-                info!(%uuid, "device says it was unbound (reset)");
-                self.update(&uuid, |d| d.bound_at = None);
-                self.event(Some(&uuid), EventKind::Unbound, String::new());
-                if message.header.method == Method::Set {
-                    self.answer(
-                        &uuid,
-                        &key,
-                        Method::SetAck,
-                        NS_UNBIND,
-                        json!({}),
-                        Some(&message),
-                    )
-                    .await;
-                }
+            Said::Unbind { acknowledge } => self.on_unbind(uuid, &key, &message, acknowledge).await,
+            Said::State => self.learn(uuid, &message),
+            Said::Answer | Said::Other => {
+                let method = message.header.method;
+                debug!(%uuid, %method, namespace = %message.header.namespace, "not handled");
             }
-            (Method::Push, _) => self.learn(&uuid, &message),
-            (method, namespace) => debug!(%uuid, %method, namespace, "not handled"),
+        }
+    }
+
+    /// Logged and recorded as a sample: a forging client must not fill the log or the
+    /// events table.
+    fn sign_failed(&self, uuid: &str, message: &Message, fate: Unverified) {
+        let Some(total) = inc_logged(&self.shared.counters.sign_failures) else {
+            return;
+        };
+        let (method, namespace) = (message.header.method, &message.header.namespace);
+        let answered = fate == Unverified::AnswerOnly;
+        warn!(%uuid, %namespace, answered, total, "sign does not verify");
+        let detail = format!("{method} {namespace} ({total} so far)");
+        self.event(Some(uuid), EventKind::SignFailure, detail);
+    }
+
+    /// An answer: to whoever waits for it, if the request went to this very device, and
+    /// what it says of the device's state. An answer in our inbox that no request of ours
+    /// waits for is dropped.
+    fn on_answer(&self, uuid: &str, to: &Addressed, message: Message) {
+        let waiter = {
+            let mut pending = lock(&self.shared.pending);
+            match pending.get(&message.header.message_id) {
+                Some((asked, _)) if asked == uuid => pending.remove(&message.header.message_id),
+                _ => None,
+            }
+        };
+        let ours = waiter.is_some();
+        if let Some((_, waiter)) = waiter {
+            let _ = waiter.send(message.clone());
+        }
+        if ours || *to == Addressed::OwnTopic {
+            // A ToggleX SETACK carries no state; GETACKs do.
+            self.learn(uuid, &message);
+        } else {
+            debug!(%uuid, "not an answer to a request of ours; dropped");
+        }
+    }
+
+    /// Answers the device's clock with ours, and sets its time when it drifted.
+    async fn on_clock(&self, uuid: &str, key: &str, message: &Message, verified: bool) {
+        let now = protocol::now_secs();
+        let payload = json!({"clock": {"timestamp": now}});
+        self.answer(uuid, key, Method::Push, NS_CLOCK, payload, None)
+            .await;
+        let told = message
+            .payload
+            .pointer("/clock/timestamp")
+            .and_then(Value::as_u64);
+        let drifted = told.filter(|t| t.abs_diff(now) > super::time::DRIFT_TOLERANCE_S);
+        if let (Some(told), true) = (drifted, verified) {
+            debug!(%uuid, drift = i128::from(told) - i128::from(now), "device clock drifted");
+            self.resync_time(uuid);
+        }
+    }
+
+    /// The device was reset: it is no longer bound.
+    async fn on_unbind(&self, uuid: &str, key: &str, message: &Message, acknowledge: bool) {
+        info!(%uuid, "device says it was unbound (reset)");
+        self.update(uuid, |d| d.bound_at = None);
+        self.event(Some(uuid), EventKind::Unbound, String::new());
+        if acknowledge {
+            let ack = json!({});
+            self.answer(uuid, key, Method::SetAck, NS_UNBIND, ack, Some(message))
+                .await;
         }
     }
 
     /// Checks a message's sign with the device's account key, or any account's key when the
-    /// device is not known. Returns whether it verified, whether the device is connected
-    /// through the gate, and the key to sign answers with.
-    fn check_sign(&self, uuid: &str, header: &Header) -> (bool, bool, String) {
+    /// device is not known. Returns whether it verified and the key to sign answers with.
+    fn check_sign(&self, uuid: &str, header: &Header) -> (bool, String) {
         let devices = read(&self.shared.devices);
-        let device = devices.get(uuid);
-        let connected = device.is_some_and(|d| d.online);
-        match device.and_then(|d| self.key_of(d)) {
-            Some(key) => (header.sign_ok(&key), connected, key),
+        match devices.get(uuid).and_then(|d| self.key_of(d)) {
+            Some(key) => (header.sign_ok(&key), key),
             None => match self.shared.accounts.iter().find(|a| header.sign_ok(&a.key)) {
-                Some(account) => (true, connected, account.key.clone()),
-                None => (false, connected, String::new()),
+                Some(account) => (true, account.key.clone()),
+                None => (false, String::new()),
             },
         }
     }
@@ -261,7 +247,7 @@ impl Engine {
 
     /// Takes state from a PUSH or a reply.
     fn learn(&self, uuid: &str, message: &Message) {
-        if uuid.is_empty() || message.header.method == Method::Error {
+        if message.header.method == Method::Error {
             return;
         }
         let now = protocol::now_secs();

@@ -154,7 +154,7 @@ async fn on_packet(
             // Boxed: the waits for room (the engine's budget, the router link's queue)
             // are a large future, and an idle session would carry its space.
             if who.check_publish(&p, state) == Verdict::Allow
-                && Box::pin(who.gate.hub.publish(p.topic, p.payload))
+                && Box::pin(who.gate.hub.publish(uuid, p.topic, p.payload))
                     .await
                     .is_err()
             {

@@ -26,33 +26,18 @@ use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::{Topic, ENGINE_APP};
 use bytes::Bytes;
-pub use event::GateEvent;
+pub use event::{Addressed, DeviceMessage, GateEvent};
 use pace::{Pace, Pacer};
 use queue::{Delivery, DeviceQueue};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, warn};
 
 /// Bytes of device messages handed to the engine and not yet handled: past this, devices
 /// wait their turn (fairly: tokio's semaphore is first come, first served), so that no
 /// plug can make the daemon hold more. A message is some hundreds of bytes.
 pub const ENGINE_BUDGET: usize = 4 * 1024 * 1024;
-
-/// A device's message on its way to the engine. Its bytes count against
-/// [`ENGINE_BUDGET`] until the engine is done with it and drops it.
-#[derive(Debug)]
-pub struct ForEngine {
-    message: Incoming,
-    budget: OwnedSemaphorePermit,
-}
-
-impl ForEngine {
-    /// The message, and its share of the budget to hold while handling it.
-    pub fn into_parts(self) -> (Incoming, OwnedSemaphorePermit) {
-        (self.message, self.budget)
-    }
-}
 
 /// Messages one device may have waiting to be written to it...
 pub const DEVICE_QUEUE: usize = 1024;
@@ -153,35 +138,51 @@ impl DeviceHub {
         }
     }
 
-    /// Passes on what a device said: to the engine if it is for the engine, to the router
-    /// if anyone else may read it. Waits while the engine's queue is full.
-    pub async fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), LinkClosed> {
-        let (for_engine, for_router) = match Topic::parse(topic) {
-            Topic::DevicePublish(_) => (true, true),
-            Topic::App { user } if user == ENGINE_APP => (true, false),
-            _ => (false, true),
-        };
-        if for_engine && payload.len() > MAX_DEVICE_MESSAGE {
-            if let Some(total) = inc_logged(&self.counters.bad_messages) {
-                warn!(%topic, bytes = payload.len(), total, "a device message too large for the engine; dropped");
+    /// Passes on what device `sender` (the uuid its connection logged in as) said: to the
+    /// engine if it is for the engine, to the router if anyone else may read it. Waits
+    /// while the engine's queue is full.
+    pub async fn publish(
+        &self,
+        sender: &str,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), LinkClosed> {
+        let parsed = Topic::parse(topic);
+        let (to_engine, to_router) = match parsed {
+            Topic::DevicePublish(_) => (Some(Addressed::OwnTopic), true),
+            Topic::App { user } if user == ENGINE_APP => {
+                (Some(Addressed::Inbox(topic.to_owned())), false)
             }
-        } else if for_engine {
-            // Topic and payload, at most 64 KiB + a topic: within u32 and the budget.
-            let cost = u32::try_from(topic.len() + payload.len()).unwrap_or(u32::MAX);
-            let budget = self
-                .engine_budget
-                .clone()
-                .acquire_many_owned(cost)
-                .await
-                .map_err(|_| LinkClosed)?;
-            let message = Incoming {
-                topic: topic.to_owned(),
-                payload: Bytes::copy_from_slice(payload),
-            };
-            let event = GateEvent::Message(ForEngine { message, budget });
-            self.engine.send(event).await.map_err(|_| LinkClosed)?;
+            _ => (None, true),
+        };
+        match to_engine {
+            Some(_) if payload.len() > MAX_DEVICE_MESSAGE => {
+                if let Some(total) = inc_logged(&self.counters.bad_messages) {
+                    warn!(%topic, bytes = payload.len(), total, "a device message too large for the engine; dropped");
+                }
+            }
+            Some(to) => {
+                // Topic and payload, at most 64 KiB + a topic: within u32 and the budget.
+                let cost = u32::try_from(topic.len() + payload.len()).unwrap_or(u32::MAX);
+                let _budget = self
+                    .engine_budget
+                    .clone()
+                    .acquire_many_owned(cost)
+                    .await
+                    .map_err(|_| LinkClosed)?;
+                let message = DeviceMessage {
+                    sender: sender.to_owned(),
+                    to,
+                    payload: Bytes::copy_from_slice(payload),
+                    _budget,
+                };
+                let event = GateEvent::Message(message);
+                self.engine.send(event).await.map_err(|_| LinkClosed)?;
+            }
+            None => {}
         }
-        if for_router && self.routable(topic) {
+        let own = matches!(parsed, Topic::DevicePublish(_));
+        if to_router && (own || self.routable(topic)) {
             self.outbox
                 .publish(topic.to_owned(), payload.to_vec())
                 .await?;
@@ -189,12 +190,9 @@ impl DeviceHub {
         Ok(())
     }
 
-    /// Whether a device's message may go to the router: its own topic always; a reply to
-    /// a `from` only where the router can take that topic and its budget has room.
+    /// Whether a device's reply to a `from` may go to the router: only where the router
+    /// can take that topic and its budget has room.
     fn routable(&self, topic: &str) -> bool {
-        if matches!(Topic::parse(topic), Topic::DevicePublish(_)) {
-            return true;
-        }
         if budget::routable_topic(topic) && self.budget.topic(topic, 0).is_ok() {
             return true;
         }
