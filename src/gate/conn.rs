@@ -7,7 +7,7 @@ use super::auth::{self, Identity};
 use super::handshake::{self, TlsInfo};
 use super::pending::Pending;
 use super::shares::Share;
-use super::{device, proxy, upstream, Gate, Listener};
+use super::{device, peer, proxy, upstream, Gate, Listener};
 use crate::hub::GateEvent;
 use crate::metrics::{inc, inc_logged};
 use crate::mqtt::connect::{self, ConnackCode, Connect, ConnectError};
@@ -141,7 +141,7 @@ async fn run<S>(
         return;
     }
     let conn = gate.next_conn.fetch_add(1, Ordering::Relaxed);
-    let who = proxy::Who {
+    let who = peer::Who {
         gate,
         identity: &identity,
         level: connect.level,

@@ -5,7 +5,8 @@
 //! something malformed, or the daemon stops.
 
 use super::acl::{Action, Verdict};
-use super::proxy::{ack_publish, State, Who, MAX_PACKET_BYTES};
+use super::peer::{ack_publish, State, Who};
+use super::proxy::MAX_PACKET_BYTES;
 use super::replies::remember_reply;
 use super::shares::Share;
 use crate::hub::queue::Delivery;

@@ -26,6 +26,7 @@ pub mod guard;
 pub mod handshake;
 pub mod hello;
 mod peek;
+mod peer;
 mod pending;
 mod proxy;
 mod replies;

@@ -6,7 +6,8 @@
 //! connection). The packet loop around it is `proxy`.
 
 use super::acl::{Action, Verdict};
-use super::proxy::{State, Step, Who, MAX_OPEN_QOS2};
+use super::peer::{State, Who, MAX_OPEN_QOS2};
+use super::proxy::Step;
 
 /// Bytes of QoS 2 publishes one client may have open at the router (it keeps each, with
 /// its payload, until the PUBREL).
