@@ -2,28 +2,26 @@
 //! engine, gate listeners; one shutdown for all, the store flushed last.
 
 mod parts;
+mod steps;
 
-use parts::{connection_cap, credentials, open_store, tell_systemd, Bound};
+use parts::{credentials, open_store, tell_systemd, Bound};
+use steps::Start;
 
 use crate::config::{Account, Config};
 use crate::datadir::DataDir;
 use crate::engine::Engine;
-use crate::gate::acl::Acl;
-use crate::gate::{self, Gate, GateOptions, Listener};
 use crate::metrics::Counters;
 use crate::notify::Notifier;
-use crate::registry::Registry;
 use crate::shutdown::{self, Trigger};
 use crate::{broker, store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
-/// Gate events the engine may have waiting.
-const GATE_EVENTS: usize = 4096;
+/// How long `stop` waits for every task to end before it closes the store.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Descriptors kept for the database, listeners, the API and logs.
 const FD_RESERVE: usize = 64;
 
@@ -64,6 +62,7 @@ pub struct Daemon {
     /// Opens an in-process link to the router (tests use it to drop the engine's).
     pub router_links: broker::LinkOpener,
     trigger: Trigger,
+    /// The long-lived parts: one ending on its own stops the daemon (see `run`).
     tasks: JoinSet<()>,
     bridge_stop: Option<(Trigger, tokio::task::JoinHandle<()>)>,
     store: store::Store,
@@ -102,8 +101,6 @@ impl Daemon {
 
     /// The same, telling `notifier` (systemd) when it is ready and that it lives.
     pub async fn start_with(config: Config, notifier: Notifier) -> Result<Daemon, StartError> {
-        let other =
-            |what: &str, e: &dyn std::fmt::Display| StartError::Other(format!("{what}: {e}"));
         let data = DataDir::create(&config.data_dir).map_err(|e| {
             StartError::Config(format!(
                 "`data_dir`: cannot create {}: {e}",
@@ -114,169 +111,47 @@ impl Daemon {
         // offline in the shared database.
         let lock = data.lock().map_err(|e| StartError::Config(e.to_string()))?;
         // Bind before anything is generated, so that a taken port changes nothing.
-        let Bound {
-            tls: tls_listeners,
-            local: local_listener,
-            api: api_listener,
-            cloud: cloud_listener,
-        } = Bound::all(&config).await?;
+        let bound = Bound::all(&config).await?;
         let (accounts, api_token, tls) = credentials(&config, &data)?;
-        let max_connections = connection_cap(&config);
         let counters = Arc::new(Counters::default());
         let (store, known) = open_store(&config, &data, counters.clone())?;
 
-        let router = broker::start(counters.clone()).map_err(|e| other("router", &e))?;
-        let registry =
-            Arc::new(Registry::new(known.iter().filter_map(|d| {
-                Some((d.uuid.clone(), d.user_id.clone()?, d.mac.clone()?))
-            })));
         let (trigger, shutdown) = shutdown::channel();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(router.supervisor.run(shutdown.clone()));
-
-        let (gate_tx, gate_rx) = mpsc::channel(GATE_EVENTS);
-        let hub = crate::hub::DeviceHub::start(
-            router.devices,
-            gate_tx.clone(),
-            counters.clone(),
-            router.budget.clone(),
-        );
-        let engine = Engine::new(
-            crate::engine::Outlets {
-                // The engine's link only publishes (app pushes); it subscribes to nothing.
-                router: router.engine.outbox.clone(),
-                devices: hub.clone(),
-            },
-            accounts.clone(),
-            counters.clone(),
-            known,
-            store.sink(),
-            config.time.timezone.clone(),
-            registry.clone(),
-        );
-        tasks.spawn(engine.clone().run(gate_rx, shutdown.clone()));
-        tasks.spawn(crate::engine::run_poller(
-            engine.clone(),
-            config.energy.poll_interval(),
-            shutdown.clone(),
-        ));
-
-        let guard = Arc::new(gate::guard::LoginGuard::default());
-        let gate_tls = Arc::new(tls);
-        let gate = Arc::new(Gate::new(GateOptions {
-            accounts: accounts.clone(),
-            tls: gate_tls.clone(),
-            upstream: router.upstream.clone(),
-            retained: router.retained.clone(),
-            budget: router.budget.clone(),
-            guard: guard.clone(),
-            handshake_timeout: config.mqtt.handshake_timeout(),
-            max_connections,
-            events: gate_tx,
+        let mut start = Start {
+            config: &config,
             counters: counters.clone(),
-            acl: Acl {
-                discovery_prefix: config.homeassistant.discovery_prefix.clone(),
-                base_topic: config.homeassistant.base_topic.clone(),
-            },
-            registry,
-            hub,
-        }));
-        let mut tls_addrs = Vec::new();
-        for listener in tls_listeners {
-            tls_addrs.push(listener.local_addr().map_err(|e| other("listener", &e))?);
-            tasks.spawn(gate::serve(
-                gate.clone(),
-                listener,
-                Listener::Tls,
-                shutdown.clone(),
-            ));
-        }
-        let mut local_addr = None;
-        if let Some(listener) = local_listener {
-            let addr = listener.local_addr().map_err(|e| other("listener", &e))?;
-            let open = addr.ip().is_loopback() && !config.mqtt.local_login;
-            local_addr = Some(addr);
-            tasks.spawn(gate::serve(
-                gate.clone(),
-                listener,
-                Listener::Plain { open },
-                shutdown.clone(),
-            ));
-        }
-        let api_addr = api_listener
-            .local_addr()
-            .map_err(|e| other("listener", &e))?;
-        let mut bridge_stop = None;
-        if config.homeassistant.enabled {
-            let topics = crate::homeassistant::discovery::Topics {
-                prefix: config.homeassistant.discovery_prefix.clone(),
-                base: config.homeassistant.base_topic.clone(),
-            };
-            let bridge = crate::homeassistant::Bridge::new(
-                engine.clone(),
-                store.clone(),
-                router.homeassistant.outbox.clone(),
-                topics,
-                Some(config.homeassistant.configuration_url.clone()).filter(|u| !u.is_empty()),
-            );
-            // Stopped first, on its own signal, so that it can still say "offline".
-            let (trigger, stop) = shutdown::channel();
-            bridge_stop = Some((
-                trigger,
-                tokio::spawn(bridge.run(router.homeassistant, stop)),
-            ));
-        }
-        let mut cloud_addr = None;
-        if let Some(listener) = cloud_listener {
-            cloud_addr = Some(listener.local_addr().map_err(|e| other("listener", &e))?);
-            engine.enable_push_bridge();
-            let state =
-                crate::cloud::CloudState::new(engine.clone(), accounts.clone(), guard.clone());
-            // Over TLS with the plugs' certificate when asked (`[cloud] tls`).
-            let tls = config
-                .cloud
-                .tls
-                .then(|| tokio_rustls::TlsAcceptor::from(gate_tls.rustls.clone()));
-            tasks.spawn(crate::api::serve_router(
-                listener,
-                crate::cloud::router(state),
-                config.api.max_connections,
-                counters.clone(),
-                tls,
-                shutdown.clone(),
-            ));
-        }
-        tasks.spawn(crate::api::serve(
-            api_listener,
-            crate::api::AppState::new(
-                engine.clone(),
-                store.clone(),
-                api_token.clone(),
-                std::time::Duration::from_secs(config.api.request_timeout_s),
-                config.api.metrics_public,
-                router.health.clone(),
-            ),
-            config.api.max_connections,
-            shutdown.clone(),
-        ));
+            spawner: trigger.spawner(),
+            shutdown,
+            tasks: JoinSet::new(),
+        };
+        let mut core = start.core(&accounts, &store, known)?;
+        let gate = start.gate(&core, &accounts, tls, (bound.tls, bound.local))?;
+        let bridge_stop = start.homeassistant(&mut core, &store);
+        let cloud_addr = start.cloud(&core, &accounts, &gate, bound.cloud)?;
+        let api_addr = start.api(&core, &store, &api_token, bound.api)?;
 
-        let tls_text: Vec<String> = tls_addrs.iter().map(ToString::to_string).collect();
-        let local_text = local_addr.map_or("off".to_owned(), |a| a.to_string());
+        let tls_text: Vec<String> = gate.tls.iter().map(ToString::to_string).collect();
+        let local_text = gate.local.map_or("off".to_owned(), |a| a.to_string());
         info!(
             tls = %tls_text.join(","), local = %local_text, api = %api_addr,
             data_dir = %config.data_dir.display(), "merossd listening"
         );
-        tell_systemd(&notifier, &engine, &store, &shutdown, &mut tasks);
+        let Start {
+            shutdown,
+            mut tasks,
+            ..
+        } = start;
+        tell_systemd(&notifier, &core.engine, &store, &shutdown, &mut tasks);
         Ok(Daemon {
-            tls_addrs,
-            local_addr,
+            tls_addrs: gate.tls,
+            local_addr: gate.local,
             api_addr,
             cloud_addr,
-            engine,
+            router_links: core.router_links(),
+            engine: core.engine,
             accounts,
             api_token,
             counters,
-            router_links: router.opener,
             trigger,
             tasks,
             bridge_stop,
@@ -292,8 +167,9 @@ impl Daemon {
         &self.store
     }
 
-    /// Stops every task, then flushes the store.
-    pub async fn stop(mut self) {
+    /// Stops every task, then flushes the store. Returns whether every task had ended
+    /// within [`DRAIN_TIMEOUT`].
+    pub async fn stop(mut self) -> bool {
         self.notifier.send(&[sd_notify::NotifyState::Stopping]);
         if let Some((trigger, bridge)) = self.bridge_stop.take() {
             trigger.trigger();
@@ -301,12 +177,20 @@ impl Daemon {
             // Give the router a moment to pass "offline" on before connections close.
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        self.trigger.trigger();
-        let drain = async { while self.tasks.join_next().await.is_some() {} };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+        // Every task holds a drain token (see `shutdown`): the store is closed once they
+        // all ended, or after DRAIN_TIMEOUT.
+        let drained = self.trigger.drain(DRAIN_TIMEOUT).await;
+        if !drained {
+            warn!(
+                timeout_s = DRAIN_TIMEOUT.as_secs(),
+                "some tasks had not ended at shutdown; stopping anyway"
+            );
+        }
+        self.tasks.abort_all();
         self.store.close().await;
         store::continuity::record_count(&self.data_dir, self.engine.devices().len());
         info!("merossd stopped");
+        drained
     }
 }
 
@@ -327,7 +211,7 @@ pub async fn run(config: Config, notifier: Notifier) -> Result<(), StartError> {
         None => info!("stopping"),
         Some(why) => error!(why = %why, "stopping: the log above says why"),
     }
-    daemon.stop().await;
+    let _drained = daemon.stop().await;
     match failure {
         None => Ok(()),
         Some(why) => Err(StartError::Other(format!(

@@ -69,7 +69,7 @@ impl Engine {
         );
         message.header.uuid = Some(uuid.to_owned());
         let outbox = self.shared.outbox.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _ = outbox
                 .publish(app_push_topic(&user_id), message.to_bytes())
                 .await;

@@ -22,7 +22,7 @@ use crate::model::{Change, Device, Event, EventKind, Notice};
 use crate::protocol::topic::Topic;
 use crate::protocol::{self, device_subscribe_topic, Message, Method};
 use crate::registry::Registry;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Shutdown, Spawner};
 use crate::store::Sink;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -86,6 +86,8 @@ struct Shared {
     outbox: Outbox,
     /// Messages to devices go straight to their connections.
     hub: Arc<DeviceHub>,
+    /// Starts the engine's short tasks (see `shutdown`).
+    tasks: Spawner,
     /// Where devices send the replies to our requests.
     reply_topic: String,
     accounts: Vec<Account>,
@@ -114,6 +116,8 @@ pub struct Outlets {
     pub router: Outbox,
     /// Messages to devices (`/appliance/<uuid>/subscribe`).
     pub devices: Arc<DeviceHub>,
+    /// Where the engine's short tasks start (requests off its loop), drained at shutdown.
+    pub tasks: Spawner,
 }
 
 impl Engine {
@@ -148,6 +152,7 @@ impl Engine {
                 pending: Mutex::new(HashMap::new()),
                 outbox: outlets.router,
                 hub: outlets.devices,
+                tasks: outlets.tasks,
                 reply_topic,
                 accounts,
                 counters,
@@ -159,6 +164,15 @@ impl Engine {
                 push_bridge: Default::default(),
             }),
         }
+    }
+
+    /// Starts a short task (a request off a caller's loop) that shutdown ends and
+    /// drains; nothing is started once shutdown began.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.shared.tasks.spawn(task);
     }
 
     /// Hears which devices changed.

@@ -75,7 +75,7 @@ pub async fn run_poller(engine: Engine, interval: Duration, mut shutdown: Shutdo
                 *slot = Some(now + jittered(every));
                 let engine = engine.clone();
                 let uuid = uuid.clone();
-                tokio::spawn(async move {
+                engine.clone().spawn(async move {
                     if let Err(error) = poll.run(&engine, &uuid, timeout).await {
                         debug!(%uuid, ?poll, %error, "poll failed");
                     }

@@ -227,7 +227,7 @@ impl Engine {
         // answers come back through it.
         let engine = self.clone();
         let uuid = uuid.to_owned();
-        tokio::spawn(async move {
+        self.spawn(async move {
             for namespace in [NS_ABILITY, NS_ALL] {
                 match engine
                     .request(&uuid, Method::Get, namespace, json!({}), REQUEST_TIMEOUT)

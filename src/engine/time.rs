@@ -54,7 +54,7 @@ impl Engine {
         if due {
             let engine = self.clone();
             let uuid = uuid.to_owned();
-            tokio::spawn(async move {
+            self.spawn(async move {
                 if let Err(error) = engine.set_time(&uuid).await {
                     warn!(%uuid, %error, "could not correct the device's clock");
                 }

@@ -122,7 +122,7 @@ impl Bridge {
         // The state follows once the plug acknowledged (the engine records it and tells us).
         let engine = self.engine.clone();
         let uuid = uuid.to_owned();
-        tokio::spawn(async move {
+        self.engine.spawn(async move {
             match engine.switch(&uuid, channel, on, REQUEST_TIMEOUT).await {
                 // A later command for the channel took its place: that is no failure.
                 Err(crate::engine::RequestError::Superseded) => {}

@@ -25,6 +25,7 @@ use crate::broker::budget;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
 use crate::metrics::{inc_logged, Counters};
 use crate::protocol::topic::{Topic, ENGINE_APP};
+use crate::shutdown::Spawner;
 use bytes::Bytes;
 pub use event::{Addressed, DeviceMessage, GateEvent};
 use pace::{Pace, Pacer};
@@ -82,6 +83,8 @@ pub struct DeviceHub {
     pacer: Pacer,
     /// Itself, for the timers of held switch commands.
     me: Weak<DeviceHub>,
+    /// Where those timers start, drained at shutdown.
+    tasks: Spawner,
     /// What the router may be made to hold (a device's replies go where a request's
     /// `from` said, which an app chose).
     budget: Arc<RouterBudget>,
@@ -95,6 +98,7 @@ impl DeviceHub {
         engine: mpsc::Sender<GateEvent>,
         counters: Arc<Counters>,
         budget: Arc<RouterBudget>,
+        tasks: Spawner,
     ) -> Arc<DeviceHub> {
         let hub = Arc::new_cyclic(|me| DeviceHub {
             budget,
@@ -105,8 +109,9 @@ impl DeviceHub {
             pacer: Pacer::default(),
             me: me.clone(),
             counters,
+            tasks,
         });
-        tokio::spawn(route(hub.clone(), link));
+        hub.tasks.spawn(route(hub.clone(), link));
         hub
     }
 
@@ -246,7 +251,7 @@ impl DeviceHub {
             return;
         };
         let uuid = uuid.to_owned();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             tokio::time::sleep_until(at).await;
             if let Some((topic, payload)) = hub.pacer.due(&uuid, channel) {
                 hub.enqueue(&uuid, &topic, payload);

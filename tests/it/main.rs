@@ -21,6 +21,7 @@ mod service;
 mod session;
 mod shares;
 mod sim;
+mod stop;
 mod store;
 mod tls;
 mod traces;
