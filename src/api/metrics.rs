@@ -73,6 +73,155 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         .into_response())
 }
 
+/// A metric: its name, its help, and where its value is in a [`Snapshot`].
+type Metric = (&'static str, &'static str, fn(&Snapshot) -> u64);
+
+/// What is held now.
+const GAUGES: &[Metric] = &[
+    (
+        "merossd_connections_open",
+        "MQTT connections held now",
+        |s| s.connections_open,
+    ),
+    ("merossd_store_queue_depth", "Store writes waiting", |s| {
+        s.store_queue_depth
+    }),
+];
+
+/// What has happened since the start, in the order `/metrics` lists it.
+const COUNTERS: &[Metric] = &[
+    ("merossd_connections", "MQTT connections accepted", |s| {
+        s.connections_total
+    }),
+    ("merossd_binds", "Device binds answered", |s| s.binds),
+    ("merossd_messages_in", "Messages the engine received", |s| {
+        s.messages_in
+    }),
+    ("merossd_messages_out", "Messages the engine sent", |s| {
+        s.messages_out
+    }),
+    (
+        "merossd_sign_failures",
+        "Messages whose sign did not verify",
+        |s| s.sign_failures,
+    ),
+    (
+        "merossd_bad_messages",
+        "Messages that were not valid Meross JSON",
+        |s| s.bad_messages,
+    ),
+    (
+        "merossd_refused_logins",
+        "Logins refused with a CONNACK code",
+        |s| s.refused_logins,
+    ),
+    (
+        "merossd_request_timeouts",
+        "Requests a device did not answer in time",
+        |s| s.request_timeouts,
+    ),
+    (
+        "merossd_handshake_failures",
+        "TLS handshakes that failed",
+        |s| s.handshake_failures,
+    ),
+    (
+        "merossd_store_queue_full",
+        "Store writes dropped: queue full",
+        |s| s.store_queue_full,
+    ),
+    (
+        "merossd_acl_denied",
+        "Publishes and subscriptions the topic rules refused",
+        |s| s.acl_denied,
+    ),
+    (
+        "merossd_bad_packets",
+        "MQTT packets malformed or over the size limit",
+        |s| s.bad_packets,
+    ),
+    (
+        "merossd_upstream_failures",
+        "Connections the router did not take",
+        |s| s.upstream_failures,
+    ),
+    (
+        "merossd_link_restarts",
+        "In-process router links opened again",
+        |s| s.link_restarts,
+    ),
+    (
+        "merossd_api_over_cap",
+        "API connections closed at the connection cap",
+        |s| s.api_over_cap,
+    ),
+    (
+        "merossd_store_write_failures",
+        "Store batches that could not be written, kept to try again",
+        |s| s.store_write_failures,
+    ),
+    (
+        "merossd_router_refused",
+        "Topics and filters kept from the router (unsafe shape or over budget)",
+        |s| s.router_refused,
+    ),
+    (
+        "merossd_router_restarts",
+        "Times the router was found dead and started again",
+        |s| s.router_restarts,
+    ),
+    (
+        "merossd_commands_coalesced",
+        "Switch commands folded into a later one for the same channel",
+        |s| s.commands_coalesced,
+    ),
+    (
+        "merossd_handshakes_evicted",
+        "Connections not yet logged in, closed to make room",
+        |s| s.handshakes_evicted,
+    ),
+    (
+        "merossd_api_evicted",
+        "Idle API connections closed to make room",
+        |s| s.api_evicted,
+    ),
+    (
+        "merossd_connections_over_cap",
+        "MQTT connections closed at once: the cap was full of logged-in clients",
+        |s| s.connections_over_cap,
+    ),
+    (
+        "merossd_device_queue_full",
+        "Messages for a device dropped: it did not read the ones before",
+        |s| s.device_queue_full,
+    ),
+    (
+        "merossd_handshake_timeouts",
+        "Connections dropped at the handshake deadline",
+        |s| s.handshake_timeouts,
+    ),
+    (
+        "merossd_bad_connects",
+        "First packets that were not a well-formed CONNECT",
+        |s| s.bad_connects,
+    ),
+    (
+        "merossd_logins_throttled",
+        "Logins refused unread: too soon after failed ones",
+        |s| s.logins_throttled,
+    ),
+    (
+        "merossd_sessions_over_share",
+        "Logins refused: the identity holds its share of sessions",
+        |s| s.sessions_over_share,
+    ),
+    (
+        "merossd_sessions_over_budget",
+        "Clients closed: QoS 2 publishes left open, or a packet not completed in time",
+        |s| s.sessions_over_budget,
+    ),
+];
+
 fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
     let tls = Family::<Labels, Counter<u64>>::default();
     for (stack, version, value) in [
@@ -93,175 +242,14 @@ fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {
         "TLS handshakes done, per stack and version",
         tls,
     );
-    let gauge = |registry: &mut Registry, name: &str, help: &str, value: u64| {
+    for (name, help, value) in GAUGES {
         let g = Gauge::<i64>::default();
-        g.set(value as i64);
-        registry.register(name, help, g);
-    };
-    let counter = |registry: &mut Registry, name: &str, help: &str, value: u64| {
-        let c = Counter::<u64>::default();
-        c.inc_by(value);
-        registry.register(name, help, c);
-    };
-    gauge(
-        registry,
-        "merossd_connections_open",
-        "MQTT connections held now",
-        s.connections_open,
-    );
-    gauge(
-        registry,
-        "merossd_store_queue_depth",
-        "Store writes waiting",
-        s.store_queue_depth,
-    );
-    counter(
-        registry,
-        "merossd_connections",
-        "MQTT connections accepted",
-        s.connections_total,
-    );
-    counter(registry, "merossd_binds", "Device binds answered", s.binds);
-    counter(
-        registry,
-        "merossd_messages_in",
-        "Messages the engine received",
-        s.messages_in,
-    );
-    counter(
-        registry,
-        "merossd_messages_out",
-        "Messages the engine sent",
-        s.messages_out,
-    );
-    counter(
-        registry,
-        "merossd_sign_failures",
-        "Messages whose sign did not verify",
-        s.sign_failures,
-    );
-    counter(
-        registry,
-        "merossd_bad_messages",
-        "Messages that were not valid Meross JSON",
-        s.bad_messages,
-    );
-    counter(
-        registry,
-        "merossd_refused_logins",
-        "Logins refused with a CONNACK code",
-        s.refused_logins,
-    );
-    counter(
-        registry,
-        "merossd_request_timeouts",
-        "Requests a device did not answer in time",
-        s.request_timeouts,
-    );
-    counter(
-        registry,
-        "merossd_handshake_failures",
-        "TLS handshakes that failed",
-        s.handshake_failures,
-    );
-    for (name, help, value) in [
-        (
-            "merossd_acl_denied",
-            "Publishes and subscriptions the topic rules refused",
-            s.acl_denied,
-        ),
-        (
-            "merossd_bad_packets",
-            "MQTT packets malformed or over the size limit",
-            s.bad_packets,
-        ),
-        (
-            "merossd_upstream_failures",
-            "Connections the router did not take",
-            s.upstream_failures,
-        ),
-        (
-            "merossd_link_restarts",
-            "In-process router links opened again",
-            s.link_restarts,
-        ),
-        (
-            "merossd_api_over_cap",
-            "API connections closed at the connection cap",
-            s.api_over_cap,
-        ),
-        (
-            "merossd_store_write_failures",
-            "Store batches that could not be written, kept to try again",
-            s.store_write_failures,
-        ),
-        (
-            "merossd_router_refused",
-            "Topics and filters kept from the router (unsafe shape or over budget)",
-            s.router_refused,
-        ),
-        (
-            "merossd_router_restarts",
-            "Times the router was found dead and started again",
-            s.router_restarts,
-        ),
-        (
-            "merossd_commands_coalesced",
-            "Switch commands folded into a later one for the same channel",
-            s.commands_coalesced,
-        ),
-        (
-            "merossd_handshakes_evicted",
-            "Connections not yet logged in, closed to make room",
-            s.handshakes_evicted,
-        ),
-        (
-            "merossd_api_evicted",
-            "Idle API connections closed to make room",
-            s.api_evicted,
-        ),
-        (
-            "merossd_connections_over_cap",
-            "MQTT connections closed at once: the cap was full of logged-in clients",
-            s.connections_over_cap,
-        ),
-        (
-            "merossd_device_queue_full",
-            "Messages for a device dropped: it did not read the ones before",
-            s.device_queue_full,
-        ),
-        (
-            "merossd_handshake_timeouts",
-            "Connections dropped at the handshake deadline",
-            s.handshake_timeouts,
-        ),
-        (
-            "merossd_bad_connects",
-            "First packets that were not a well-formed CONNECT",
-            s.bad_connects,
-        ),
-        (
-            "merossd_logins_throttled",
-            "Logins refused unread: too soon after failed ones",
-            s.logins_throttled,
-        ),
-        (
-            "merossd_sessions_over_share",
-            "Logins refused: the identity holds its share of sessions",
-            s.sessions_over_share,
-        ),
-        (
-            "merossd_sessions_over_budget",
-            "Clients closed: QoS 2 publishes left open, or a packet not completed in time",
-            s.sessions_over_budget,
-        ),
-    ] {
-        counter(registry, name, help, value);
+        g.set(i64::try_from(value(s)).unwrap_or(i64::MAX));
+        registry.register(*name, *help, g);
     }
-    counter(
-        registry,
-        "merossd_store_queue_full",
-        "Store writes dropped: queue full",
-        s.store_queue_full,
-    );
+    for (name, help, value) in COUNTERS {
+        let c = Counter::<u64>::default();
+        c.inc_by(value(s));
+        registry.register(*name, *help, c);
+    }
 }
