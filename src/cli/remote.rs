@@ -24,20 +24,31 @@ pub fn parse_switch(text: &str) -> Result<Switch, String> {
     }
 }
 
+/// The API, called off the async runtime's threads (the client blocks).
+struct Api(Client);
+
+impl Api {
+    async fn get(&self, path: String) -> Result<Value, CliError> {
+        self.send("GET", path, None).await
+    }
+
+    async fn send(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Option<Value>,
+    ) -> Result<Value, CliError> {
+        Ok(blocking(self.0.clone(), move |c| c.call(method, &path, body)).await?)
+    }
+}
+
 /// Runs one client command against the API.
 pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliError> {
-    let get = |path: String| {
-        let client = client.clone();
-        async move { blocking(client, move |c| c.call("GET", &path, None)).await }
-    };
-    let send = |method: &'static str, path: String, body: Option<Value>| {
-        let client = client.clone();
-        async move { blocking(client, move |c| c.call(method, &path, body)).await }
-    };
+    let api = Api(client);
     match command {
-        Command::Devices => say(devices_table(&get("/devices".into()).await?)),
+        Command::Devices => say(devices_table(&api.get("/devices".into()).await?)),
         Command::Device { uuid, json } => {
-            let detail = get(format!("/devices/{}", encode(uuid))).await?;
+            let detail = api.get(format!("/devices/{}", encode(uuid))).await?;
             if *json {
                 print_json(&detail);
             } else {
@@ -48,91 +59,35 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             uuid,
             state,
             channel,
-        } => {
-            let on = match state {
-                Switch::On => true,
-                Switch::Off => false,
-                Switch::Toggle => {
-                    let detail = get(format!("/devices/{}", encode(uuid))).await?;
-                    let now = detail["channels"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|c| c["channel"] == json!(channel))
-                        .and_then(|c| c["on"].as_bool())
-                        .ok_or_else(|| {
-                            CliError::Other(format!("{uuid} has no channel {channel}"))
-                        })?;
-                    !now
-                }
-            };
-            let path = format!("/devices/{}/toggle", encode(uuid));
-            let reply = send("POST", path, Some(json!({"channel": channel, "on": on}))).await?;
-            let on = reply.get("on").and_then(Value::as_bool).unwrap_or(on);
-            say(format!("{uuid} channel {channel} is {}", on_off(on)));
-        }
+        } => toggle(&api, uuid, *state, *channel).await?,
         Command::Forget { uuid } => {
-            send("DELETE", format!("/devices/{}", encode(uuid)), None).await?;
+            api.send("DELETE", format!("/devices/{}", encode(uuid)), None)
+                .await?;
             say(format!("{uuid} forgotten"));
         }
         Command::Rename { uuid, name } => {
             let body = json!({"name": name});
-            let reply = send("PATCH", format!("/devices/{}", encode(uuid)), Some(body)).await?;
+            let path = format!("/devices/{}", encode(uuid));
+            let reply = api.send("PATCH", path, Some(body)).await?;
             say(format!(
                 "{uuid} is now called {}",
                 text(&reply["name"], "(no name)")
             ));
         }
         Command::Events { uuid, limit } => {
-            let reply = get(format!("/devices/{}/events?limit={limit}", encode(uuid))).await?;
-            say(events_table(&reply["events"]));
+            let path = format!("/devices/{}/events?limit={limit}", encode(uuid));
+            say(events_table(&api.get(path).await?["events"]));
         }
         Command::Consumption { uuid, days } => {
-            let reply = get(format!("/devices/{}/consumption?days={days}", encode(uuid))).await?;
-            let mut out = vec!["DATE          kWh".to_owned()];
-            for d in reply["days"].as_array().into_iter().flatten() {
-                let kwh = d["wh"].as_f64().unwrap_or(0.0) / 1000.0;
-                out.push(format!("{:<12} {kwh:>6.3}", text(&d["date"], "?")));
-            }
-            let total = reply["total_wh"].as_f64().unwrap_or(0.0) / 1000.0;
-            out.push(format!("{:<12} {total:>6.3}", "total"));
-            say(out.join("\n"));
+            let path = format!("/devices/{}/consumption?days={days}", encode(uuid));
+            say(consumption_table(&api.get(path).await?));
         }
-        Command::Timezone { uuid, zone } => {
-            let path = format!("/devices/{}", encode(uuid));
-            let detail = match zone {
-                None => get(path).await?,
-                Some(zone) => {
-                    let zone = if zone == "default" {
-                        Value::Null
-                    } else {
-                        json!(zone)
-                    };
-                    send("PATCH", path, Some(json!({ "timezone": zone }))).await?
-                }
-            };
-            say(format!(
-                "{uuid} keeps time in {}",
-                text(&detail["timezone"], "?")
-            ));
-        }
+        Command::Timezone { uuid, zone } => timezone(&api, uuid, zone.as_deref()).await?,
         Command::Power { uuid } => {
-            let reply = get(format!("/devices/{}/electricity", encode(uuid))).await?;
-            let lines: Vec<String> = reply["channels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|ch| {
-                    format!(
-                        "channel {}: {:.1} W  {:.1} V  {:.3} A",
-                        ch["channel"],
-                        ch["power_w"].as_f64().unwrap_or(0.0),
-                        ch["voltage_v"].as_f64().unwrap_or(0.0),
-                        ch["current_a"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect();
-            say(lines.join("\n"));
+            let reply = api
+                .get(format!("/devices/{}/electricity", encode(uuid)))
+                .await?;
+            say(power_lines(&reply));
         }
         Command::History { uuid, since, step } => {
             let from = since_to_epoch(since)?;
@@ -140,7 +95,7 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             if let Some(step) = step {
                 path.push_str(&format!("&step={}", encode(step)));
             }
-            say(history_table(&get(path).await?));
+            say(history_table(&api.get(path).await?));
         }
         Command::Request {
             uuid,
@@ -155,7 +110,7 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             };
             let path = format!("/devices/{}/request", encode(uuid));
             let body = json!({"method": method, "namespace": namespace, "payload": payload});
-            print_json(&send("POST", path, Some(body)).await?);
+            print_json(&api.send("POST", path, Some(body)).await?);
         }
         Command::Serve
         | Command::Account { .. }
@@ -166,6 +121,84 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
         | Command::Restore { .. } => {}
     }
     Ok(())
+}
+
+/// `toggle`: a toggle reads the channel's state first.
+async fn toggle(api: &Api, uuid: &str, state: Switch, channel: u32) -> Result<(), CliError> {
+    let on = match state {
+        Switch::On => true,
+        Switch::Off => false,
+        Switch::Toggle => {
+            let detail = api.get(format!("/devices/{}", encode(uuid))).await?;
+            let now = detail["channels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["channel"] == json!(channel))
+                .and_then(|c| c["on"].as_bool())
+                .ok_or_else(|| CliError::Other(format!("{uuid} has no channel {channel}")))?;
+            !now
+        }
+    };
+    let path = format!("/devices/{}/toggle", encode(uuid));
+    let body = json!({"channel": channel, "on": on});
+    let reply = api.send("POST", path, Some(body)).await?;
+    let on = reply.get("on").and_then(Value::as_bool).unwrap_or(on);
+    say(format!("{uuid} channel {channel} is {}", on_off(on)));
+    Ok(())
+}
+
+/// `timezone`: shows the zone, or sets it (`default`: the configured one).
+async fn timezone(api: &Api, uuid: &str, zone: Option<&str>) -> Result<(), CliError> {
+    let path = format!("/devices/{}", encode(uuid));
+    let detail = match zone {
+        None => api.get(path).await?,
+        Some(zone) => {
+            let zone = if zone == "default" {
+                Value::Null
+            } else {
+                json!(zone)
+            };
+            api.send("PATCH", path, Some(json!({ "timezone": zone })))
+                .await?
+        }
+    };
+    say(format!(
+        "{uuid} keeps time in {}",
+        text(&detail["timezone"], "?")
+    ));
+    Ok(())
+}
+
+/// Daily energy in kWh, and the total.
+fn consumption_table(reply: &Value) -> String {
+    let mut out = vec!["DATE          kWh".to_owned()];
+    for d in reply["days"].as_array().into_iter().flatten() {
+        let kwh = d["wh"].as_f64().unwrap_or(0.0) / 1000.0;
+        out.push(format!("{:<12} {kwh:>6.3}", text(&d["date"], "?")));
+    }
+    let total = reply["total_wh"].as_f64().unwrap_or(0.0) / 1000.0;
+    out.push(format!("{:<12} {total:>6.3}", "total"));
+    out.join("\n")
+}
+
+/// Each channel's latest reading.
+fn power_lines(reply: &Value) -> String {
+    let lines: Vec<String> = reply["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ch| {
+            format!(
+                "channel {}: {:.1} W  {:.1} V  {:.3} A",
+                ch["channel"],
+                ch["power_w"].as_f64().unwrap_or(0.0),
+                ch["voltage_v"].as_f64().unwrap_or(0.0),
+                ch["current_a"].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn on_off(on: bool) -> &'static str {
