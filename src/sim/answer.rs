@@ -87,218 +87,247 @@ pub(super) fn togglex_push(config: &SimConfig, channel: u32, on: bool, pub_topic
     )
 }
 
-/// Answers a GET or SET from the device's state: the reply, and a PUSH to send after it.
-pub(super) fn answer(
-    config: &SimConfig,
-    state: &Mutex<SimState>,
-    request: &Message,
-) -> (Message, Option<Message>) {
-    let pub_topic = device_publish_topic(&config.uuid);
-    let reply = |method: Method, payload: Value| {
-        let mut m = request.reply(method, payload, &pub_topic, &config.key);
-        m.header.uuid = Some(config.uuid.clone());
+/// A request being answered, and what answers need.
+struct Ask<'a> {
+    config: &'a SimConfig,
+    state: &'a Mutex<SimState>,
+    request: &'a Message,
+    pub_topic: String,
+}
+
+/// A reply, and a PUSH to send after it.
+type Answer = (Message, Option<Message>);
+
+impl Ask<'_> {
+    fn reply(&self, method: Method, payload: Value) -> Message {
+        let mut m = self
+            .request
+            .reply(method, payload, &self.pub_topic, &self.config.key);
+        m.header.uuid = Some(self.config.uuid.clone());
         m
+    }
+
+    fn ack(&self, payload: Value) -> Answer {
+        (self.reply(self.request.header.method.ack(), payload), None)
+    }
+
+    fn error(&self, code: u32, detail: &str) -> Answer {
+        let payload = json!({"error": {"code": code, "detail": detail}});
+        (self.reply(Method::Error, payload), None)
+    }
+
+    fn payload(&self) -> &Value {
+        &self.request.payload
+    }
+}
+
+/// Answers a GET or SET from the device's state: the reply, and a PUSH to send after it.
+pub(super) fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> Answer {
+    let ask = Ask {
+        config,
+        state,
+        request,
+        pub_topic: device_publish_topic(&config.uuid),
     };
     if !request.header.sign_ok(&config.key) {
         lock(state).sign_errors += 1;
-        return (
-            reply(
-                Method::Error,
-                json!({"error": {"code": 5001, "detail": "sign error"}}),
-            ),
-            None,
-        );
+        return ask.error(5001, "sign error");
     }
     let ns = request.header.namespace.as_str();
-    let ack = request.header.method.ack();
-    let p = &request.payload;
-    let has = |n: &str| config.profile.ability.get(n).is_some();
-    if !has(ns) && !config.profile.recorded.contains_key(ns) {
-        return (
-            reply(
-                Method::Error,
-                json!({"error": {"code": 5000, "detail": "unknown namespace"}}),
-            ),
-            None,
-        );
+    if config.profile.ability.get(ns).is_none() && !config.profile.recorded.contains_key(ns) {
+        return ask.error(5000, "unknown namespace");
     }
     let is_get = request.header.method == Method::Get;
     match ns {
-        "Appliance.System.All" => {
-            let mut all = json!({"system": system(config, state)});
-            let s = lock(state);
-            if let Some(digest) = config.profile.all.get("digest") {
-                let mut digest = digest.clone();
-                digest["togglex"] = json!(s
-                    .relays
-                    .iter()
-                    .map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0}))
-                    .collect::<Vec<_>>());
-                all["digest"] = digest;
-            } else if let Some(control) = config.profile.all.get("control") {
-                let mut control = control.clone();
-                control["toggle"] = json!({"onoff": u8::from(s.relays.get(&0).copied().unwrap_or(false)), "lmTime": 0});
-                all["control"] = control;
-            }
-            (reply(ack, json!({"all": all})), None)
-        }
-        "Appliance.System.Ability" => {
-            (reply(ack, json!({"ability": config.profile.ability})), None)
-        }
+        "Appliance.System.All" => ask.ack(json!({"all": all(config, state)})),
+        "Appliance.System.Ability" => ask.ack(json!({"ability": config.profile.ability})),
         "Appliance.Control.ToggleX" if is_get => {
-            let s = lock(state);
-            let list: Vec<Value> = s
-                .relays
-                .iter()
-                .map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0}))
-                .collect();
-            (reply(ack, json!({"togglex": list})), None)
+            let list = togglex_list(&lock(state));
+            ask.ack(json!({ "togglex": list }))
         }
-        "Appliance.Control.ToggleX" => {
-            let items = match p.get("togglex") {
-                Some(Value::Array(items)) => items.clone(),
-                Some(one) => vec![one.clone()],
-                None => vec![],
-            };
-            let mut changed = Vec::new();
-            {
-                let mut s = lock(state);
-                for item in items {
-                    let channel = item.get("channel").and_then(Value::as_u64).unwrap_or(0) as u32;
-                    let on = item.get("onoff").and_then(Value::as_u64).unwrap_or(0) != 0;
-                    if s.relays.insert(channel, on) != Some(on) {
-                        s.switches += 1;
-                        changed.push((channel, on));
-                    }
-                }
-            }
-            let push = changed
-                .first()
-                .map(|(c, on)| togglex_push(config, *c, *on, &pub_topic));
-            (reply(ack, json!({})), push)
-        }
+        "Appliance.Control.ToggleX" => set_togglex(&ask),
         "Appliance.Control.Toggle" if is_get => {
             let on = lock(state).relays.get(&0).copied().unwrap_or(false);
-            (
-                reply(ack, json!({"toggle": {"onoff": u8::from(on), "lmTime": 0}})),
-                None,
-            )
+            ask.ack(json!({"toggle": {"onoff": u8::from(on), "lmTime": 0}}))
         }
         "Appliance.Control.Toggle" => {
-            let on = p
+            let onoff = ask
+                .payload()
                 .pointer("/toggle/onoff")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                != 0;
+                .and_then(Value::as_u64);
+            let on = onoff.unwrap_or(0) != 0;
             let mut s = lock(state);
             if s.relays.insert(0, on) != Some(on) {
                 s.switches += 1;
             }
             drop(s);
-            (reply(ack, json!({})), None)
+            ask.ack(json!({}))
         }
-        "Appliance.Control.Electricity" => {
-            let channel = p
-                .pointer("/electricity/channel")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            let s = lock(state);
-            // Metering firmware reports nothing until it has been given a time zone.
-            let (current, voltage, power) = if s.timezone.is_empty() {
-                (0, 0, 0)
-            } else if s.relays.get(&(channel as u32)).copied().unwrap_or(false) {
-                (418, 2387, 67379)
-            } else {
-                (0, 2387, 0)
-            };
-            (
-                reply(
-                    ack,
-                    json!({"electricity": {"channel": channel, "current": current, "voltage": voltage, "power": power, "config": {"voltageRatio": 188, "electricityRatio": 102}}}),
-                ),
-                None,
-            )
-        }
-        "Appliance.Control.ConsumptionX" => {
-            let today = protocol::now_secs() / 86_400;
-            let days: Vec<Value> = (0..30u64)
-                .map(|back| {
-                    let day = today - back;
-                    json!({"date": civil_date(day), "time": day * 86_400 + 86_399, "value": 120 + (day % 7) * 10})
-                })
-                .collect();
-            (reply(ack, json!({"consumptionx": days})), None)
-        }
+        "Appliance.Control.Electricity" => electricity(&ask),
+        "Appliance.Control.ConsumptionX" => ask.ack(json!({ "consumptionx": consumption() })),
         "Appliance.System.Time" if !is_get => {
             let mut s = lock(state);
-            if let Some(tz) = p.pointer("/time/timezone").and_then(Value::as_str) {
+            if let Some(tz) = ask
+                .payload()
+                .pointer("/time/timezone")
+                .and_then(Value::as_str)
+            {
                 s.timezone = tz.to_owned();
             }
-            if let Some(rules) = p.pointer("/time/timeRule") {
+            if let Some(rules) = ask.payload().pointer("/time/timeRule") {
                 s.time_rules = rules.clone();
             }
-            (reply(ack, json!({})), None)
+            drop(s);
+            ask.ack(json!({}))
         }
         "Appliance.System.Time" => {
             let s = lock(state);
-            (
-                reply(
-                    ack,
-                    json!({"time": {"timestamp": protocol::now_secs(), "timezone": s.timezone, "timeRule": s.time_rules}}),
-                ),
-                None,
-            )
+            let time = json!({"timestamp": protocol::now_secs(), "timezone": s.timezone, "timeRule": s.time_rules});
+            drop(s);
+            ask.ack(json!({ "time": time }))
         }
-        "Appliance.Control.Multiple" => {
-            // Each inner request answered as if it came alone, in order, up to maxCmdNum.
-            let max = config
+        "Appliance.Control.Multiple" => multiple(&ask),
+        "Appliance.System.DNDMode" if !is_get => ask.ack(json!({})),
+        "Appliance.System.DNDMode" => ask.ack(json!({"DNDMode": {"mode": 0}})),
+        _ if is_get => ask.ack(
+            config
                 .profile
-                .ability
-                .pointer("/Appliance.Control.Multiple/maxCmdNum")
-                .and_then(Value::as_u64)
-                .unwrap_or(5) as usize;
-            let inner: Vec<Value> = p
-                .get("multiple")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .take(max)
-                        .filter_map(|m| serde_json::from_value::<Message>(m.clone()).ok())
-                        .map(|m| {
-                            let (answer, _) = answer(config, state, &m);
-                            json!({"header": answer.header, "payload": answer.payload})
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (reply(ack, json!({ "multiple": inner })), None)
-        }
-        "Appliance.System.DNDMode" if !is_get => (reply(ack, json!({})), None),
-        "Appliance.System.DNDMode" => (reply(ack, json!({"DNDMode": {"mode": 0}})), None),
-        _ if is_get => match config.profile.recorded.get(ns) {
-            Some(payload) => (reply(ack, payload.clone()), None),
-            None => (reply(ack, json!({})), None),
-        },
-        // A SET whose state the trace recorded: the acknowledgement carries that state with
-        // what was set (as GarageDoor.State's does).
-        _ => match (config.profile.recorded.get(ns), p.as_object()) {
-            (Some(Value::Object(recorded)), Some(set)) => {
-                let mut state = recorded.clone();
-                for (key, value) in set {
-                    match (state.get_mut(key), value) {
-                        (Some(Value::Object(old)), Value::Object(new)) => {
-                            old.extend(new.clone());
-                        }
-                        _ => {
-                            state.insert(key.clone(), value.clone());
-                        }
-                    }
-                }
-                (reply(ack, Value::Object(state)), None)
-            }
-            _ => (reply(ack, json!({})), None),
-        },
+                .recorded
+                .get(ns)
+                .cloned()
+                .unwrap_or(json!({})),
+        ),
+        _ => set_recorded(&ask, ns),
     }
+}
+
+/// `System.All`: the trace's, with this device's identity and its channels' state.
+fn all(config: &SimConfig, state: &Mutex<SimState>) -> Value {
+    let mut all = json!({"system": system(config, state)});
+    let s = lock(state);
+    if let Some(digest) = config.profile.all.get("digest") {
+        let mut digest = digest.clone();
+        digest["togglex"] = json!(togglex_list(&s));
+        all["digest"] = digest;
+    } else if let Some(control) = config.profile.all.get("control") {
+        let mut control = control.clone();
+        let on = s.relays.get(&0).copied().unwrap_or(false);
+        control["toggle"] = json!({"onoff": u8::from(on), "lmTime": 0});
+        all["control"] = control;
+    }
+    all
+}
+
+fn togglex_list(s: &SimState) -> Vec<Value> {
+    s.relays
+        .iter()
+        .map(|(c, on)| json!({"channel": c, "onoff": u8::from(*on), "lmTime": 0}))
+        .collect()
+}
+
+/// `SET ToggleX`: one channel or a list; a PUSH of the first that changed follows.
+fn set_togglex(ask: &Ask<'_>) -> Answer {
+    let items = match ask.payload().get("togglex") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one) => vec![one.clone()],
+        None => vec![],
+    };
+    let mut changed = Vec::new();
+    {
+        let mut s = lock(ask.state);
+        for item in items {
+            let channel = item.get("channel").and_then(Value::as_u64).unwrap_or(0) as u32;
+            let on = item.get("onoff").and_then(Value::as_u64).unwrap_or(0) != 0;
+            if s.relays.insert(channel, on) != Some(on) {
+                s.switches += 1;
+                changed.push((channel, on));
+            }
+        }
+    }
+    let push = changed
+        .first()
+        .map(|(c, on)| togglex_push(ask.config, *c, *on, &ask.pub_topic));
+    (ask.ack(json!({})).0, push)
+}
+
+/// `GET Electricity`: a kettle's draw while on, nothing before the device has a zone.
+fn electricity(ask: &Ask<'_>) -> Answer {
+    let channel = ask
+        .payload()
+        .pointer("/electricity/channel")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let s = lock(ask.state);
+    // Metering firmware reports nothing until it has been given a time zone.
+    let (current, voltage, power) = if s.timezone.is_empty() {
+        (0, 0, 0)
+    } else if s.relays.get(&(channel as u32)).copied().unwrap_or(false) {
+        (418, 2387, 67379)
+    } else {
+        (0, 2387, 0)
+    };
+    drop(s);
+    ask.ack(json!({"electricity": {"channel": channel, "current": current, "voltage": voltage, "power": power, "config": {"voltageRatio": 188, "electricityRatio": 102}}}))
+}
+
+/// `GET ConsumptionX`: 30 days of made-up daily energy, newest first.
+fn consumption() -> Vec<Value> {
+    let today = protocol::now_secs() / 86_400;
+    (0..30u64)
+        .map(|back| {
+            let day = today - back;
+            json!({"date": civil_date(day), "time": day * 86_400 + 86_399, "value": 120 + (day % 7) * 10})
+        })
+        .collect()
+}
+
+/// `Control.Multiple`: each inner request answered as if it came alone, in order, up to
+/// `maxCmdNum`.
+fn multiple(ask: &Ask<'_>) -> Answer {
+    let max = ask
+        .config
+        .profile
+        .ability
+        .pointer("/Appliance.Control.Multiple/maxCmdNum")
+        .and_then(Value::as_u64)
+        .unwrap_or(5) as usize;
+    let inner: Vec<Value> = ask
+        .payload()
+        .get("multiple")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .take(max)
+                .filter_map(|m| serde_json::from_value::<Message>(m.clone()).ok())
+                .map(|m| {
+                    let (answer, _) = answer(ask.config, ask.state, &m);
+                    json!({"header": answer.header, "payload": answer.payload})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ask.ack(json!({ "multiple": inner }))
+}
+
+/// A SET whose state the trace recorded: the acknowledgement carries that state with
+/// what was set (as GarageDoor.State's does).
+fn set_recorded(ask: &Ask<'_>, ns: &str) -> Answer {
+    let (Some(Value::Object(recorded)), Some(set)) = (
+        ask.config.profile.recorded.get(ns),
+        ask.payload().as_object(),
+    ) else {
+        return ask.ack(json!({}));
+    };
+    let mut state = recorded.clone();
+    for (key, value) in set {
+        match (state.get_mut(key), value) {
+            (Some(Value::Object(old)), Value::Object(new)) => old.extend(new.clone()),
+            _ => {
+                state.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    ask.ack(Value::Object(state))
 }
 
 /// `YYYY-MM-DD` of a day number since the epoch.

@@ -126,13 +126,12 @@ async fn dial(
     Ok(Box::new(stream))
 }
 
-/// One connection's life. Returns why it ended.
-async fn session(
+/// Dials, logs in, subscribes and says its Report: the link, or why it ended there.
+async fn log_in(
     config: &SimConfig,
     tls: &TlsConnector,
     state: &Mutex<SimState>,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> std::io::Result<&'static str> {
+) -> std::io::Result<Result<Link, &'static str>> {
     let t = &config.timings;
     let io = timeout(t.connect_timeout, dial(config, tls, state))
         .await
@@ -161,9 +160,9 @@ async fn session(
             let code = ack.code as u8;
             lock(state).refused = Some(code);
             warn!(uuid = %config.uuid, code, "login refused");
-            return Ok("refused");
+            return Ok(Err("refused"));
         }
-        _ => return Ok("no CONNACK"),
+        _ => return Ok(Err("no CONNACK")),
     }
     {
         let mut s = lock(state);
@@ -185,115 +184,185 @@ async fn session(
     let pub_topic = device_publish_topic(&config.uuid);
     let report =
         json!({"report": [{"type": "1", "value": "0", "timestamp": protocol::now_secs()}]});
-    link.publish(
+    let report = device_message(
+        config,
+        Method::Push,
+        "Appliance.System.Report",
+        report,
         &pub_topic,
-        &device_message(
-            config,
-            Method::Push,
-            "Appliance.System.Report",
-            report,
-            &pub_topic,
-        ),
-    )
-    .await?;
+    );
+    link.publish(&pub_topic, &report).await?;
+    Ok(Ok(link))
+}
 
-    let mut bind_ids: Vec<String> = Vec::new();
-    let mut next_bind = Instant::now();
-    let mut clock_tries = 0u32;
-    let mut next_clock: Option<Instant> = None;
-    let mut next_ping = Instant::now() + t.keepalive;
-    loop {
-        // Bind until answered; the (n+1)-th due time after n binds means giving up.
-        let bound = lock(state).bound;
-        if !bound && !lock(state).muted && Instant::now() >= next_bind {
-            if bind_ids.len() as u32 >= t.binds_before_reconnect {
-                info!(uuid = %config.uuid, "no SETACK for Bind; disconnecting to try again");
-                let _ = link.write(&[0xe0, 0x00]).await; // DISCONNECT
-                return Ok("bind unanswered");
-            }
-            let bind = bind_message(config, state);
-            bind_ids.push(bind.header.message_id.clone());
-            link.publish(&pub_topic, &bind).await?;
-            lock(state).binds_sent += 1;
-            next_bind = Instant::now() + t.bind_interval;
-        }
-        if let Some(due) = next_clock.filter(|due| Instant::now() >= *due) {
-            let _ = due;
-            if clock_tries >= t.clock_tries {
-                info!(uuid = %config.uuid, "Clock never answered; restarting");
-                return Ok("clock unanswered");
-            }
-            clock_tries += 1;
-            let clock = json!({"clock": {"timestamp": protocol::now_secs()}});
-            link.publish(
-                &pub_topic,
-                &device_message(
-                    config,
-                    Method::Push,
-                    "Appliance.System.Clock",
-                    clock,
-                    &pub_topic,
-                ),
-            )
-            .await?;
-            next_clock = Some(Instant::now() + t.clock_interval);
-        }
-        if Instant::now() >= next_ping {
-            let mut out = BytesMut::new();
-            PingReq.write(&mut out).map_err(std::io::Error::other)?;
-            link.write(&out).await?;
-            next_ping = Instant::now() + t.keepalive;
-        }
-        let mut wake = next_ping;
+/// When the device next binds, says its clock and pings, as firmware does.
+struct Schedule {
+    binds: u32,
+    next_bind: Instant,
+    clock_tries: u32,
+    /// `None` until bound, and once the clock was answered.
+    next_clock: Option<Instant>,
+    next_ping: Instant,
+}
+
+impl Schedule {
+    /// The first moment something is due.
+    fn wake(&self, bound: bool) -> Instant {
+        let mut wake = self.next_ping;
         if !bound {
-            wake = wake.min(next_bind);
+            wake = wake.min(self.next_bind);
         }
-        if let Some(due) = next_clock {
+        if let Some(due) = self.next_clock {
             wake = wake.min(due);
         }
+        wake
+    }
+}
 
+/// Sends what is due: a Bind until answered, the Clock once bound, a PINGREQ; `Some`
+/// (why) when the device gives up on this connection.
+async fn due(
+    config: &SimConfig,
+    state: &Mutex<SimState>,
+    link: &mut Link,
+    when: &mut Schedule,
+) -> std::io::Result<Option<&'static str>> {
+    let t = &config.timings;
+    let pub_topic = device_publish_topic(&config.uuid);
+    let now = Instant::now();
+    let (bound, muted) = {
+        let s = lock(state);
+        (s.bound, s.muted)
+    };
+    // Bind until answered; the (n+1)-th due time after n binds means giving up.
+    if !bound && !muted && now >= when.next_bind {
+        if when.binds >= t.binds_before_reconnect {
+            info!(uuid = %config.uuid, "no SETACK for Bind; disconnecting to try again");
+            let _ = link.write(&[0xe0, 0x00]).await; // DISCONNECT
+            return Ok(Some("bind unanswered"));
+        }
+        let bind = bind_message(config, state);
+        when.binds += 1;
+        link.publish(&pub_topic, &bind).await?;
+        lock(state).binds_sent += 1;
+        when.next_bind = Instant::now() + t.bind_interval;
+    }
+    if when.next_clock.is_some_and(|due| now >= due) {
+        if when.clock_tries >= t.clock_tries {
+            info!(uuid = %config.uuid, "Clock never answered; restarting");
+            return Ok(Some("clock unanswered"));
+        }
+        when.clock_tries += 1;
+        let clock = json!({"clock": {"timestamp": protocol::now_secs()}});
+        let clock = device_message(
+            config,
+            Method::Push,
+            "Appliance.System.Clock",
+            clock,
+            &pub_topic,
+        );
+        link.publish(&pub_topic, &clock).await?;
+        when.next_clock = Some(Instant::now() + t.clock_interval);
+    }
+    if now >= when.next_ping {
+        let mut out = BytesMut::new();
+        PingReq.write(&mut out).map_err(std::io::Error::other)?;
+        link.write(&out).await?;
+        when.next_ping = Instant::now() + t.keepalive;
+    }
+    Ok(None)
+}
+
+/// One message from the server: the Bind's SETACK, the Clock's answer, or a request to
+/// answer (then a PUSH of what it changed).
+async fn on_publish(
+    config: &SimConfig,
+    state: &Mutex<SimState>,
+    link: &mut Link,
+    when: &mut Schedule,
+    publish: rumqttc::mqttbytes::v4::Publish,
+) -> std::io::Result<()> {
+    if publish.qos == QoS::AtLeastOnce {
+        let mut out = BytesMut::new();
+        PubAck::new(publish.pkid)
+            .write(&mut out)
+            .map_err(std::io::Error::other)?;
+        link.write(&out).await?;
+    }
+    if lock(state).muted {
+        return Ok(());
+    }
+    let Ok(message) = Message::parse(&publish.payload) else {
+        warn!(uuid = %config.uuid, "received something that is not a Meross message");
+        return Ok(());
+    };
+    remember(state, &message);
+    match (message.header.method, message.header.namespace.as_str()) {
+        (Method::SetAck, "Appliance.Control.Bind") => {
+            let mut s = lock(state);
+            if !s.bound {
+                s.bound = true;
+                s.bound_at = Some(Instant::now());
+                drop(s);
+                debug!(uuid = %config.uuid, "bound");
+                when.next_clock = Some(Instant::now());
+            }
+        }
+        (Method::Push, "Appliance.System.Clock") => {
+            let mut s = lock(state);
+            s.clock_answered = true;
+            s.clock_from_server = message
+                .payload
+                .pointer("/clock/timestamp")
+                .and_then(Value::as_u64);
+            when.next_clock = None;
+        }
+        (Method::Get | Method::Set, _) => {
+            let pub_topic = device_publish_topic(&config.uuid);
+            let (reply, push) = answer(config, state, &message);
+            let to = if message.header.from.is_empty() {
+                pub_topic.clone()
+            } else {
+                message.header.from.clone()
+            };
+            link.publish(&to, &reply).await?;
+            if let Some(push) = push {
+                link.publish(&pub_topic, &push).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One connection's life. Returns why it ended.
+async fn session(
+    config: &SimConfig,
+    tls: &TlsConnector,
+    state: &Mutex<SimState>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> std::io::Result<&'static str> {
+    let mut link = match log_in(config, tls, state).await? {
+        Ok(link) => link,
+        Err(why) => return Ok(why),
+    };
+    let pub_topic = device_publish_topic(&config.uuid);
+    let mut when = Schedule {
+        binds: 0,
+        next_bind: Instant::now(),
+        clock_tries: 0,
+        next_clock: None,
+        next_ping: Instant::now() + config.timings.keepalive,
+    };
+    loop {
+        if let Some(why) = due(config, state, &mut link, &mut when).await? {
+            return Ok(why);
+        }
+        let wake = when.wake(lock(state).bound);
         tokio::select! {
             packet = link.read() => {
-                let Packet::Publish(publish) = packet? else { continue };
-                if publish.qos == QoS::AtLeastOnce {
-                    let mut out = BytesMut::new();
-                    PubAck::new(publish.pkid).write(&mut out).map_err(std::io::Error::other)?;
-                    link.write(&out).await?;
-                }
-                if lock(state).muted {
-                    continue;
-                }
-                let Ok(message) = Message::parse(&publish.payload) else {
-                    warn!(uuid = %config.uuid, "received something that is not a Meross message");
-                    continue;
-                };
-                remember(state, &message);
-                match (message.header.method, message.header.namespace.as_str()) {
-                    (Method::SetAck, "Appliance.Control.Bind") => {
-                        let mut s = lock(state);
-                        if !s.bound {
-                            s.bound = true;
-                            s.bound_at = Some(Instant::now());
-                            drop(s);
-                            debug!(uuid = %config.uuid, "bound");
-                            next_clock = Some(Instant::now());
-                        }
-                    }
-                    (Method::Push, "Appliance.System.Clock") => {
-                        let mut s = lock(state);
-                        s.clock_answered = true;
-                        s.clock_from_server = message.payload.pointer("/clock/timestamp").and_then(Value::as_u64);
-                        next_clock = None;
-                    }
-                    (Method::Get | Method::Set, _) => {
-                        let (reply, push) = answer(config, state, &message);
-                        let to = if message.header.from.is_empty() { pub_topic.clone() } else { message.header.from.clone() };
-                        link.publish(&to, &reply).await?;
-                        if let Some(push) = push {
-                            link.publish(&pub_topic, &push).await?;
-                        }
-                    }
-                    _ => {}
+                if let Packet::Publish(publish) = packet? {
+                    on_publish(config, state, &mut link, &mut when, publish).await?;
                 }
             }
             command = commands.recv() => match command {
