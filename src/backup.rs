@@ -18,18 +18,36 @@ const SECRETS: [&str; 4] = [
     datadir::KEY_FILE,
 ];
 
+/// Why a backup or restore failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// A restore could not lock the data directory: another merossd holds it, or the lock
+    /// file failed.
     #[error("{0}")]
     Locked(#[from] LockError),
+    /// Reading or writing a file, the archive or the scratch directory failed.
     #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    Io {
+        /// What was being read or written: a path, "archive", or a file taken from it.
+        what: String,
+        /// The error the operating system gave.
+        source: io::Error,
+    },
+    /// SQLite failed: copying the database (`VACUUM INTO`) or checking a restored one.
     #[error("the database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// No `merossd.db` where one is needed: in the data directory for a backup, in the
+    /// archive for a restore. Holds that path.
     #[error("{0} holds no database: is it a merossd backup?")]
     NotABackup(String),
+    /// The archive's database failed SQLite's `PRAGMA integrity_check`; nothing was restored.
     #[error("the database in {file} is damaged: {detail}")]
-    Damaged { file: String, detail: String },
+    Damaged {
+        /// The archive's path.
+        file: String,
+        /// What the integrity check said instead of "ok".
+        detail: String,
+    },
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
@@ -40,8 +58,11 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
 /// What a backup or restore did.
 #[derive(Debug)]
 pub struct Report {
+    /// Names of the files archived or restored, `merossd.db` first in a backup.
     pub files: Vec<String>,
+    /// Size of the archive in bytes (0 if it cannot be read afterwards).
     pub bytes: u64,
+    /// Wall-clock time the whole backup or restore took, in seconds.
     pub seconds: f64,
 }
 

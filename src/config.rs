@@ -12,15 +12,27 @@ use std::time::Duration;
 pub struct Config {
     /// Where the database, the generated certificate, account and API token live.
     pub data_dir: PathBuf,
+    /// The `[mqtt]` table: where plugs and local clients connect.
     pub mqtt: MqttConfig,
+    /// The `[[accounts]]` plugs were paired with; empty (the default) has one generated
+    /// into the data directory on first start.
     pub accounts: Vec<Account>,
+    /// The `[tls]` table; `None` (the default) uses the pair generated into the data
+    /// directory.
     pub tls: Option<TlsFiles>,
+    /// The `[api]` table: the admin HTTP API.
     pub api: ApiConfig,
+    /// The `[store]` table: the database's retention and write queue.
     pub store: StoreConfig,
+    /// The `[time]` table: the time zone plugs are given.
     pub time: TimeConfig,
+    /// The `[energy]` table: metering polls and how long samples are kept.
     pub energy: EnergyConfig,
+    /// The `[homeassistant]` table: MQTT discovery for Home Assistant.
     pub homeassistant: HomeAssistantConfig,
+    /// The `[cloud]` table: the Meross cloud HTTP API for MerossIot clients (off by default).
     pub cloud: CloudConfig,
+    /// The `[log]` table: level and format.
     pub log: LogConfig,
 }
 
@@ -42,6 +54,7 @@ impl Default for Config {
     }
 }
 
+/// The `[mqtt]` table: the listeners plugs and local tools connect to, and their limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
@@ -77,6 +90,7 @@ impl Default for MqttConfig {
 }
 
 impl MqttConfig {
+    /// `handshake_timeout_s` as a duration, at least one second.
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_s.max(1))
     }
@@ -92,10 +106,16 @@ impl MqttConfig {
 #[derive(Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
+    /// The Meross user id, all digits (`accounts[].user_id`); plugs log in with it.
     pub user_id: String,
+    /// The shared key (`accounts[].key`, not empty): plugs log in with md5(mac + key), and
+    /// messages are signed with it.
     pub key: String,
+    /// The e-mail a cloud API client logs in with (matched ignoring case); `None`: no
+    /// cloud login for this account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The cloud login password in plain text; `password_md5` wins when both are set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// The password as md5 hex, instead of `password`.
@@ -130,10 +150,13 @@ impl std::fmt::Debug for Account {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
+    /// `tls.cert`: the PEM certificate (chain) served to plugs; its key must be RSA.
     pub cert: PathBuf,
+    /// `tls.key`: the PEM private key of that certificate (RSA: others are refused).
     pub key: PathBuf,
 }
 
+/// The `[api]` table: the admin HTTP API (default `127.0.0.1:8080`).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
@@ -173,6 +196,7 @@ impl Default for ApiConfig {
     }
 }
 
+/// The `[store]` table: how long events are kept and how many writes may wait.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
@@ -191,6 +215,7 @@ impl Default for StoreConfig {
     }
 }
 
+/// The `[time]` table: the time zone plugs are given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeConfig {
@@ -218,6 +243,7 @@ pub struct CloudConfig {
     pub tls: bool,
 }
 
+/// The `[energy]` table: how often metering plugs are read and how long samples are kept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnergyConfig {
@@ -240,11 +266,13 @@ impl Default for EnergyConfig {
 }
 
 impl EnergyConfig {
+    /// `poll_interval_s` as a duration, at least one second; the poller jitters it by 10 %.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_secs(self.poll_interval_s.max(1))
     }
 }
 
+/// The `[homeassistant]` table: discovery, states and commands on merossd's own broker.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HomeAssistantConfig {

@@ -9,10 +9,15 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// The account generated on first start (JSON), used when the config lists none.
 pub const ACCOUNT_FILE: &str = "account.json";
+/// The admin API token generated on first start, used when `api.token` is empty.
 pub const TOKEN_FILE: &str = "api-token";
+/// The generated TLS certificate (PEM), used when the config has no `[tls]`.
 pub const CERT_FILE: &str = "cert.pem";
+/// The private key (PEM) of the generated certificate.
 pub const KEY_FILE: &str = "key.pem";
+/// The SQLite database the store keeps everything in.
 pub const DB_FILE: &str = "merossd.db";
 /// Locked by the running daemon; holds its pid.
 const LOCK_FILE: &str = "merossd.lock";
@@ -53,10 +58,22 @@ pub struct DirLock {
 /// Why the data directory cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another merossd (a daemon, or a restore) holds the lock.
     #[error("`data_dir`: {path} is in use by another merossd (pid {pid}); stop it first, or give this one another data_dir")]
-    Held { path: String, pid: String },
+    Held {
+        /// The data directory.
+        path: String,
+        /// What the lock file says: the holder's pid (empty if it could not be read).
+        pid: String,
+    },
+    /// The lock file could not be opened, locked or written.
     #[error("`data_dir`: cannot lock {path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The lock file (`merossd.lock` in the data directory).
+        path: String,
+        /// The error the operating system gave.
+        source: io::Error,
+    },
 }
 
 /// An open data directory.
@@ -115,10 +132,12 @@ impl DataDir {
         }
     }
 
+    /// The directory's path, as it was given.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The path of `name` inside the directory (which need not exist yet).
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }

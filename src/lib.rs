@@ -33,6 +33,7 @@
 //! | 4 | [`gate`], [`engine`] | the two halves, which never import each other: the front door and the brain |
 //! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd |
 //! | 6 | [`daemon`], [`cli`], [`client`], [`backup`], [`pair`], [`sim`] | wiring and tools |
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -30,6 +30,7 @@ pub fn init(config: &LogConfig) {
 pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
     pub level: String,
+    /// `log.format`: `"text"` (the default) or `"json"`; `--log-format` overrides it.
     pub format: LogFormat,
 }
 
@@ -46,7 +47,9 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human-readable lines, coloured only when stderr is a terminal (the default).
     #[default]
     Text,
+    /// One JSON object per line, never coloured.
     Json,
 }

@@ -11,13 +11,14 @@ macro_rules! counters {
             $($(#[$doc])* pub $name: AtomicU64,)*
         }
 
-        /// A plain copy of [`Counters`] at one moment.
+        /// A plain copy of [`Counters`], read counter by counter.
         #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
         pub struct Snapshot {
-            $(pub $name: u64,)*
+            $($(#[$doc])* pub $name: u64,)*
         }
 
         impl Counters {
+            /// Reads every counter once (each on its own: not one atomic moment), for `/metrics`.
             pub fn snapshot(&self) -> Snapshot {
                 Snapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
             }
@@ -36,8 +37,11 @@ counters! {
     handshake_failures,
     /// TLS handshakes done, per stack and version.
     tls_rustls_13,
+    /// TLS 1.2 handshakes done by rustls.
     tls_rustls_12,
+    /// TLS 1.3 handshakes done by OpenSSL (plugs rustls cannot serve).
     tls_openssl_13,
+    /// TLS 1.2 handshakes done by OpenSSL.
     tls_openssl_12,
     /// TLS 1.0 or 1.1, allowed by `[mqtt] legacy_tls`.
     tls_openssl_legacy,
@@ -78,7 +82,7 @@ counters! {
     /// Store batches that could not be written (kept and tried again).
     store_write_failures,
     /// Topics and filters kept from the router: a shape it cannot take, or past the
-    /// router's budget (see `gate::budget`).
+    /// router's budget (see `broker::budget`).
     router_refused,
     /// Times the router was found dead and started again.
     router_restarts,

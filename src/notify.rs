@@ -55,6 +55,7 @@ impl Notifier {
         }
     }
 
+    /// False when there is no service manager to tell (no `NOTIFY_SOCKET`): nothing is sent.
     pub fn is_on(&self) -> bool {
         !matches!(self.target, Target::Off)
     }

@@ -13,10 +13,14 @@ pub const MAX_DEVICES_PER_ACCOUNT: usize = 4096;
 /// Why a device login does not fit what is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
+    /// The uuid is known under another user id (CONNACK 4 at the gate).
     #[error("uuid belongs to another account")]
     OtherAccount,
+    /// The MAC is known with another uuid (CONNACK 4 at the gate).
     #[error("MAC belongs to another uuid")]
     OtherUuid,
+    /// A new uuid, and its account already holds [`MAX_DEVICES_PER_ACCOUNT`] devices
+    /// (CONNACK 5 at the gate).
     #[error("the account has {MAX_DEVICES_PER_ACCOUNT} devices already")]
     Full,
 }

@@ -6,14 +6,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// An error answer: the HTTP status and the `code` and `message` of its JSON body.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status the response carries.
     pub status: StatusCode,
+    /// A stable machine-readable code in snake_case, such as `unknown_device`.
     pub code: &'static str,
+    /// A sentence for people, saying what went wrong.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with the given status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -22,6 +27,7 @@ impl ApiError {
         }
     }
 
+    /// 401: the bearer token is missing or wrong.
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -30,6 +36,7 @@ impl ApiError {
         )
     }
 
+    /// 404: no device with this uuid is known.
     pub fn unknown_device(uuid: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -38,10 +45,12 @@ impl ApiError {
         )
     }
 
+    /// 422: the body is not JSON, or asks for what cannot be done; `code` says which.
     pub fn bad_body(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 500: logs `cause` and answers without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "API request failed");
         ApiError::new(

@@ -32,10 +32,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The devices as last heard, and the way to send them commands.
     pub engine: Engine,
+    /// The SQLite store: stored answers, events and energy history, and its health.
     pub store: Store,
     token: Arc<str>,
     started: Instant,
+    /// How long a device has to answer a command sent through the API (`api.request_timeout_s`).
     pub request_timeout: Duration,
     /// `/metrics` without the token.
     pub metrics_public: bool,
@@ -44,6 +47,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state for [`router`]; `token` is the bearer token every request must carry.
     pub fn new(
         engine: Engine,
         store: Store,

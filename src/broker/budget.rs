@@ -56,6 +56,7 @@ pub enum OverBudget {
 }
 
 impl OverBudget {
+    /// The reason as the gate logs it ("connection_budget" or "router_budget").
     pub fn as_str(self) -> &'static str {
         match self {
             OverBudget::Connection => "connection_budget",

@@ -24,7 +24,9 @@ pub type LinkOpener = Arc<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Sen
 /// One message seen by a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
+    /// The topic it was published to.
     pub topic: String,
+    /// Its payload, as the router forwarded it.
     pub payload: bytes::Bytes,
 }
 
@@ -51,11 +53,13 @@ pub struct Outbox {
     retained: Arc<Retained>,
 }
 
+/// The link's writer thread has stopped, so nothing sent reaches the router any more.
 #[derive(Debug, thiserror::Error)]
 #[error("the router's link is closed")]
 pub struct LinkClosed;
 
 impl Outbox {
+    /// Publishes a message that is not retained.
     pub async fn publish(&self, topic: String, payload: Vec<u8>) -> Result<(), LinkClosed> {
         self.send(Outgoing::Publish {
             topic,
@@ -99,7 +103,9 @@ impl Outbox {
 
 /// One in-process client of the router: send through `outbox`, receive on `incoming`.
 pub struct Link {
+    /// Sends to the router; clones of it may be handed out.
     pub outbox: Outbox,
+    /// Every message the router forwards for the link's subscriptions.
     pub incoming: mpsc::Receiver<Incoming>,
     /// False while the link is being opened again.
     pub up: Arc<AtomicBool>,

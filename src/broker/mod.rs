@@ -29,6 +29,7 @@ use tracing::error;
 /// The engine's and the bridge's client ids at the router; the gate never gives a client
 /// an id that could be one of these (its ids start with `gate-`).
 pub const ENGINE_LINK: &str = "merossd-engine";
+/// The Home Assistant bridge's client id at the router.
 pub const HOMEASSISTANT_LINK: &str = "merossd-homeassistant";
 /// The link between devices and everyone but the engine: what they publish that others
 /// may read, and what apps send them (see `hub`).
@@ -41,8 +42,11 @@ const MAX_ROUTER_CONNECTIONS: usize = 10_010;
 /// How to reach the router's loopback port, and the login only the gate knows.
 #[derive(Debug, Clone)]
 pub struct Upstream {
+    /// The router's address: a free port on 127.0.0.1, new for every router started.
     pub addr: SocketAddr,
+    /// The login name: `merossd-gate-` and 8 random hex digits.
     pub user: String,
+    /// The password: 48 random hex digits, new for every router started.
     pub password: String,
 }
 
@@ -52,6 +56,7 @@ pub struct Upstream {
 pub struct CurrentUpstream(RwLock<Upstream>);
 
 impl CurrentUpstream {
+    /// A copy of where the router listens now, with its login.
     pub fn get(&self) -> Upstream {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -63,6 +68,7 @@ impl CurrentUpstream {
 
 /// The running router: where the gate connects, and the in-process links.
 pub struct Router {
+    /// Where the gate connects its clients; it changes when the router is started again.
     pub upstream: Arc<CurrentUpstream>,
     /// The engine's link.
     pub engine: Link,

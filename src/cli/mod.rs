@@ -12,6 +12,7 @@ mod sim;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+/// Your own cloud for Meross smart plugs.
 #[derive(Parser, Debug)]
 #[command(
     name = "merossd",
@@ -38,6 +39,7 @@ pub struct Cli {
     /// Log format: text or json, one object per line (default: `[log] format`, text).
     #[arg(long, global = true)]
     pub log_format: Option<crate::config::LogFormat>,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +47,7 @@ pub struct Cli {
 /// Where the Debian package puts the configuration.
 pub const INSTALLED_CONFIG: &str = "/etc/merossd/merossd.toml";
 
+/// What merossd is to do: run the daemon, a local tool, or a call to the daemon's API.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the daemon.
@@ -62,16 +65,23 @@ pub enum Command {
     CheckConfig,
     /// Write one archive with a consistent copy of the database, the account, the API
     /// token and the certificate; the daemon may be running.
-    Backup { file: PathBuf },
+    Backup {
+        /// Archive to write.
+        file: PathBuf,
+    },
     /// Restore an archive from `backup` into the data directory (the daemon must be
     /// stopped).
-    Restore { file: PathBuf },
+    Restore {
+        /// Archive written by `merossd backup`.
+        file: PathBuf,
+    },
     /// Run simulated plugs against a merossd (for trying it without hardware, and tests).
     Sim(sim::SimArgs),
     /// List devices.
     Devices,
     /// Show one device: name, type, firmware, online since, channels, power, last events.
     Device {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
         /// Everything the API knows, as JSON.
         #[arg(long)]
@@ -79,35 +89,58 @@ pub enum Command {
     },
     /// Switch a channel: on, off, or toggle (the other way round from now).
     Toggle {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
         /// on, off or toggle (any case)
         #[arg(value_parser = remote::parse_switch)]
         state: remote::Switch,
+        /// Which channel to switch (a plug with one has channel 0).
         #[arg(long, default_value_t = 0)]
         channel: u32,
     },
     /// Forget a device (it comes back if it connects again).
-    Forget { uuid: String },
+    Forget {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+    },
     /// Give a device a name (none: back to its default name).
-    Rename { uuid: String, name: Option<String> },
+    Rename {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// New name, at most 100 characters; without one, back to the default name.
+        name: Option<String>,
+    },
     /// A device's latest events, newest first, in local time.
     Events {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
+        /// How many events to show (at most 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
     /// A metering plug's energy per day.
     Consumption {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
+        /// How many days back, today included (at most 3660).
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
     /// Show a device's time zone, or set it (`default`: back to the configured one).
-    Timezone { uuid: String, zone: Option<String> },
+    Timezone {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// IANA zone to set, such as Europe/Berlin, or `default`.
+        zone: Option<String>,
+    },
     /// Read a metering plug's power now.
-    Power { uuid: String },
+    Power {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+    },
     /// Show a metering plug's power history.
     History {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
         /// How far back: 30m, 24h, 7d, or a time (RFC 3339 or epoch seconds).
         #[arg(long, default_value = "24h")]
@@ -118,6 +151,7 @@ pub enum Command {
     },
     /// Send any request to a device (signed for you) and print its reply.
     Request {
+        /// Device uuid, as `merossd devices` lists it.
         uuid: String,
         /// GET or SET
         method: String,
@@ -131,17 +165,22 @@ pub enum Command {
 /// What went wrong, with the exit code it deserves.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A configuration that does not load, or a data directory in use (restore): exit code 2.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The daemon did not start: the exit code [`StartError::exit_code`] gives.
     #[error("{0}")]
     Start(#[from] StartError),
+    /// A client command had no token, could not reach the API, or the API said no: exit code 1.
     #[error("{0}")]
     Client(#[from] ClientError),
+    /// Anything else, said in one line: exit code 1.
     #[error("{0}")]
     Other(String),
 }
 
 impl CliError {
+    /// The process's exit code: 2 for a bad configuration (also one found at start), else 1.
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) => 2,
@@ -177,6 +216,7 @@ impl Cli {
         Client::new(config, self.url.clone(), self.token.clone())
     }
 
+    /// Runs the command: the daemon, a local tool, or a call to the running daemon's API.
     pub async fn run(self) -> Result<(), CliError> {
         let config = self.load_config()?;
         match &self.command {

@@ -55,6 +55,7 @@ pub struct CloudState {
 }
 
 impl CloudState {
+    /// The state for [`router`]: `accounts` may sign in, `guard` is the gate's login guard.
     pub fn new(engine: Engine, accounts: Vec<Account>, guard: Arc<LoginGuard>) -> CloudState {
         CloudState {
             engine,

@@ -19,6 +19,7 @@ pub enum TokenError {
     Expired,
 }
 
+/// The login tokens issued and not yet expired or revoked, shared by every cloud handler.
 #[derive(Debug, Default)]
 pub struct Tokens {
     /// token -> (user id, issued)
@@ -67,6 +68,7 @@ impl Tokens {
         }
     }
 
+    /// Drops a token (a logout); an unknown one is ignored.
     pub fn revoke(&self, token: &str) {
         self.map
             .lock()

@@ -31,11 +31,14 @@ pub enum StartError {
     /// Bad configuration or an address that cannot be bound: exit code 2.
     #[error("{0}")]
     Config(String),
+    /// Anything else (the database, the router, a part that failed while running): exit
+    /// code 1.
     #[error("{0}")]
     Other(String),
 }
 
 impl StartError {
+    /// The process's exit code: 2 for [`StartError::Config`], 1 for [`StartError::Other`].
     pub fn exit_code(&self) -> i32 {
         match self {
             StartError::Config(_) => 2,
@@ -54,10 +57,13 @@ pub struct Daemon {
     pub api_addr: SocketAddr,
     /// Where the Meross cloud API listens, if enabled.
     pub cloud_addr: Option<SocketAddr>,
+    /// The engine: every device as last heard, and the way to send it commands.
     pub engine: Engine,
     /// The accounts plugs may log in with (the configured ones, or the generated one).
     pub accounts: Vec<Account>,
+    /// The admin API's bearer token: `api.token`, or the one generated into the data directory.
     pub api_token: String,
+    /// The metrics counters every part counts into (what `/metrics` shows).
     pub counters: Arc<Counters>,
     /// Opens an in-process link to the router (tests use it to drop the engine's).
     pub router_links: broker::LinkOpener,

@@ -38,17 +38,24 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why a request got no good answer.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// No device with this uuid is known.
     #[error("no device with uuid {0}")]
     UnknownDevice(String),
+    /// The device (this uuid) is not connected.
     #[error("device {0} is offline")]
     Offline(String),
+    /// No reply came within the given time (counted in `request_timeouts`).
     #[error("device did not answer within {0:?}")]
     Timeout(Duration),
+    /// The device replied with method `ERROR`.
     #[error("device answered ERROR {code:?}")]
     DeviceError {
+        /// The payload's `error.code`, when it has one.
         code: Option<i64>,
+        /// The whole `ERROR` reply.
         reply: Box<Message>,
     },
+    /// The daemon is stopping: the router link or the wait for the reply closed.
     #[error("the daemon is stopping")]
     Closed,
     /// A later switch command for the same channel took this one's place.
@@ -185,6 +192,7 @@ impl Engine {
         let _ = self.shared.notices.send(notice);
     }
 
+    /// The metrics counters the engine counts into, shared with the rest of the daemon.
     pub fn counters(&self) -> &Arc<Counters> {
         &self.shared.counters
     }
@@ -206,6 +214,7 @@ impl Engine {
         list
     }
 
+    /// A copy of one device as last heard; `None` if the uuid is unknown.
     pub fn device(&self, uuid: &str) -> Option<Device> {
         read(&self.shared.devices)
             .get(uuid)

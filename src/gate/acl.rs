@@ -22,15 +22,21 @@ pub const MAX_TOPIC_BYTES: usize = 512;
 /// What a connection asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
+    /// A PUBLISH from the connection (also its will, checked at login).
     Publish {
+        /// The topic published to.
         topic: &'a str,
+        /// The packet's retain flag: denied for everyone but merossd.
         retain: bool,
     },
+    /// One filter of a SUBSCRIBE.
     Subscribe {
+        /// The topic filter, wildcards allowed.
         filter: &'a str,
     },
     /// A message the router delivers to this connection.
     Receive {
+        /// The topic the message was published to.
         topic: &'a str,
     },
 }
@@ -49,6 +55,7 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// The snake_case name logs give as `why`.
     pub fn as_str(self) -> &'static str {
         match self {
             Denial::Retained => "retained",
@@ -62,7 +69,9 @@ impl Denial {
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// A row allows it.
     Allow,
+    /// Refused, and why.
     Deny(Denial),
 }
 

@@ -13,12 +13,18 @@ use subtle::ConstantTimeEq;
 pub enum Identity {
     /// A Meross device: `fmware:<uuid>_...`, user = MAC.
     Device {
+        /// From its client id: lowercase hex, ending with the MAC's hex.
         uuid: String,
+        /// Its MQTT user name, as `aa:bb:cc:dd:ee:ff` (lowercase, with colons).
         mac: String,
+        /// The account whose key verified its password (`<userId>_md5(mac + key)`).
         user_id: String,
     },
     /// An app client logged in with an account's user id.
-    App { user_id: String },
+    App {
+        /// The account's user id, its MQTT user name (password `md5(userId + key)`).
+        user_id: String,
+    },
     /// A tool on this host, on the loopback plain listener.
     Local,
 }

@@ -21,9 +21,12 @@ use std::time::{Duration, Instant};
 pub const FREE_PER_IDENTITY: u32 = 5;
 /// ...and per source (this host runs the tests and tools: more).
 pub const FREE_PER_SOURCE: u32 = 20;
+/// Failures allowed before the delay starts from a loopback source, in place of
+/// [`FREE_PER_SOURCE`].
 pub const FREE_PER_LOOPBACK: u32 = 200;
 /// The first delay; it doubles with every further failure, up to [`MAX_DELAY`].
 pub const FIRST_DELAY: Duration = Duration::from_millis(500);
+/// The longest delay, however many failures.
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
 /// A count is forgotten after this long without a failure.
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);

@@ -17,6 +17,8 @@ use tracing::{debug, warn};
 
 /// A client's stream after the handshake, whichever stack made it.
 pub type ClientIo = Box<dyn ClientStream>;
+/// Any async byte stream that can be boxed as a [`ClientIo`] (rustls or OpenSSL over TCP);
+/// implemented for every such type.
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientStream for T {}
 

@@ -23,6 +23,7 @@ const TLS13: u16 = 0x0304;
 pub struct Offer {
     /// From `supported_versions`, else the hello's own version.
     pub versions: Vec<u16>,
+    /// The cipher suites' code points, in the client's order of preference.
     pub suites: Vec<u16>,
     /// From `supported_groups` (empty if absent).
     pub groups: Vec<u16>,
@@ -39,10 +40,12 @@ impl Offer {
         tls13 || tls12
     }
 
+    /// The offered versions by name (`TLSv1.2`, `GREASE`, ...), for the log of a failure.
     pub fn version_names(&self) -> Vec<String> {
         self.versions.iter().map(|v| version_name(*v)).collect()
     }
 
+    /// The offered suites by name (IANA's, or rustls's), for the log of a failure.
     pub fn suite_names(&self) -> Vec<String> {
         self.suites.iter().map(|s| suite_name(*s)).collect()
     }
@@ -148,6 +151,7 @@ fn u16_list(bytes: &[u8]) -> Vec<u16> {
     std::iter::from_fn(|| r.u16()).collect()
 }
 
+/// A TLS version's name from its code point (`0x0303` is `TLSv1.2`), else its hex.
 pub fn version_name(v: u16) -> String {
     match v {
         0x0300 => "SSLv3".into(),

@@ -54,23 +54,34 @@ use tokio::sync::{mpsc, Semaphore};
 /// What a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
+    /// MQTT over TLS, where plugs connect (`mqtt.tls_listen`).
     Tls,
     /// Plain MQTT; `open` lets clients in without credentials (loopback only).
     Plain {
+        /// True when the listener is on loopback and `mqtt.local_login` is off.
         open: bool,
     },
 }
 
 /// Everything the gate is built from.
 pub struct GateOptions {
+    /// The accounts devices and apps log in with.
     pub accounts: Vec<Account>,
+    /// Both TLS stacks, built from the one certificate.
     pub tls: Arc<tls::TlsConfigs>,
+    /// Where the router listens now (it moves when the router is started again).
     pub upstream: Arc<CurrentUpstream>,
+    /// How long a new connection has for TLS and its CONNECT (`mqtt.handshake_timeout_s`).
     pub handshake_timeout: Duration,
+    /// Connections held at once over all listeners; more are closed at once.
     pub max_connections: usize,
+    /// Where the engine hears who came and went.
     pub events: mpsc::Sender<GateEvent>,
+    /// The metrics counters the gate counts into.
     pub counters: Arc<Counters>,
+    /// The topic rules, with the topics the configuration names.
     pub acl: Acl,
+    /// Who owns which device, shared with the engine.
     pub registry: Arc<Registry>,
     /// Where devices' traffic goes, in place of a router connection each.
     pub hub: Arc<DeviceHub>,
@@ -108,6 +119,7 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// The gate for every listener to share; no connection is taken until [`serve`] runs.
     pub fn new(o: GateOptions) -> Gate {
         Gate {
             accounts: o.accounts,

@@ -56,6 +56,7 @@ pub enum Full {
 }
 
 impl Full {
+    /// Why, in words, for the log of the refused login.
     pub fn as_str(self) -> &'static str {
         match self {
             Full::Account => "the account has as many sessions as it may",

@@ -11,18 +11,38 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls;
 
+/// Why the certificate and key did not make both TLS stacks.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A certificate or key file could not be read (or, when generated, written).
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: io::Error },
+    Read {
+        /// The file, as given or in the data directory.
+        path: String,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// A file has no PEM certificate, or no PEM private key, that parses.
     #[error("{path} holds no usable {what}")]
-    Empty { path: String, what: &'static str },
+    Empty {
+        /// The file.
+        path: String,
+        /// `certificate` or `private key`.
+        what: &'static str,
+    },
+    /// rcgen could not make the self-signed pair.
     #[error("cannot generate a certificate: {0}")]
     Generate(String),
+    /// rustls did not take the certificate chain or key.
     #[error("the certificate and key do not make a TLS configuration: {0}")]
     Config(#[from] rustls::Error),
+    /// The key is not RSA, which plugs need.
     #[error("{path}: the key is not RSA; plugs refuse other keys (\"no shared cipher\"), so merossd needs an RSA key (2048 bits is what plugs expect)")]
-    NotRsa { path: String },
+    NotRsa {
+        /// The key file.
+        path: String,
+    },
+    /// OpenSSL refused the certificate or key.
     #[error("OpenSSL does not take the certificate or key: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
 }
@@ -41,8 +61,11 @@ pub struct TlsOptions {
 
 /// Both stacks, from one certificate.
 pub struct TlsConfigs {
+    /// The main path; records capped at `options.max_record` (also serves the cloud API's TLS).
     pub rustls: Arc<rustls::ServerConfig>,
+    /// The fallback for offers rustls cannot serve, on mosquitto 2's default cipher list.
     pub openssl: openssl::ssl::SslContext,
+    /// What both were built with.
     pub options: TlsOptions,
 }
 

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 /// Where everything goes.
 #[derive(Debug, Clone)]
 pub struct Topics {
+    /// Home Assistant's discovery prefix (`homeassistant.discovery_prefix`).
     pub prefix: String,
+    /// merossd's own topics: states, availability, commands (`homeassistant.base_topic`).
     pub base: String,
 }
 
@@ -78,7 +80,9 @@ impl Topics {
 /// One discovery config: its topic and payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entity {
+    /// `<prefix>/<component>/<node_id>/<object_id>/config`, from [`Topics::config`].
     pub topic: String,
+    /// The JSON config Home Assistant builds the entity (switch or sensor) from.
     pub payload: Value,
 }
 

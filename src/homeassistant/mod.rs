@@ -38,6 +38,7 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge that publishes on `outbox` once [`Bridge::run`] runs; nothing is sent before.
     pub fn new(
         engine: Engine,
         store: Store,

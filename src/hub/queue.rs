@@ -25,6 +25,8 @@ pub struct DeviceQueue {
 }
 
 impl DeviceQueue {
+    /// An empty queue that holds at most `max_messages` messages and `max_bytes` bytes of
+    /// payload (topics are not counted).
     pub fn new(max_messages: usize, max_bytes: usize) -> DeviceQueue {
         DeviceQueue {
             waiting: Mutex::default(),

@@ -10,10 +10,16 @@ use serde_json::Value;
 /// A namespace the engine's behaviour depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ability {
+    /// `Appliance.Control.ToggleX`: switching by channel; used whenever a device has it.
     ToggleX,
+    /// `Appliance.Control.Toggle`: the older one-channel switch, used only without ToggleX.
     Toggle,
+    /// `Appliance.Control.Electricity`: the metering read, preferred when a device has both.
     Electricity,
+    /// `Appliance.Control.ElectricityX`: the same read as a list of channels, used only
+    /// without Electricity.
     ElectricityX,
+    /// `Appliance.Control.ConsumptionX`: the plug's own per-day Wh, read hourly.
     ConsumptionX,
 }
 
@@ -26,6 +32,7 @@ impl Ability {
         Ability::ConsumptionX,
     ];
 
+    /// The namespace's name as it is listed in the Ability answer and sent in requests.
     pub fn namespace(self) -> &'static str {
         match self {
             Ability::ToggleX => "Appliance.Control.ToggleX",
@@ -56,6 +63,7 @@ impl Abilities {
         )
     }
 
+    /// Whether the device listed `ability`'s namespace.
     pub fn has(self, ability: Ability) -> bool {
         self.0 & ability.bit() != 0
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 /// One channel's relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
+    /// Whether it is on (the device's `onoff` is not 0).
     pub on: bool,
     /// When it last changed (the device's `lmTime` if it sent one), epoch seconds.
     pub changed_at: u64,
@@ -16,8 +17,11 @@ pub struct Channel {
 /// One channel's latest electricity reading, in SI units.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
+    /// Active power in watts (the device sends mW).
     pub power_w: f64,
+    /// Voltage in volts (the device sends dV).
     pub voltage_v: f64,
+    /// Current in amperes (the device sends mA).
     pub current_a: f64,
     /// When it was read, epoch seconds.
     pub at: u64,
@@ -39,31 +43,46 @@ impl Reading {
 /// A reading of one channel, for the history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
+    /// The device it was read from.
     pub uuid: String,
+    /// The channel it measures (0 on single-channel plugs).
     pub channel: u32,
+    /// The values and when they were read.
     pub reading: Reading,
 }
 
 /// Everything known about one device, keyed by uuid.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Device {
+    /// The device's uuid, from its MQTT client id (`fmware:<uuid>_...`).
     pub uuid: String,
+    /// A name given through the API (`PATCH /api/v1/devices/{uuid}`); `None`: unnamed.
     pub name: Option<String>,
+    /// The MAC it last logged in with (lowercase, with colons); `None` until it connects.
     pub mac: Option<String>,
+    /// The account whose key verified its last login.
     pub user_id: Option<String>,
+    /// True while it has a connection up; false for every device when the daemon starts.
     pub online: bool,
     /// Where its MQTT connection comes from.
     pub peer: Option<String>,
     /// How its connection's TLS was agreed (`TLSv1.2 AES128-SHA (openssl)`).
     #[serde(default)]
     pub tls: Option<String>,
+    /// Type, version, chip and MAC as its Bind or System.All answer gave them.
     pub hardware: Option<Hardware>,
+    /// Firmware version, build time and own address, from its Bind or System.All answer.
     pub firmware: Option<Firmware>,
     /// What the engine needs of its Ability answer (the answer itself is in the store).
     pub ability: Option<Abilities>,
+    /// The relay of each channel it reported, by channel number (0 on one-channel plugs).
     pub channels: BTreeMap<u32, Channel>,
+    /// When merossd first heard of it, epoch seconds.
     pub first_seen: u64,
+    /// When it last connected or sent a message, epoch seconds.
     pub last_seen: u64,
+    /// When it last sent a Bind whose sign verified, epoch seconds; `None` if it never
+    /// did, or said since that it was reset (Unbind).
     pub bound_at: Option<u64>,
     /// A time zone of its own, instead of the configured one.
     pub timezone: Option<String>,
@@ -82,6 +101,7 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device known by its uuid alone, first and last seen at `now` (epoch seconds).
     pub fn new(uuid: &str, now: u64) -> Device {
         Device {
             uuid: uuid.to_owned(),
@@ -99,6 +119,7 @@ impl Device {
             .filter(|k| !k.is_empty())
     }
 
+    /// The firmware version (`2.1.17`), if known.
     pub fn firmware_version(&self) -> Option<&str> {
         self.firmware
             .as_ref()

@@ -10,12 +10,19 @@ pub const MAX_CONNECT_BYTES: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ConnackCode {
+    /// The login is accepted.
     Accepted = 0,
+    /// The protocol is not one the server speaks: anything but MQTT 3.1 and 3.1.1 here.
     UnacceptableProtocol = 1,
+    /// The client id is not allowed (the gate never sends it).
     IdentifierRejected = 2,
-    /// The router behind the gate did not take the connection.
+    /// The router behind the gate did not take the connection, or the identity holds
+    /// its share of sessions already.
     ServerUnavailable = 3,
+    /// Wrong credentials, or a uuid or MAC that belongs to another device.
     BadUserNameOrPassword = 4,
+    /// Not let in: no credentials, a will topic the rules refuse, or an account's device
+    /// limit reached.
     NotAuthorized = 5,
 }
 
@@ -24,11 +31,17 @@ pub fn connack(code: ConnackCode) -> [u8; 4] {
     [0x20, 0x02, 0x00, code as u8]
 }
 
+/// A CONNECT's will: what the router publishes for a client that goes without a
+/// DISCONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Will {
+    /// Where it is published; the gate holds it against the topic rules first.
     pub topic: String,
+    /// The payload, as the client sent it.
     pub message: Vec<u8>,
+    /// Its QoS (0 to 2), from bits 3 and 4 of the CONNECT flags.
     pub qos: u8,
+    /// Whether it is published retained.
     pub retain: bool,
 }
 
@@ -37,11 +50,17 @@ pub struct Will {
 pub struct Connect {
     /// 3 for MQTT 3.1, 4 for 3.1.1.
     pub level: u8,
+    /// The clean-session flag; what the gate forwards to the router always has it set.
     pub clean_session: bool,
+    /// Keep-alive in seconds; 0 means none.
     pub keep_alive: u16,
+    /// The client id, as sent; a device's is `fmware:<uuid>_<random>`.
     pub client_id: String,
+    /// The will, if the client sent one.
     pub will: Option<Will>,
+    /// The user name, if sent; a device sends its MAC.
     pub username: Option<String>,
+    /// The password as raw bytes, if sent; a device sends `<userId>_md5(mac + key)`.
     pub password: Option<Vec<u8>>,
 }
 
@@ -59,18 +78,31 @@ impl std::fmt::Debug for Connect {
     }
 }
 
+/// Why the bytes at the start of a connection are not (yet) a CONNECT the gate reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
+    /// The bytes end before the packet does: read more.
     #[error("need more bytes")]
     Incomplete,
+    /// The first packet is of another type (its type number, 0 to 15).
     #[error("first packet is not a CONNECT (type {0})")]
     NotConnect(u8),
+    /// The packet, header included, is this many bytes: more than [`MAX_CONNECT_BYTES`].
     #[error("CONNECT of {0} bytes is over the limit")]
     TooLarge(usize),
+    /// The remaining length does not end within four bytes.
     #[error("malformed remaining length")]
     BadLength,
+    /// Another protocol than MQTT 3.1 or 3.1.1 (answered with `UnacceptableProtocol`).
     #[error("protocol {name:?} level {level} is not MQTT 3.1 or 3.1.1")]
-    Protocol { name: String, level: u8 },
+    Protocol {
+        /// The protocol name sent, e.g. `MQTT`.
+        name: String,
+        /// The protocol level sent, e.g. 5 for MQTT 5.
+        level: u8,
+    },
+    /// A field cut short, running past the packet or not UTF-8, or a reserved flag set:
+    /// the text says which.
     #[error("malformed CONNECT: {0}")]
     Malformed(&'static str),
 }

@@ -8,14 +8,17 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Why no packet came.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The header announces a packet over the limit, or a bad remaining length.
     #[error("{0}")]
     Packet(#[from] PacketError),
+    /// The stream ended after a packet's first byte and before its last.
     #[error("connection closed inside a packet")]
     Truncated,
     /// A packet begun and not finished within [`PACKET_DEADLINE`]: its buffer would
     /// otherwise be held for as long as the sender likes.
     #[error("a packet was not finished in time")]
     Slow,
+    /// Reading the connection failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

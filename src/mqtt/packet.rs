@@ -8,17 +8,29 @@ use bytes::{BufMut, BytesMut};
 
 /// Packet types (the high nibble of the first byte).
 pub const CONNECT: u8 = 1;
+/// A message on a topic, either way.
 pub const PUBLISH: u8 = 3;
+/// The answer to a QoS 1 PUBLISH.
 pub const PUBACK: u8 = 4;
+/// The first answer to a QoS 2 PUBLISH.
 pub const PUBREC: u8 = 5;
+/// The sender's second step of a QoS 2 PUBLISH, after the PUBREC.
 pub const PUBREL: u8 = 6;
+/// The last answer of a QoS 2 PUBLISH, to the PUBREL.
 pub const PUBCOMP: u8 = 7;
+/// A client asks for messages on filters.
 pub const SUBSCRIBE: u8 = 8;
+/// The answer to a SUBSCRIBE: one code per filter.
 pub const SUBACK: u8 = 9;
+/// A client drops filters.
 pub const UNSUBSCRIBE: u8 = 10;
+/// The answer to an UNSUBSCRIBE.
 pub const UNSUBACK: u8 = 11;
+/// A client's keep-alive ping; the gate answers a device's itself.
 pub const PINGREQ: u8 = 12;
+/// The answer to a PINGREQ.
 pub const PINGRESP: u8 = 13;
+/// A client's clean goodbye: its will is not published.
 pub const DISCONNECT: u8 = 14;
 
 /// The SUBACK code for a refused filter (MQTT 3.1.1 only; 3.1 has no such code).
@@ -27,10 +39,14 @@ pub const SUBACK_FAILURE: u8 = 0x80;
 /// Why bytes are not a packet we take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
+    /// The packet, header included, would be this many bytes: more than the limit.
     #[error("packet of {0} bytes is over the limit")]
     TooLarge(usize),
+    /// The remaining length does not end within four bytes.
     #[error("malformed remaining length")]
     BadLength,
+    /// Bytes that break MQTT's rules (a field cut short or not UTF-8, QoS 3, a SUBSCRIBE
+    /// without filters, ...): the text says which.
     #[error("malformed packet: {0}")]
     Malformed(&'static str),
 }
@@ -67,35 +83,50 @@ pub fn packet_len(buf: &[u8], max: usize) -> Result<Option<usize>, PacketError> 
 /// The parts of a PUBLISH the policy reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish<'a> {
+    /// The topic name, checked to be UTF-8.
     pub topic: &'a str,
+    /// The QoS, 0 to 2 (3 is refused as malformed).
     pub qos: u8,
+    /// Whether the router is to keep it for later subscribers to the topic.
     pub retain: bool,
     /// Present for QoS 1 and 2.
     pub pkid: Option<u16>,
+    /// The bytes after the topic and packet id, as sent (a Meross message is JSON).
     pub payload: &'a [u8],
 }
 
 /// One packet, read from a whole frame (as [`frame_len`] cut it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet<'a> {
+    /// A PUBLISH, with the parts the policy reads.
     Publish(Publish<'a>),
+    /// A SUBSCRIBE, with at least one filter.
     Subscribe {
+        /// The packet id its SUBACK must carry.
         pkid: u16,
         /// (filter, requested QoS)
         filters: Vec<(&'a str, u8)>,
     },
+    /// A SUBACK; the gate merges its own refusals into the router's.
     Suback {
+        /// The packet id of the SUBSCRIBE it answers.
         pkid: u16,
+        /// One code per filter, in order: the QoS granted, or [`SUBACK_FAILURE`].
         codes: &'a [u8],
     },
     /// PUBREL: the client's second step of a QoS 2 publish.
     Pubrel {
+        /// The packet id of the QoS 2 PUBLISH it completes.
         pkid: u16,
     },
+    /// An UNSUBSCRIBE, with at least one filter.
     Unsubscribe {
+        /// The packet id its UNSUBACK must carry.
         pkid: u16,
+        /// The filters to drop.
         filters: Vec<&'a str>,
     },
+    /// A CONNECT after the first packet: a protocol error that closes the connection.
     Connect,
     /// Any other packet type; passed on as it is.
     Other(u8),

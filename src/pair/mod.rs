@@ -16,18 +16,41 @@ const PLUG_TIMEOUT: Duration = Duration::from_secs(10);
 /// What went wrong, and at which step.
 #[derive(Debug, thiserror::Error)]
 pub enum PairError {
+    /// Nothing answered at the plug's address (not on its Wi-Fi, or no such plug).
     #[error("no plug answers at {url} ({detail}). Join the plug's own Wi-Fi (Meross_SW_XXXX; hold its button about 5 s until the LED alternates) and try again. Plugs with hardware 8.x pair only over Bluetooth and have no such Wi-Fi.")]
-    Unreachable { url: String, detail: String },
-    #[error("{step}: the plug answered ERROR {code}: {detail}")]
-    Refused {
-        step: &'static str,
-        code: i64,
+    Unreachable {
+        /// The URL called: the plug's base URL and `/config`.
+        url: String,
+        /// The HTTP client's error.
         detail: String,
     },
+    /// The plug answered with method `ERROR`.
+    #[error("{step}: the plug answered ERROR {code}: {detail}")]
+    Refused {
+        /// The step, in words (`giving it the Wi-Fi (Config.Wifi)`).
+        step: &'static str,
+        /// The payload's `error.code`; 0 when it has none.
+        code: i64,
+        /// The whole `ERROR` payload, as JSON text.
+        detail: String,
+    },
+    /// A step failed otherwise: an HTTP status, an answer that is not a Meross message, ...
     #[error("{step}: {detail}")]
-    Step { step: &'static str, detail: String },
+    Step {
+        /// The step, in words.
+        step: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The plug does not see the Wi-Fi it is to join; nothing was sent that changes it.
     #[error("the plug does not see the network {ssid:?}; it sees: {seen}. Nothing was changed on the plug.")]
-    UnknownSsid { ssid: String, seen: String },
+    UnknownSsid {
+        /// The network asked for.
+        ssid: String,
+        /// The SSIDs it sees, quoted and comma-separated, or `nothing`.
+        seen: String,
+    },
+    /// The plug encrypts its local API (`Appliance.Encrypt.ECDHE`), which merossd does not speak.
     #[error("the plug encrypts its local API (Appliance.Encrypt.ECDHE): merossd cannot pair it over HTTP yet. Nothing was changed on the plug.")]
     Encrypted,
 }
@@ -117,10 +140,15 @@ impl Plug {
 /// Who the plug is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlugInfo {
+    /// Its hardware type, such as `mss310` (`System.All` hardware.type).
     pub kind: String,
+    /// Its uuid (`System.All` hardware.uuid), the one it logs in with.
     pub uuid: String,
+    /// Its MAC address, `aa:bb:cc:dd:ee:ff` lowercased (`System.All` hardware.macAddress).
     pub mac: String,
+    /// Its firmware version (`System.All` firmware.version).
     pub firmware: String,
+    /// Its hardware version (`System.All` hardware.version).
     pub hardware: String,
     /// It takes the Wi-Fi password encrypted (`Appliance.Config.WifiX`).
     pub wifix: bool,
@@ -131,8 +159,11 @@ pub struct PlugInfo {
 /// A network the plug sees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
+    /// Its name, decoded from the list's base64.
     pub ssid: String,
+    /// The plug's entry as listed (`bssid`, `channel`, `encryption`, `cipher` go back to it).
     pub raw: Value,
+    /// Its strength as the plug gives it (0 when not given); higher is stronger.
     pub signal: i64,
 }
 
@@ -205,7 +236,9 @@ pub fn networks(plug: &Plug) -> Result<Vec<Network>, PairError> {
 /// Where the plug must connect to.
 #[derive(Debug, Clone)]
 pub struct Server {
+    /// This host's address as the plug is to dial it (`--server`, else its LAN IPv4).
     pub host: String,
+    /// merossd's TLS port (`--server`, else the first `mqtt.tls_listen`).
     pub port: u16,
 }
 

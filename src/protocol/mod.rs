@@ -34,20 +34,28 @@ pub const CLOUD_FROM: &str = "/cloud/hook/subscribe";
 /// The message methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Method {
+    /// `GET`: asks for a namespace's state.
     #[serde(rename = "GET")]
     Get,
+    /// `GETACK`: the answer to a `GET`, with the state.
     #[serde(rename = "GETACK")]
     GetAck,
+    /// `SET`: changes something, e.g. a switch.
     #[serde(rename = "SET")]
     Set,
+    /// `SETACK`: the answer to a `SET`.
     #[serde(rename = "SETACK")]
     SetAck,
+    /// `PUSH`: news sent unasked, e.g. a switch turned at the device or its clock.
     #[serde(rename = "PUSH")]
     Push,
+    /// `DELETE`: removes something from the device.
     #[serde(rename = "DELETE")]
     Delete,
+    /// `DELETEACK`: the answer to a `DELETE`.
     #[serde(rename = "DELETEACK")]
     DeleteAck,
+    /// `ERROR`: the answer to a request that failed (see [`Message::error_code`]).
     #[serde(rename = "ERROR")]
     Error,
 }
@@ -71,6 +79,7 @@ impl Method {
         )
     }
 
+    /// The name as it is on the wire: `GET`, `GETACK`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -100,21 +109,36 @@ impl std::fmt::Display for Method {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Header {
+    /// `messageId`: 32 lowercase hex digits, fresh for a request; a reply carries its
+    /// request's.
     pub message_id: String,
+    /// What the message is about, e.g. `Appliance.Control.ToggleX`.
     pub namespace: String,
+    /// What is asked or answered.
     pub method: Method,
+    /// `payloadVersion`: 1 in every trace, and taken as 1 when absent.
     #[serde(default = "payload_version")]
     pub payload_version: u32,
+    /// The topic the sender wants answers on (e.g. `/app/<id>/subscribe`); empty when
+    /// absent.
     #[serde(default)]
     pub from: String,
+    /// When it was sent, in seconds since the Unix epoch; part of the `sign`. 0 when
+    /// absent.
     #[serde(default)]
     pub timestamp: u64,
+    /// `timestampMs`: the milliseconds within that second (0 to 999), if sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_ms: Option<u32>,
+    /// `md5(messageId + key + timestamp)` in hex (see [`Header::sign_ok`]); empty when
+    /// absent.
     #[serde(default)]
     pub sign: String,
+    /// The device's uuid, if sent; merossd puts it on the pushes it makes for a device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
+    /// `triggerSrc`: what caused the message, as the sender names it (e.g. `Android`),
+    /// if sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_src: Option<String>,
 }
@@ -156,7 +180,10 @@ impl Header {
 /// One Meross message: `{"header": {...}, "payload": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who sent it, what it is about, and its signature.
     pub header: Header,
+    /// The namespace's body, an object keyed by what it carries (e.g. `togglex`); JSON
+    /// `null` when absent.
     #[serde(default)]
     pub payload: Value,
 }
@@ -184,10 +211,12 @@ impl Message {
         }
     }
 
+    /// Reads a message from its JSON bytes, as it came over MQTT.
     pub fn parse(bytes: &[u8]) -> Result<Message, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
 
+    /// The message as JSON bytes, to publish.
     pub fn to_bytes(&self) -> Vec<u8> {
         // A Message holds only strings, numbers and JSON values: it always serialises.
         serde_json::to_vec(self).unwrap_or_default()

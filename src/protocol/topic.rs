@@ -12,7 +12,10 @@ pub enum Topic<'a> {
     DeviceSubscribe(&'a str),
     /// `/app/<user>[-<app>]/subscribe` (and anything else under `/app/<user>...`): an
     /// app's inbox; `user` is the part before the first `-`.
-    App { user: &'a str },
+    App {
+        /// The user id of the account the inbox belongs to ([`ENGINE_APP`] for the engine's).
+        user: &'a str,
+    },
     /// Any other topic.
     Other,
 }

@@ -15,9 +15,11 @@ pub(super) const KEEP_RECEIVED: usize = 500;
 /// What a test (or the `sim` command) can see of a device.
 #[derive(Debug, Clone, Default)]
 pub struct SimState {
+    /// It has a connection that got a CONNACK 0.
     pub connected: bool,
     /// The largest TLS record received (OpenSSL offers only).
     pub largest_record: Arc<std::sync::atomic::AtomicUsize>,
+    /// Its Bind was acknowledged (SETACK) on the current connection.
     pub bound: bool,
     /// Connections that got a CONNACK 0.
     pub connects: u32,
@@ -25,13 +27,17 @@ pub struct SimState {
     pub refused: Option<u8>,
     /// Binds sent on the current connection.
     pub binds_sent: u32,
+    /// The server answered its Clock PUSH on the current connection.
     pub clock_answered: bool,
     /// The time the server's last Clock answer carried.
     pub clock_from_server: Option<u64>,
+    /// Each channel's relay, on or off (from the profile's System.All at start).
     pub relays: BTreeMap<u32, bool>,
     /// Times a relay changed state on a command (what wears it).
     pub switches: u32,
+    /// Its IANA time zone: the profile's, then as a `System.Time` SET gives it (empty: none).
     pub timezone: String,
+    /// Its `timeRule` list (`[[utc_start, offset_s, is_dst], ...]`), from the same places.
     pub time_rules: Value,
     /// Messages received from the server, oldest first (bounded).
     pub received: Vec<Message>,

@@ -57,13 +57,21 @@ impl Default for Timings {
 /// Everything one simulated device needs to dial in.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// The merossd to dial, a name or an address (also its TLS server name).
     pub host: String,
+    /// merossd's TLS port.
     pub port: u16,
+    /// The account's user id, as in its password `<user_id>_md5(mac + key)`.
     pub user_id: String,
+    /// The account's key: it makes the password and signs and checks messages.
     pub key: String,
+    /// Its uuid (32 hex digits ending with the MAC's); empty until set, see [`identity`].
     pub uuid: String,
+    /// Its MAC, lowercase with colons; empty until set, as `uuid`.
     pub mac: String,
+    /// What device it is: its System.All, abilities and recorded answers.
     pub profile: Profile,
+    /// How fast it does things; real firmware's by default.
     pub timings: Timings,
     /// Send MQTT 3.1.1 instead of 3.1 (both must be accepted).
     pub mqtt311: bool,
@@ -136,7 +144,9 @@ pub fn fleet(base: &SimConfig, prefix: &str, first: u32, count: u32) -> Vec<SimD
 
 /// A running simulated device.
 pub struct SimDevice {
+    /// Its uuid, from its [`SimConfig`].
     pub uuid: String,
+    /// Its MAC, from its [`SimConfig`].
     pub mac: String,
     state: Arc<Mutex<SimState>>,
     commands: mpsc::UnboundedSender<Command>,
@@ -160,14 +170,17 @@ impl SimDevice {
         }
     }
 
+    /// A copy of what it is now: connected, bound, relays, what it received, ...
     pub fn state(&self) -> SimState {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Presses its button: flips `channel`'s relay and PUSHes ToggleX (once connected).
     pub fn press(&self, channel: u32) {
         let _ = self.commands.send(Command::Press(channel));
     }
 
+    /// Drops its connection; it reconnects after `timings.reconnect_delay`.
     pub fn drop_connection(&self) {
         let _ = self.commands.send(Command::Drop);
     }

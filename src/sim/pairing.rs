@@ -38,12 +38,19 @@ pub struct PairingOptions {
 /// What the plug was told while pairing.
 #[derive(Debug, Clone, Default)]
 pub struct Told {
+    /// The account's user id (`Config.Key` key.userId).
     pub user_id: Option<String>,
+    /// The account's key (`Config.Key` key.key).
     pub key: Option<String>,
+    /// The server it dials after pairing (`Config.Key` gateway host and port).
     pub server: Option<(String, u16)>,
+    /// The fallback server (gateway secondHost and secondPort).
     pub second_server: Option<(String, u16)>,
+    /// The Wi-Fi to join, decoded from base64 (`Config.Wifi` or `Config.WifiX`).
     pub ssid: Option<String>,
+    /// The Wi-Fi password, decoded or decrypted; `None` also if that failed (it then stays away).
     pub password: Option<String>,
+    /// The time zone `System.Time` gave it; `None` if it was not sent.
     pub zone: Option<String>,
 }
 

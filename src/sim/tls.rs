@@ -141,10 +141,12 @@ pub struct RecordWatch<S> {
     header: ([u8; 5], usize),
     /// Body bytes of the current record still to come.
     body_left: usize,
+    /// The longest record body seen in bytes (shared with [`super::SimState::largest_record`]).
     pub largest: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<S> RecordWatch<S> {
+    /// Watches what is read from `inner` (the TCP stream under the TLS client).
     pub fn new(inner: S, largest: Arc<std::sync::atomic::AtomicUsize>) -> Self {
         RecordWatch {
             inner,

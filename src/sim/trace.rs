@@ -10,7 +10,9 @@ use std::path::Path;
 /// and the recorded answers to other GETs.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// The `all` of its System.All GETACK: hardware, firmware, time, digest.
     pub all: Value,
+    /// The `ability` of its System.Ability GETACK: namespace -> parameters.
     pub ability: Value,
     /// namespace -> recorded GETACK payload
     pub recorded: HashMap<String, Value>,
@@ -18,10 +20,13 @@ pub struct Profile {
     pub uuid: Option<String>,
 }
 
+/// Why a trace file made no profile; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
+    /// The file could not be read.
     #[error("cannot read {0}: {1}")]
     Read(String, std::io::Error),
+    /// Not a trace: bad JSON or rows, or no System.All or System.Ability row.
     #[error("{0}: {1}")]
     Format(String, String),
 }
@@ -117,10 +122,12 @@ impl Profile {
         })
     }
 
+    /// Its hardware type (`mss310`), from System.All.
     pub fn hardware_type(&self) -> Option<&str> {
         self.all.pointer("/system/hardware/type")?.as_str()
     }
 
+    /// Its firmware version (`2.1.17`), from System.All.
     pub fn firmware_version(&self) -> Option<&str> {
         self.all.pointer("/system/firmware/version")?.as_str()
     }

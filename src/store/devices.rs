@@ -69,8 +69,12 @@ pub(super) fn keep_answer(
 /// A device's answers as it sent them: Ability, System.All, the last Report.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Answers {
+    /// The `ability` object (namespace -> parameters), from the `ability` column; `None`
+    /// if never received or not valid JSON.
     pub ability: Option<serde_json::Value>,
+    /// System.All's `all` object, from the `system_all` column; `None` likewise.
     pub all: Option<serde_json::Value>,
+    /// The last Report PUSH's `report`, from the `last_report` column; `None` likewise.
     pub report: Option<serde_json::Value>,
 }
 

@@ -103,10 +103,15 @@ pub fn prune(
 /// One raw sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RawPoint {
+    /// When it was read, epoch seconds.
     pub at: u64,
+    /// The channel it measures.
     pub channel: u32,
+    /// Power in watts, as stored: to the mW.
     pub power_w: f64,
+    /// Voltage in volts, as stored: to the 0.1 V.
     pub voltage_v: f64,
+    /// Current in amperes, as stored: to the mA.
     pub current_a: f64,
 }
 
@@ -115,17 +120,26 @@ pub struct RawPoint {
 pub struct HourPoint {
     /// Start of the hour, epoch seconds.
     pub hour: u64,
+    /// The channel it measures.
     pub channel: u32,
+    /// How many readings were folded into the hour.
     pub samples: u64,
+    /// Mean power of those readings in watts (0 when there are none).
     pub avg_w: f64,
+    /// Lowest power read in the hour, watts.
     pub min_w: f64,
+    /// Highest power read in the hour, watts.
     pub max_w: f64,
+    /// Energy in Wh, integrated from the previous reading up to each reading of this hour
+    /// (none over a gap longer than `StoreOptions::max_sample_gap`).
     pub energy_wh: f64,
 }
 
 /// Most points one history query returns.
 pub const MAX_POINTS: usize = 20_000;
 
+/// The raw samples of `uuid` with `from <= at <= to` (epoch seconds), oldest first and
+/// by channel; at most [`MAX_POINTS`], the oldest ones.
 pub fn raw_history(
     conn: &Connection,
     uuid: &str,
@@ -149,6 +163,8 @@ pub fn raw_history(
     .collect()
 }
 
+/// The hours of `uuid` from the one holding `from` to the last starting at or before `to`
+/// (epoch seconds), oldest first and by channel; at most [`MAX_POINTS`].
 pub fn hourly_history(
     conn: &Connection,
     uuid: &str,

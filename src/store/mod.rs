@@ -29,15 +29,21 @@ use tracing::warn;
 /// How long things are kept, and the queue's size.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// Changes the writer's queue holds (`store.queue_capacity`, default 10 000; at least 16).
     pub queue_capacity: usize,
+    /// How long events are kept (`store.event_retention_days`, default 30 days).
     pub events: Duration,
+    /// How long raw samples are kept (`energy.raw_retention_days`, default 7 days).
     pub raw_samples: Duration,
+    /// How long hourly aggregates are kept (`energy.hourly_retention_days`, default 365 days).
     pub hourly: Duration,
     /// Two samples further apart than this add no energy between them.
     pub max_sample_gap: Duration,
 }
 
 impl StoreOptions {
+    /// From the `[store]` and `[energy]` tables; the sample gap is three poll intervals,
+    /// at least five minutes.
     pub fn from_config(config: &Config) -> StoreOptions {
         let days = |d: u64| Duration::from_secs(d.saturating_mul(86_400));
         StoreOptions {
@@ -64,6 +70,8 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// Queues a change for the writer. A full queue drops it (counted in
+    /// `store_queue_full`, logged sparingly); a stopped writer drops it silently.
     pub fn emit(&self, change: Change) {
         match self.tx.try_send(Op::Change(change)) {
             Ok(()) => {}
@@ -77,10 +85,14 @@ impl Sink {
     }
 }
 
+/// Why the store could not open, read or write.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite failed (opening, migrating, reading); also a writer thread that could not
+    /// be started.
     #[error("{0}")]
     Sql(#[from] rusqlite::Error),
+    /// The writer thread has stopped, or a read's blocking task did not finish.
     #[error("the store's writer has stopped")]
     Closed,
     /// What was queued is kept, but could not be written yet.
@@ -116,6 +128,7 @@ impl Store {
         Store::open_path(&data.file(DB_FILE), options, counters)
     }
 
+    /// Like [`Store::open`], for a database file anywhere (tests use a scratch file).
     pub fn open_path(
         path: &Path,
         options: StoreOptions,
@@ -162,6 +175,7 @@ impl Store {
         let _ = self.sink.tx.send(Op::MaxPages(pages)).await;
     }
 
+    /// Where the engine puts its changes; a clone of the store's own.
     pub fn sink(&self) -> Sink {
         self.sink.clone()
     }
@@ -225,6 +239,8 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// A device's raw samples between `from` and `to` (epoch seconds, both included),
+    /// see [`energy::raw_history`].
     pub async fn raw_history(
         &self,
         uuid: String,
@@ -235,6 +251,8 @@ impl Store {
             .await
     }
 
+    /// A device's hourly aggregates between `from` and `to` (epoch seconds), see
+    /// [`energy::hourly_history`].
     pub async fn hourly_history(
         &self,
         uuid: String,
@@ -245,6 +263,8 @@ impl Store {
             .await
     }
 
+    /// The Wh a device counted per day (its ConsumptionX dates), from `since` (YYYY-MM-DD)
+    /// on, oldest first.
     pub async fn consumption(
         &self,
         uuid: String,
@@ -254,6 +274,8 @@ impl Store {
             .await
     }
 
+    /// Each device's uuid with the Wh it counted over every day kept (the `consumption`
+    /// table).
     pub async fn energy_totals(&self) -> Result<HashMap<String, f64>, StoreError> {
         self.read(energy::energy_totals).await
     }
