@@ -1,7 +1,7 @@
 //! `/api/v1/devices...`: list, read, rename, forget, switch, and the raw request.
 
 use super::error::ApiError;
-use super::view::{check_uuid, known, readings};
+use super::view::{body, check_uuid, known, readings};
 use super::AppState;
 use crate::model::Device;
 use crate::protocol::Method;
@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -33,25 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/:uuid/events", get(events))
 }
 
-/// Parses a JSON body ourselves, so that every mistake gets our error shape.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_body("malformed_json", format!("The body is not JSON: {e}.")))?;
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_body(
-            "invalid_body",
-            format!("The body does not fit this route: {e}."),
-        )
-    })
-}
-
 /// The list entry of a device.
 fn summary(d: &Device) -> Value {
     let channels: Vec<Value> = d
         .channels
         .iter()
         .map(|(channel, state)| {
-            let mut c = json!({"channel": channel, "on": state.on});
+            let name = d.channel_names.get(channel);
+            let mut c = json!({"channel": channel, "on": state.on, "name": name});
             if d.is_metering() {
                 c["power_w"] = json!(d.electricity.get(channel).map(|r| r.power_w));
             }
@@ -67,6 +55,7 @@ fn summary(d: &Device) -> Value {
         "last_seen": d.last_seen,
         "ip": d.inner_ip(),
         "channels": channels,
+        "families": super::families::view(d),
     })
 }
 
@@ -124,6 +113,9 @@ struct PatchBody {
     /// Absent: unchanged; null or "": the configured zone.
     #[serde(default, deserialize_with = "present")]
     timezone: Option<Option<String>>,
+    /// Channel names to set, by channel number; null or "": no name.
+    #[serde(default)]
+    channel_names: Option<std::collections::BTreeMap<String, Option<String>>>,
 }
 
 /// Tells a key that is absent (`None`) from one that is null (`Some(None)`).
@@ -137,7 +129,14 @@ async fn patch(
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     known(&state, &uuid)?;
-    let PatchBody { name, timezone } = body(&bytes)?;
+    let PatchBody {
+        name,
+        timezone,
+        channel_names,
+    } = body(&bytes)?;
+    let channel_names = channel_names
+        .map(|names| check_channel_names(&known(&state, &uuid)?, names))
+        .transpose()?;
     writable(&state)?;
     let clean = |v: Option<String>| v.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let name = name.map(clean);
@@ -167,6 +166,9 @@ async fn patch(
             .rename(&uuid, name)
             .ok_or_else(|| ApiError::unknown_device(&uuid))?;
     }
+    for (channel, name) in channel_names.into_iter().flatten() {
+        state.engine.rename_channel(&uuid, channel, name);
+    }
     if let Some(zone) = timezone {
         // Sent to the device at once if it is online; it gets it at its next bind if not.
         state
@@ -180,6 +182,33 @@ async fn patch(
     let mut out = summary(&device);
     out["timezone"] = json!(state.engine.zone_of(&uuid));
     Ok(Json(out))
+}
+
+/// Channel names as the engine takes them: channels the device has, names of at most 100
+/// characters (empty: none).
+fn check_channel_names(
+    device: &Device,
+    names: std::collections::BTreeMap<String, Option<String>>,
+) -> Result<Vec<(u32, Option<String>)>, ApiError> {
+    let mut out = Vec::new();
+    for (key, name) in names {
+        let channel: u32 = key.parse().map_err(|_| {
+            ApiError::invalid_field("channel_names", &format!("`{key}` is not a channel number"))
+        })?;
+        if !device.channels.contains_key(&channel) {
+            let has: Vec<String> = device.channels.keys().map(u32::to_string).collect();
+            return Err(ApiError::bad_body(
+                "unsupported",
+                format!("This device has no channel {channel}; it has: {}.", has.join(", ")),
+            ));
+        }
+        let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+            return Err(ApiError::invalid_field("channel_names", "a name is at most 100 characters"));
+        }
+        out.push((channel, name));
+    }
+    Ok(out)
 }
 
 /// Refuses a change before it is made while the store cannot write: what the API

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence for people, saying what went wrong.
     pub message: String,
+    /// The field of the request body at fault, when one is.
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
@@ -24,6 +26,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 400: a field of the body is out of range or malformed; the body names it.
+    pub fn invalid_field(field: &'static str, detail: &str) -> ApiError {
+        ApiError {
+            field: Some(field),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}`: {detail}."))
         }
     }
 
@@ -63,7 +74,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(field) = self.field {
+            body["error"]["field"] = json!(field);
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -92,6 +106,7 @@ impl From<crate::engine::RequestError> for ApiError {
                 },
             ),
             Unsupported(why) => ApiError::bad_body("unsupported", why),
+            Invalid { field, detail } => ApiError::invalid_field(field, &detail),
             Superseded => ApiError::new(
                 StatusCode::CONFLICT,
                 "superseded",

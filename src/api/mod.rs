@@ -2,6 +2,7 @@
 //! token, bodies bounded, errors as `{"error":{"code","message"}}`.
 
 mod devices;
+mod families;
 mod energy;
 pub mod error;
 mod metrics;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .merge(devices::routes())
+        .merge(families::routes())
         .merge(energy::routes())
         .fallback(not_found);
     Router::new()

@@ -1,10 +1,12 @@
-//! What the device routes share: a uuid checked, a device looked up, its readings as
-//! JSON. Its own file, so that the routes of `devices` and `energy` import neither other.
+//! What the device routes share: a uuid checked, a device looked up, a body read, its
+//! readings as JSON. Its own file, so that the routes of `devices` and `energy` import neither other.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::model::Device;
+use axum::body::Bytes;
 use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 /// A uuid is letters and digits; anything else (a `/`, `..`, `%`) is refused outright.
@@ -39,3 +41,16 @@ pub(super) fn readings(device: &Device) -> Vec<Value> {
         })
         .collect()
 }
+
+/// Parses a JSON body ourselves, so that every mistake gets our error shape.
+pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_body("malformed_json", format!("The body is not JSON: {e}.")))?;
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::bad_body(
+            "invalid_body",
+            format!("The body does not fit this route: {e}."),
+        )
+    })
+}
+

@@ -4,6 +4,7 @@
 
 mod apps;
 mod control;
+mod family;
 mod gate_events;
 mod namespaces;
 mod poller;
@@ -64,6 +65,14 @@ pub enum RequestError {
     /// The device cannot do what was asked (a channel it does not have, say).
     #[error("{0}")]
     Unsupported(String),
+    /// A value of the command is out of range or malformed.
+    #[error("`{field}`: {detail}")]
+    Invalid {
+        /// The command's field, as the API names it.
+        field: &'static str,
+        /// What is wrong and what would be right.
+        detail: String,
+    },
 }
 
 impl From<LinkClosed> for RequestError {
@@ -225,6 +234,18 @@ impl Engine {
     pub fn rename(&self, uuid: &str, name: Option<String>) -> Option<Device> {
         let device = self.update(uuid, |d| d.name = name)?;
         Some(device)
+    }
+
+    /// Names one of a device's channels (`None`: no name); `None` if the device is unknown.
+    pub fn rename_channel(&self, uuid: &str, channel: u32, name: Option<String>) -> Option<Device> {
+        self.update(uuid, |d| match name {
+            Some(name) => {
+                d.channel_names.insert(channel, name);
+            }
+            None => {
+                d.channel_names.remove(&channel);
+            }
+        })
     }
 
     /// Forgets a device (it comes back if it connects again). False if unknown.

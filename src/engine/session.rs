@@ -228,12 +228,17 @@ impl Engine {
         let engine = self.clone();
         let uuid = uuid.to_owned();
         self.spawn(async move {
+            let mut ability = Value::Null;
             for namespace in [NS_ABILITY, NS_ALL] {
                 match engine
                     .request(&uuid, Method::Get, namespace, json!({}), REQUEST_TIMEOUT)
                     .await
                 {
-                    Ok(_) => {} // learn() already took what it says
+                    // learn() already took what it says.
+                    Ok(reply) if namespace == NS_ABILITY => {
+                        ability = reply.payload.get("ability").cloned().unwrap_or_default();
+                    }
+                    Ok(_) => {}
                     Err(error) => warn!(%uuid, namespace, %error, "device did not answer"),
                 }
             }
@@ -242,6 +247,9 @@ impl Engine {
             if let Err(error) = engine.set_time(&uuid).await {
                 warn!(%uuid, %error, "device did not take its time zone");
             }
+            // Each family's state beyond the digest: lights, thermostats, doors, shutters,
+            // a hub's sub-devices, sprays, do-not-disturb, signal.
+            engine.ask_families(&uuid, &ability).await;
         });
     }
 
@@ -258,6 +266,7 @@ impl Engine {
                 let bits = Abilities::new(ability);
                 self.update(uuid, |d| d.ability = Some(bits));
                 self.keep_answer(uuid, AnswerKind::Ability, ability);
+                self.learn_ability(uuid, ability);
                 None
             }
             NS_ALL => match AllPayload::deserialize(payload) {
@@ -269,6 +278,9 @@ impl Engine {
                     });
                     if let Some(raw) = payload.get("all") {
                         self.keep_answer(uuid, AnswerKind::All, raw);
+                        if let Some(digest) = raw.get("digest") {
+                            self.learn_digest(uuid, digest);
+                        }
                     }
                     Some(toggles)
                 }
@@ -308,7 +320,12 @@ impl Engine {
                 }
                 None
             }
-            _ => None,
+            namespace => {
+                if !self.learn_family(uuid, namespace, payload) {
+                    debug!(%uuid, namespace, "a namespace no family reads");
+                }
+                None
+            }
         };
         if let Some(toggles) = toggles.filter(|t| !t.is_empty()) {
             self.record_toggles(uuid, &toggles, now);

@@ -89,6 +89,14 @@ pub struct Device {
     /// Latest electricity reading per channel (metering plugs).
     #[serde(default)]
     pub electricity: BTreeMap<u32, Reading>,
+    /// What its families beyond plugs report (lights, thermostats, doors, shutters, a
+    /// hub's sub-devices, sprays, do-not-disturb, signal); none for a plain plug, so that
+    /// it holds nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<Box<super::Families>>,
+    /// Names the user gave channels (a strip's outlets, a USB port), by channel.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channel_names: BTreeMap<u32, String>,
     /// When we last sent it `System.Time` (limits re-sends on clock drift).
     #[serde(skip)]
     pub time_set_at: Option<u64>,

@@ -11,15 +11,19 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
     let hw = d.hardware.clone().unwrap_or_default();
     let fw = d.firmware.clone().unwrap_or_default();
     let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let families = d.families.as_ref().and_then(|f| serde_json::to_string(f).ok());
+    let channel_names = (!d.channel_names.is_empty())
+        .then(|| serde_json::to_string(&d.channel_names).ok())
+        .flatten();
     tx.prepare_cached(
         "INSERT INTO devices (uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip,
             fw_version, fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at,
-            timezone)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            timezone, families, channel_names)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (uuid) DO UPDATE SET name = ?2, mac = ?3, user_id = ?4, hw_type = ?5,
             hw_sub_type = ?6, hw_version = ?7, hw_chip = ?8, fw_version = ?9,
             fw_compile_time = ?10, inner_ip = ?11, first_seen = ?12, last_seen = ?13,
-            online = ?14, bound_at = ?15, timezone = ?16",
+            online = ?14, bound_at = ?15, timezone = ?16, families = ?17, channel_names = ?18",
     )?
     .execute(params![
         d.uuid,
@@ -38,6 +42,8 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
         d.online,
         d.bound_at,
         d.timezone,
+        families,
+        channel_names,
     ])?;
     tx.execute("DELETE FROM channels WHERE uuid = ?1", [&d.uuid])?;
     let mut insert = tx.prepare_cached(
@@ -99,13 +105,16 @@ pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError>
     let mut stmt = conn.prepare(
         "SELECT uuid, name, mac, user_id, hw_type, hw_sub_type, hw_version, hw_chip, fw_version,
                 fw_compile_time, inner_ip, first_seen, last_seen, online, bound_at, ability,
-                timezone
+                timezone, families, channel_names
          FROM devices ORDER BY uuid",
     )?;
     let abilities = |t: Option<String>| {
         let value: serde_json::Value = serde_json::from_str(&t?).ok()?;
         Some(Abilities::new(&value))
     };
+    fn json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
+        serde_json::from_str(&text?).ok()
+    }
     let mut devices: Vec<Device> = stmt
         .query_map([], |r| {
             let text = |i: usize| -> rusqlite::Result<String> {
@@ -137,6 +146,10 @@ pub(super) fn load_devices(conn: &Connection) -> Result<Vec<Device>, StoreError>
                 bound_at: r.get(14)?,
                 ability: abilities(r.get(15)?),
                 timezone: r.get(16)?,
+                // What cannot be read back (a newer or damaged record) is asked again
+                // of the device at its next bind.
+                families: json(r.get(17)?),
+                channel_names: json(r.get(18)?).unwrap_or_default(),
                 ..Default::default()
             })
         })?

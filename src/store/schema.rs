@@ -71,6 +71,10 @@ const MIGRATIONS: &[&str] = &[
         wh   REAL NOT NULL,
         PRIMARY KEY (uuid, date)
     );",
+    // 3: the typed state of device families beyond plugs, and the names a user gave a
+    // device's channels; both JSON.
+    "ALTER TABLE devices ADD COLUMN families TEXT;
+    ALTER TABLE devices ADD COLUMN channel_names TEXT;",
 ];
 
 /// Brings the schema up to date in one transaction per step.
