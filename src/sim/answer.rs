@@ -1,125 +1,12 @@
-//! What a simulated device says: its messages (Bind, PUSHes) and its answers to requests,
-//! from its state and the trace it was built from.
+//! How a simulated device answers requests, from its state and the trace it was built
+//! from (its families' state is `families`').
 
-use super::device::{lock, SimState, KEEP_RECEIVED};
+use super::device::{lock, SimState};
+use super::says::{system, togglex_push, Answer, Ask};
 use super::SimConfig;
-use crate::protocol::{self, device_publish_topic, device_subscribe_topic, Message, Method};
+use crate::protocol::{self, device_publish_topic, Message, Method};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-pub(super) fn remember(state: &Mutex<SimState>, message: &Message) {
-    let mut s = lock(state);
-    if s.received.len() >= KEEP_RECEIVED {
-        s.received.remove(0);
-    }
-    s.received.push(message.clone());
-}
-
-/// A message from the device, signed with its key, `from` its publish topic.
-pub(super) fn device_message(
-    config: &SimConfig,
-    method: Method,
-    namespace: &str,
-    payload: Value,
-    from: &str,
-) -> Message {
-    let mut m = Message::new(method, namespace, payload, from, &config.key);
-    m.header.uuid = Some(config.uuid.clone());
-    m
-}
-
-/// The `system` block with this device's identity in place of the trace's masked values.
-pub(super) fn system(config: &SimConfig, state: &Mutex<SimState>) -> Value {
-    let mut system = config
-        .profile
-        .all
-        .get("system")
-        .cloned()
-        .unwrap_or(json!({}));
-    let s = lock(state);
-    if let Some(hw) = system.get_mut("hardware").and_then(Value::as_object_mut) {
-        hw.insert("uuid".into(), json!(config.uuid));
-        hw.insert("macAddress".into(), json!(config.mac));
-    }
-    if let Some(fw) = system.get_mut("firmware").and_then(Value::as_object_mut) {
-        fw.insert("wifiMac".into(), json!(config.mac));
-        fw.insert("innerIp".into(), json!("127.0.0.1"));
-        fw.insert("server".into(), json!(config.host));
-        fw.insert("port".into(), json!(config.port));
-        fw.insert(
-            "userId".into(),
-            json!(config.user_id.parse::<u64>().unwrap_or(0)),
-        );
-    }
-    system["time"] = json!({
-        "timestamp": protocol::now_secs(),
-        "timezone": s.timezone,
-        "timeRule": s.time_rules,
-    });
-    system
-}
-
-pub(super) fn bind_message(config: &SimConfig, state: &Mutex<SimState>) -> Message {
-    let system = system(config, state);
-    let payload = json!({"bind": {
-        "bindTime": protocol::now_secs(),
-        "time": system.get("time").cloned().unwrap_or(json!({})),
-        "hardware": system.get("hardware").cloned().unwrap_or(json!({})),
-        "firmware": system.get("firmware").cloned().unwrap_or(json!({})),
-    }});
-    // The device asks for the answer on its own subscribe topic (seeds/003).
-    device_message(
-        config,
-        Method::Set,
-        "Appliance.Control.Bind",
-        payload,
-        &device_subscribe_topic(&config.uuid),
-    )
-}
-
-pub(super) fn togglex_push(config: &SimConfig, channel: u32, on: bool, pub_topic: &str) -> Message {
-    let payload = json!({"togglex": [{"channel": channel, "onoff": u8::from(on), "lmTime": protocol::now_secs()}]});
-    device_message(
-        config,
-        Method::Push,
-        "Appliance.Control.ToggleX",
-        payload,
-        pub_topic,
-    )
-}
-
-/// A request being answered, and what answers need.
-struct Ask<'a> {
-    config: &'a SimConfig,
-    state: &'a Mutex<SimState>,
-    request: &'a Message,
-    pub_topic: String,
-}
-
-/// A reply, and a PUSH to send after it.
-type Answer = (Message, Option<Message>);
-
-impl Ask<'_> {
-    fn reply(&self, method: Method, payload: Value) -> Message {
-        let mut m = self
-            .request
-            .reply(method, payload, &self.pub_topic, &self.config.key);
-        m.header.uuid = Some(self.config.uuid.clone());
-        m
-    }
-
-    fn ack(&self, payload: Value) -> Answer {
-        (self.reply(self.request.header.method.ack(), payload), None)
-    }
-
-    fn error(&self, code: u32, detail: &str) -> Answer {
-        let payload = json!({"error": {"code": code, "detail": detail}});
-        (self.reply(Method::Error, payload), None)
-    }
-
-    fn payload(&self) -> &Value {
-        &self.request.payload
-    }
-}
 
 /// Answers a GET or SET from the device's state: the reply, and a PUSH to send after it.
 pub(super) fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Message) -> Answer {
@@ -133,6 +20,13 @@ pub(super) fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Mess
         lock(state).sign_errors += 1;
         return ask.error(5001, "sign error");
     }
+    answer_signed(ask)
+}
+
+/// Answers a request whose sign verified (or one inside a `Multiple` that did: meross_lan
+/// sends the inner ones with bare headers, and devices take them).
+fn answer_signed(ask: Ask<'_>) -> Answer {
+    let (config, state, request) = (ask.config, ask.state, ask.request);
     let ns = request.header.namespace.as_str();
     if config.profile.ability.get(ns).is_none() && !config.profile.recorded.contains_key(ns) {
         return ask.error(5000, "unknown namespace");
@@ -187,17 +81,11 @@ pub(super) fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Mess
             ask.ack(json!({ "time": time }))
         }
         "Appliance.Control.Multiple" => multiple(&ask),
-        "Appliance.System.DNDMode" if !is_get => ask.ack(json!({})),
-        "Appliance.System.DNDMode" => ask.ack(json!({"DNDMode": {"mode": 0}})),
-        _ if is_get => ask.ack(
-            config
-                .profile
-                .recorded
-                .get(ns)
-                .cloned()
-                .unwrap_or(json!({})),
-        ),
-        _ => set_recorded(&ask, ns),
+        _ if is_get => super::families::get(&ask, ns).unwrap_or_else(|| {
+            let recorded = config.profile.recorded.get(ns).cloned();
+            ask.ack(recorded.unwrap_or(json!({})))
+        }),
+        _ => super::families::set(&ask, ns).unwrap_or_else(|| set_recorded(&ask, ns)),
     }
 }
 
@@ -205,8 +93,9 @@ pub(super) fn answer(config: &SimConfig, state: &Mutex<SimState>, request: &Mess
 fn all(config: &SimConfig, state: &Mutex<SimState>) -> Value {
     let mut all = json!({"system": system(config, state)});
     let s = lock(state);
-    if let Some(digest) = config.profile.all.get("digest") {
-        let mut digest = digest.clone();
+    if s.digest.is_object() {
+        // The family state as SETs left it, and the relays'.
+        let mut digest = s.digest.clone();
         digest["togglex"] = json!(togglex_list(&s));
         all["digest"] = digest;
     } else if let Some(control) = config.profile.all.get("control") {
@@ -300,7 +189,13 @@ fn multiple(ask: &Ask<'_>) -> Answer {
                 .take(max)
                 .filter_map(|m| serde_json::from_value::<Message>(m.clone()).ok())
                 .map(|m| {
-                    let (answer, _) = answer(ask.config, ask.state, &m);
+                    let inner = Ask {
+                        config: ask.config,
+                        state: ask.state,
+                        request: &m,
+                        pub_topic: ask.pub_topic.clone(),
+                    };
+                    let (answer, _) = answer_signed(inner);
                     json!({"header": answer.header, "payload": answer.payload})
                 })
                 .collect()

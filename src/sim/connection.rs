@@ -1,8 +1,9 @@
 //! A simulated device's connection: dial (TLS), CONNECT, SUBSCRIBE, then the firmware's
 //! session loop (Bind until answered, Clock, keepalive, PUSHes) until it ends; reconnect.
 
-use super::answer::{answer, bind_message, device_message, remember, togglex_push};
+use super::answer::answer;
 use super::device::{lock, Command, SimState};
+use super::says::{bind_message, device_message, remember, togglex_push};
 use super::{tls, SimConfig};
 use crate::mqtt::connect::Connect;
 use crate::protocol::{
@@ -264,6 +265,20 @@ async fn due(
         link.publish(&pub_topic, &clock).await?;
         when.next_clock = Some(Instant::now() + t.clock_interval);
     }
+    // Doors and shutters that got where they were sent say so.
+    let arrived: Vec<_> = {
+        let mut s = lock(state);
+        let (due, later) = std::mem::take(&mut s.later)
+            .into_iter()
+            .partition(|l| l.at <= now);
+        s.later = later;
+        due
+    };
+    for later in arrived {
+        if let Some(push) = super::families::arrive(config, state, later) {
+            link.publish(&pub_topic, &push).await?;
+        }
+    }
     if now >= when.next_ping {
         let mut out = BytesMut::new();
         PingReq.write(&mut out).map_err(std::io::Error::other)?;
@@ -358,7 +373,12 @@ async fn session(
         if let Some(why) = due(config, state, &mut link, &mut when).await? {
             return Ok(why);
         }
-        let wake = when.wake(lock(state).bound);
+        let wake = {
+            let s = lock(state);
+            let later = s.later.iter().map(|l| l.at).min();
+            let wake = when.wake(s.bound);
+            later.map_or(wake, |at| wake.min(at))
+        };
         tokio::select! {
             packet = link.read() => {
                 if let Packet::Publish(publish) = packet? {
@@ -376,6 +396,7 @@ async fn session(
                     let push = togglex_push(config, channel, on, &pub_topic);
                     link.publish(&pub_topic, &push).await?;
                 }
+                Some(Command::Say(message)) => link.publish(&pub_topic, &message).await?,
                 Some(Command::Drop) => return Ok("dropped on request"),
                 Some(Command::Freeze) => {
                     // Holds the connection without a byte either way until stopped.

@@ -47,6 +47,14 @@ pub struct SimState {
     pub bound_at: Option<Instant>,
     /// It answers nothing (see [`SimDevice::mute`]).
     pub muted: bool,
+    /// The family state it reports in its digest (lights, thermostats, doors...): the
+    /// trace's, changed by SETs. Its `togglex` is `relays`'.
+    pub digest: Value,
+    /// The family state it reports only through GETs (a shutter's position...), by
+    /// namespace: the trace's recorded answers, changed by SETs.
+    pub kept: std::collections::HashMap<String, Value>,
+    /// Changes under way (a door closing, a shutter moving), made and PUSHed when due.
+    pub later: Vec<Later>,
 }
 
 #[derive(Debug)]
@@ -58,6 +66,19 @@ pub(super) enum Command {
     /// Stop reading and sending anything, keepalive included, with the connection left
     /// open: a device whose process was stopped, or that lost power behind a NAT.
     Freeze,
+    /// Publish this message on its publish topic, as it is (tests make a device say
+    /// what firmware would not).
+    Say(Box<Message>),
+}
+
+/// A change that takes time (a door, a shutter): at `at`, `item` becomes the state of
+/// `namespace`, and a PUSH says so.
+#[derive(Debug, Clone)]
+pub struct Later {
+    /// When it is there.
+    pub at: Instant,
+    pub(super) namespace: &'static str,
+    pub(super) item: Value,
 }
 
 /// A device's state when it starts, from its profile's System.All.
@@ -75,6 +96,8 @@ pub(super) fn initial_state(config: &SimConfig) -> SimState {
     }
     SimState {
         relays,
+        digest: all.get("digest").cloned().unwrap_or(Value::Null),
+        kept: kept(config),
         timezone: all
             .pointer("/system/time/timezone")
             .and_then(Value::as_str)
@@ -86,6 +109,22 @@ pub(super) fn initial_state(config: &SimConfig) -> SimState {
             .unwrap_or(json!([])),
         ..Default::default()
     }
+}
+
+/// The recorded answers a SET may change; do-not-disturb starts off where the trace has
+/// no answer of it.
+fn kept(config: &SimConfig) -> std::collections::HashMap<String, Value> {
+    let mut kept = config.profile.recorded.clone();
+    if config
+        .profile
+        .ability
+        .get("Appliance.System.DNDMode")
+        .is_some()
+    {
+        kept.entry("Appliance.System.DNDMode".to_owned())
+            .or_insert_with(|| json!({"DNDMode": {"mode": 0}}));
+    }
+    kept
 }
 
 pub(super) fn lock(state: &Mutex<SimState>) -> std::sync::MutexGuard<'_, SimState> {

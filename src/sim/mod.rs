@@ -8,10 +8,14 @@
 mod answer;
 mod connection;
 mod device;
+mod families;
+pub mod hub;
 pub mod pairing;
+mod says;
 pub mod tls;
 pub mod trace;
 
+use crate::protocol::Message;
 pub use device::SimState;
 use device::{initial_state, Command};
 use std::sync::{Arc, Mutex};
@@ -38,6 +42,8 @@ pub struct Timings {
     pub keepalive: Duration,
     /// Deadline for TCP + TLS + CONNACK.
     pub connect_timeout: Duration,
+    /// How long a garage door or a shutter takes to get where it was sent.
+    pub motion: Duration,
 }
 
 impl Default for Timings {
@@ -50,6 +56,7 @@ impl Default for Timings {
             reconnect_delay: Duration::from_secs(10),
             keepalive: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            motion: Duration::from_secs(3),
         }
     }
 }
@@ -178,6 +185,11 @@ impl SimDevice {
     /// Presses its button: flips `channel`'s relay and PUSHes ToggleX (once connected).
     pub fn press(&self, channel: u32) {
         let _ = self.commands.send(Command::Press(channel));
+    }
+
+    /// Publishes `message` on its publish topic as it is (once connected).
+    pub fn say(&self, message: Message) {
+        let _ = self.commands.send(Command::Say(Box::new(message)));
     }
 
     /// Drops its connection; it reconnects after `timings.reconnect_delay`.

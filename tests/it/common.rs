@@ -64,6 +64,7 @@ pub fn fast() -> Timings {
         reconnect_delay: Duration::from_millis(300),
         keepalive: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(5),
+        motion: Duration::from_millis(300),
     }
 }
 
