@@ -6,9 +6,12 @@ use crate::daemon::{self, StartError};
 use crate::datadir::DataDir;
 use clap::{Parser, Subcommand};
 
+mod call;
+mod family;
 mod pair;
 mod remote;
 mod sim;
+mod words;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -79,7 +82,8 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// List devices.
     Devices,
-    /// Show one device: name, type, firmware, online since, channels, power, last events.
+    /// Show one device: name, type, firmware, online since, channels, power, its lights,
+    /// thermostats, doors, shutters, sprays and sub-devices, last events.
     Device {
         /// Device uuid, as `merossd devices` lists it.
         uuid: String,
@@ -109,6 +113,19 @@ pub enum Command {
         uuid: String,
         /// New name, at most 100 characters; without one, back to the default name.
         name: Option<String>,
+    },
+    /// Give one of a device's channels a name, say what is plugged in (an empty NAME,
+    /// or none, clears it).
+    NameChannel {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// The channel, as `merossd device` lists it (a plug with one has channel 0).
+        channel: u32,
+        /// The name, at most 100 characters; empty or none: no name.
+        name: Option<String>,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// A device's latest events, newest first, in local time.
     Events {
@@ -159,6 +176,143 @@ pub enum Command {
         namespace: String,
         /// JSON payload (default {}).
         payload: Option<String>,
+    },
+    /// Show a light or dimmer, or change it: on or off, brightness, a colour or a white.
+    Light {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// Which light (a device with one has channel 0).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Switch it on.
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Switch it off.
+        #[arg(long)]
+        off: bool,
+        /// Brightness in percent, 1 to 100.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        brightness: Option<u8>,
+        /// Colour as six hex digits, rrggbb (e.g. ff8800); a light shows a colour or a
+        /// white, so not with --temperature.
+        #[arg(long, conflicts_with = "temperature")]
+        rgb: Option<String>,
+        /// White of colour temperature 1 (warmest) to 100 (coldest).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        temperature: Option<u8>,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a thermostat, or change it: on or off, its mode, the temperature to hold.
+    Thermostat {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// Which thermostat (a device with one has channel 0).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Switch it on.
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Switch it off.
+        #[arg(long)]
+        off: bool,
+        /// A mode it has: heat, cool, eco, auto or manual (MTS200); heat_cool, schedule
+        /// or timer (MTS960).
+        #[arg(long)]
+        mode: Option<String>,
+        /// The temperature to hold, in °C, e.g. 21.5 (within its range; on an MTS200 the
+        /// set point of its heat, cool or eco mode, else it goes manual to hold it).
+        #[arg(long, value_parser = family::parse_celsius)]
+        target: Option<f64>,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open or close a garage door.
+    Garage {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// open or close
+        #[arg(value_enum, ignore_case = true)]
+        action: family::DoorAction,
+        /// Which door: 0 on an MSG100, 1 to 3 on an MSG200.
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a roller shutter: open, close, stop, or to a position with --position.
+    Cover {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// open, close or stop (or give --position instead)
+        #[arg(
+            value_enum,
+            ignore_case = true,
+            required_unless_present = "position",
+            conflicts_with = "position"
+        )]
+        action: Option<family::CoverAction>,
+        /// Where to move it, in percent: 0 (closed) to 100 (open).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        position: Option<u8>,
+        /// Which shutter (a device with one has channel 0).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the spray of a diffuser or humidifier.
+    Spray {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// eco, full or off (MOD100 diffuser); off, continuous or intermittent (MSXH0
+        /// humidifier).
+        mode: String,
+        /// Which spray (a device with one has channel 0).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a device's do-not-disturb mode: on keeps its LED off.
+    Dnd {
+        /// Device uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// on or off
+        #[arg(value_enum, ignore_case = true)]
+        state: family::OnOff,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a hub's sub-device (a radiator valve, a sensor), or change a valve: on or
+    /// off, its mode, the temperature to hold.
+    Subdevice {
+        /// The hub's uuid, as `merossd devices` lists it.
+        uuid: String,
+        /// The sub-device's id on the hub, as `merossd device` lists it (e.g. 01008C11).
+        id: String,
+        /// Switch the valve on.
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Switch the valve off.
+        #[arg(long)]
+        off: bool,
+        /// The valve's mode: custom, comfort, economy, auto or away.
+        #[arg(long)]
+        mode: Option<String>,
+        /// The temperature to hold, in °C, e.g. 21 (the valve goes to custom mode to
+        /// hold it).
+        #[arg(long, value_parser = family::parse_celsius)]
+        target: Option<f64>,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -226,8 +380,8 @@ impl Cli {
             Command::Account { json } => account(&config, *json)?,
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig => {
-                remote::say(format!("{config:#?}"));
-                remote::say(format!(
+                call::say(format!("{config:#?}"));
+                call::say(format!(
                     "configuration OK{}",
                     self.config
                         .as_deref()
@@ -241,7 +395,7 @@ impl Cli {
             Command::Backup { file } => {
                 let report = crate::backup::backup(&config.data_dir, file)
                     .map_err(|e| CliError::Other(format!("backup: {e}")))?;
-                remote::say(format!(
+                call::say(format!(
                     "wrote {} ({} bytes: {}) in {:.2} s",
                     file.display(),
                     report.bytes,
@@ -257,7 +411,7 @@ impl Cli {
                         }
                         other => CliError::Other(format!("restore: {other}")),
                     })?;
-                remote::say(format!(
+                call::say(format!(
                     "restored {} into {} in {:.2} s",
                     report.files.join(", "),
                     config.data_dir.display(),
@@ -289,12 +443,12 @@ fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
         Some(config.api.token.clone())
     };
     if as_json {
-        remote::print_json(
+        call::print_json(
             &json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}),
         );
     } else {
         let token = token.unwrap_or_else(|| "(generated when the daemon first starts)".into());
-        remote::say(format!(
+        call::say(format!(
             "host     {host}\nport     {port}\nuser_id  {}\nkey      {}\napi      http://{}\ntoken    {token}",
             account.user_id, account.key, config.api.listen
         ));

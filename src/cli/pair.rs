@@ -2,7 +2,7 @@
 //! API (see `crate::pair`), then follows the daemon until the plug has connected and bound,
 //! and says what it saw last if it did not.
 
-use super::remote::say;
+use super::call::say;
 use super::CliError;
 use crate::client::Client;
 use crate::config::Config;

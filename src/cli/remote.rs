@@ -1,8 +1,10 @@
 //! The client commands: each calls the admin API and prints what a person wants to read
 //! (or JSON), in local time.
 
+use super::call::{encode, print_json, say, Api};
+use super::words::{on_off, text};
 use super::{CliError, Command};
-use crate::client::{devices_table, Client, ClientError};
+use crate::client::{devices_table, Client};
 use serde_json::{json, Value};
 
 /// What `toggle` was asked for.
@@ -21,24 +23,6 @@ pub fn parse_switch(text: &str) -> Result<Switch, String> {
         "off" | "0" | "false" => Ok(Switch::Off),
         "toggle" => Ok(Switch::Toggle),
         _ => Err(format!("`{text}`: say on, off or toggle")),
-    }
-}
-
-/// The API, called off the async runtime's threads (the client blocks).
-struct Api(Client);
-
-impl Api {
-    async fn get(&self, path: String) -> Result<Value, CliError> {
-        self.send("GET", path, None).await
-    }
-
-    async fn send(
-        &self,
-        method: &'static str,
-        path: String,
-        body: Option<Value>,
-    ) -> Result<Value, CliError> {
-        Ok(blocking(self.0.clone(), move |c| c.call(method, &path, body)).await?)
     }
 }
 
@@ -112,6 +96,14 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             let body = json!({"method": method, "namespace": namespace, "payload": payload});
             print_json(&api.send("POST", path, Some(body)).await?);
         }
+        Command::Light { .. }
+        | Command::Thermostat { .. }
+        | Command::Garage { .. }
+        | Command::Cover { .. }
+        | Command::Spray { .. }
+        | Command::Dnd { .. }
+        | Command::Subdevice { .. }
+        | Command::NameChannel { .. } => super::family::run(command, &api).await?,
         Command::Serve
         | Command::Account { .. }
         | Command::Sim(_)
@@ -201,23 +193,6 @@ fn power_lines(reply: &Value) -> String {
     lines.join("\n")
 }
 
-fn on_off(on: bool) -> &'static str {
-    if on {
-        "on"
-    } else {
-        "off"
-    }
-}
-
-fn text(v: &Value, absent: &str) -> String {
-    match v {
-        Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Null => absent.to_owned(),
-        Value::String(_) => absent.to_owned(),
-        other => other.to_string(),
-    }
-}
-
 /// Epoch seconds as local time, `2026-11-22 10:00:00`.
 fn local(t: u64) -> String {
     jiff::Timestamp::from_second(t as i64)
@@ -260,17 +235,7 @@ fn device_view(d: &Value) -> String {
         out.push(format!("tls       {}", text(&d["tls"], "?")));
     }
     out.push(format!("time zone {}", text(&d["timezone"], "?")));
-    for c in d["channels"].as_array().into_iter().flatten() {
-        let power = c["power_w"]
-            .as_f64()
-            .map(|w| format!("  {w:.1} W"))
-            .unwrap_or_default();
-        out.push(format!(
-            "channel {} {}{power}",
-            c["channel"],
-            on_off(c["on"].as_bool().unwrap_or(false))
-        ));
-    }
+    out.extend(super::words::lines(d));
     let events = d["events"].as_array().cloned().unwrap_or_default();
     if !events.is_empty() {
         out.push("last events:".to_owned());
@@ -353,45 +318,4 @@ fn history_table(reply: &Value) -> String {
         out.push("(no readings in that range yet)".to_owned());
     }
     out.join("\n")
-}
-
-fn encode(uuid: &str) -> String {
-    uuid.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("%{:02X}", c as u32 & 0xff)
-            }
-        })
-        .collect()
-}
-
-/// Pretty JSON on stdout.
-pub(super) fn print_json(value: &Value) {
-    say(serde_json::to_string_pretty(value).unwrap_or_default());
-}
-
-/// Writes a line to stdout. A reader that went away (`merossd devices | head -3`) ends the
-/// command quietly, as for any Unix tool, instead of a panic.
-pub(super) fn say(text: impl std::fmt::Display) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("merossd: cannot write to stdout: {e}");
-        std::process::exit(1);
-    }
-}
-
-/// Runs a blocking HTTP call off the async runtime.
-async fn blocking<T: Send + 'static>(
-    client: Client,
-    call: impl FnOnce(&Client) -> Result<T, ClientError> + Send + 'static,
-) -> Result<T, ClientError> {
-    tokio::task::spawn_blocking(move || call(&client))
-        .await
-        .map_err(|e| ClientError(e.to_string()))?
 }

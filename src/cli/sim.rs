@@ -99,7 +99,7 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
             );
         }
         if bound == fleet.len() && args.exit_when_bound {
-            super::remote::say(format!(
+            super::call::say(format!(
                 "all {bound} plugs bound in {:.3} s",
                 started.elapsed().as_secs_f64()
             ));
@@ -155,7 +155,7 @@ async fn pairing(
     loop {
         let now = plug.device_state().is_some_and(|s| s.bound);
         if now && !bound {
-            super::remote::say("the paired plug is bound");
+            super::call::say("the paired plug is bound");
             if args.exit_when_bound {
                 return Ok(());
             }
