@@ -1,6 +1,7 @@
 //! Home Assistant MQTT discovery: the topics, and the config and state payloads for one
 //! device. Pure functions of a device record, so they are easy to check against Home
-//! Assistant's own rules.
+//! Assistant's own rules. The switches and meters are here; the other families' entities
+//! are in [`super::family`].
 
 use crate::model::Device;
 use serde_json::{json, Value};
@@ -45,7 +46,18 @@ impl Topics {
 
     /// `<base>/<uuid>/<channel>/set`: `ON`, `OFF` or `TOGGLE`.
     pub fn command(&self, uuid: &str, channel: u32) -> String {
-        format!("{}/{}/{channel}/set", self.base, id(uuid))
+        self.set(uuid, &channel.to_string())
+    }
+
+    /// `<base>/<uuid>/<object>`: a topic of one of the device's objects (a light's own
+    /// state, or with `/availability` after it a sub-device's).
+    pub fn object(&self, uuid: &str, object: &str) -> String {
+        format!("{}/{}/{}", self.base, id(uuid), id(object))
+    }
+
+    /// `<base>/<uuid>/<object>/set`: the commands for one of the device's objects.
+    pub fn set(&self, uuid: &str, object: &str) -> String {
+        format!("{}/set", self.object(uuid, object))
     }
 
     /// The filter that hears every command.
@@ -68,12 +80,17 @@ impl Topics {
         )
     }
 
-    /// `(uuid, channel)` of a command topic.
-    pub fn parse_command<'a>(&self, topic: &'a str) -> Option<(&'a str, u32)> {
+    /// `(uuid, object)` of a command topic: the object is a channel number (`0`) for a
+    /// switch, else a family's object (`light_0`, `climate_0_mode`, `sub_01008C11_mode`).
+    pub fn parse_command<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
         let rest = topic.strip_prefix(self.base.as_str())?.strip_prefix('/')?;
         let rest = rest.strip_suffix("/set")?;
-        let (uuid, channel) = rest.split_once('/')?;
-        Some((uuid, channel.parse().ok()?))
+        let (uuid, object) = rest.split_once('/')?;
+        let bad = |level: &str| level.is_empty() || level.contains(['/', '+', '#']);
+        if bad(uuid) || bad(object) {
+            return None;
+        }
+        Some((uuid, object))
     }
 }
 
@@ -100,11 +117,12 @@ fn display_name(d: &Device) -> String {
 /// A template that reads one key of the state, and renders empty (which Home Assistant
 /// ignores) when the key or the whole state is missing: a device's first state before its
 /// first reading, or its state topic cleared while Home Assistant removes the entities.
-fn read_key(key: &str) -> String {
+pub(super) fn read_key(key: &str) -> String {
     format!("{{{{ (value_json | default({{}})).{key} | default('') }}}}")
 }
 
-fn device_block(d: &Device, configuration_url: Option<&str>) -> Value {
+/// The device as Home Assistant's device registry shows it.
+pub(super) fn device_block(d: &Device, configuration_url: Option<&str>) -> Value {
     let mut block = json!({
         "identifiers": [format!("merossd_{}", id(&d.uuid))],
         "name": display_name(d),
@@ -131,29 +149,43 @@ fn device_block(d: &Device, configuration_url: Option<&str>) -> Value {
     block
 }
 
-/// Every discovery config of a device: a switch per channel, and for metering plugs power,
-/// voltage, current and energy sensors.
+/// What every entity of a device's config has: its unique id, the device's state topic,
+/// availability, device block and origin.
+pub(super) fn common(
+    t: &Topics,
+    d: &Device,
+    configuration_url: Option<&str>,
+    object: &str,
+) -> Value {
+    json!({
+        "unique_id": format!("merossd_{}_{}", id(&d.uuid), id(object)),
+        "state_topic": t.state(&d.uuid),
+        // The device's own topic only: Home Assistant subscribes to it anew for each
+        // entity it adds, and marks every entity unavailable by itself when it loses
+        // the broker (merossd) — a shared daemon-wide topic adds nothing but a filter
+        // already held, which a broker need not hand its retained message again.
+        "availability": [{"topic": t.availability(&d.uuid)}],
+        "device": device_block(d, configuration_url),
+        "origin": {"name": "merossd", "sw_version": env!("CARGO_PKG_VERSION")},
+    })
+}
+
+/// Every discovery config of a device: a switch per channel (but a light's channel, which
+/// is its light), for metering plugs power, voltage, current and energy sensors, and the
+/// entities of its other families (see [`super::family::entities`]).
 /// Entity ids are left to Home Assistant, which derives them from the device's name.
 pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<Entity> {
-    let uuid = id(&d.uuid);
-    let common = |object: &str| {
-        json!({
-            "unique_id": format!("merossd_{uuid}_{}", id(object)),
-            "state_topic": t.state(&d.uuid),
-            // The device's own topic only: Home Assistant subscribes to it anew for each
-            // entity it adds, and marks every entity unavailable by itself when it loses
-            // the broker (merossd) — a shared daemon-wide topic adds nothing but a filter
-            // already held, which a broker need not hand its retained message again.
-            "availability": [{"topic": t.availability(&d.uuid)}],
-            "device": device_block(d, configuration_url),
-            "origin": {"name": "merossd", "sw_version": env!("CARGO_PKG_VERSION")},
-        })
-    };
+    let base = |object: &str| common(t, d, configuration_url, object);
+    let lights: Vec<u32> = d
+        .families
+        .as_deref()
+        .map(|f| f.lights.iter().map(|l| l.channel).collect())
+        .unwrap_or_default();
     let mut out = Vec::new();
     let single = d.channels.len() == 1;
-    for &channel in d.channels.keys() {
+    for &channel in d.channels.keys().filter(|&&c| !lights.contains(&c)) {
         let object = format!("switch_{channel}");
-        let mut p = common(&object);
+        let mut p = base(&object);
         // A single-channel plug's switch is the device itself (name null: HA uses the
         // device name).
         p["name"] = if single {
@@ -181,7 +213,7 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<
             ("energy", "Energy", "energy", "total_increasing", "kWh", 3),
         ];
         for (object, name, class, state_class, unit, precision) in sensors {
-            let mut p = common(object);
+            let mut p = base(object);
             p["name"] = json!(name);
             p["device_class"] = json!(class);
             p["state_class"] = json!(state_class);
@@ -194,11 +226,13 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<
             });
         }
     }
+    out.extend(super::family::entities(t, d, configuration_url));
     out
 }
 
-/// The device's state as one JSON object: `switch_<n>` ON/OFF per channel, and for
-/// metering plugs `power` (W), `voltage` (V), `current` (A), `energy` (kWh).
+/// The device's state as one JSON object: `switch_<n>` ON/OFF per channel, for metering
+/// plugs `power` (W), `voltage` (V), `current` (A), `energy` (kWh), and the keys of its
+/// other families (see [`super::family::state`]).
 pub fn state(d: &Device, energy_kwh: Option<f64>) -> Value {
     let mut s = json!({});
     for (channel, c) in &d.channels {
@@ -212,6 +246,7 @@ pub fn state(d: &Device, energy_kwh: Option<f64>) -> Value {
         s["current"] = json!(r.map(|r| r.current_a));
         s["energy"] = json!(energy_kwh);
     }
+    super::family::state(d, &mut s);
     s
 }
 
@@ -296,9 +331,31 @@ mod tests {
     #[test]
     fn commands_parse_back() {
         let t = topics();
-        assert_eq!(t.parse_command(&t.command("abc", 2)), Some(("abc", 2)));
-        assert_eq!(t.parse_command("merossd/abc/x/set"), None);
+        assert_eq!(t.parse_command(&t.command("abc", 2)), Some(("abc", "2")));
+        assert_eq!(
+            t.parse_command(&t.set("abc", "light_0")),
+            Some(("abc", "light_0"))
+        );
+        assert_eq!(
+            t.parse_command("merossd/abc/climate_0_temperature/set"),
+            Some(("abc", "climate_0_temperature"))
+        );
         assert_eq!(t.parse_command("other/abc/0/set"), None);
+        assert_eq!(t.parse_command("merossd/abc/set"), None);
+        assert_eq!(t.parse_command("merossd/abc/0/x/set"), None);
+        assert_eq!(t.parse_command("merossd/abc//set"), None);
+    }
+
+    #[test]
+    fn a_light_channel_is_no_switch() {
+        let mut d = plug();
+        let mut f = crate::model::Families::default();
+        crate::model::family::light::read(&mut f, &json!({"channel": 0, "capacity": 6})).unwrap();
+        d.families = Some(Box::new(f));
+        let e = entities(&topics(), &d, None);
+        assert!(e.iter().all(|e| !e.topic.contains("/switch/")));
+        assert!(e.iter().any(|e| e.topic.contains("/light/")));
+        assert_eq!(e.len(), 5, "a light and the four sensors");
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The Home Assistant bridge: MQTT discovery configs, states and availability on the
-//! router, commands from `<base>/<uuid>/<channel>/set`, and a full republish when Home
-//! Assistant announces itself. Plugs then appear in Home Assistant with no custom
+//! router, commands from `<base>/<uuid>/<object>/set` (a channel's switch, or an object of
+//! another family: `light_0`, `climate_0_mode`, ...), and a full republish when Home
+//! Assistant announces itself. Devices then appear in Home Assistant with no custom
 //! component, as zigbee2mqtt devices do.
 
 pub mod discovery;
+pub mod family;
 
 use crate::broker::{Incoming, Link, Outbox};
-use crate::engine::{Engine, REQUEST_TIMEOUT};
-use crate::model::Notice;
+use crate::engine::{Engine, RequestError, REQUEST_TIMEOUT};
+use crate::model::{Device, Notice};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use discovery::Topics;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
@@ -22,6 +24,34 @@ struct Published {
     configs: HashMap<String, String>,
     state: String,
     availability: &'static str,
+    /// Other retained topics (a light's state, a sub-device's availability) -> payload.
+    extras: HashMap<String, String>,
+}
+
+/// Keeps in `seen` what is `wanted` now and pushes onto `out` what changed (everything
+/// when `force`), and an empty payload for each topic no longer wanted, which clears it.
+fn changes(
+    seen: &mut HashMap<String, String>,
+    wanted: Vec<(String, String)>,
+    force: bool,
+    out: &mut Vec<(String, Vec<u8>)>,
+) {
+    let keep: HashSet<&String> = wanted.iter().map(|(topic, _)| topic).collect();
+    let gone: Vec<String> = seen
+        .keys()
+        .filter(|topic| !keep.contains(topic))
+        .cloned()
+        .collect();
+    for topic in gone {
+        seen.remove(&topic);
+        out.push((topic, Vec::new()));
+    }
+    for (topic, payload) in wanted {
+        if force || seen.get(&topic) != Some(&payload) {
+            seen.insert(topic.clone(), payload.clone());
+            out.push((topic, payload.into_bytes()));
+        }
+    }
 }
 
 /// The bridge's state.
@@ -101,16 +131,24 @@ impl Bridge {
             }
             return;
         }
-        let Some((uuid, channel)) = self.topics.parse_command(&message.topic) else {
+        let Some((uuid, object)) = self.topics.parse_command(&message.topic) else {
             return;
         };
-        let command = String::from_utf8_lossy(&message.payload)
-            .trim()
-            .to_ascii_uppercase();
+        let payload = String::from_utf8_lossy(&message.payload).trim().to_owned();
         let Some(device) = self.engine.device(uuid) else {
             warn!(%uuid, "command for an unknown device");
             return;
         };
+        match object.parse::<u32>() {
+            Ok(channel) => self.switch(&device, channel, &payload),
+            Err(_) => self.family_command(&device, object, &payload),
+        }
+    }
+
+    /// A channel's switch: `ON`, `OFF` or `TOGGLE`.
+    fn switch(&self, device: &Device, channel: u32, payload: &str) {
+        let uuid = device.uuid.clone();
+        let command = payload.to_ascii_uppercase();
         let on = match command.as_str() {
             "ON" => true,
             "OFF" => false,
@@ -122,12 +160,37 @@ impl Bridge {
         };
         // The state follows once the plug acknowledged (the engine records it and tells us).
         let engine = self.engine.clone();
-        let uuid = uuid.to_owned();
         self.engine.spawn(async move {
             match engine.switch(&uuid, channel, on, REQUEST_TIMEOUT).await {
                 // A later command for the channel took its place: that is no failure.
-                Err(crate::engine::RequestError::Superseded) => {}
+                Err(RequestError::Superseded) => {}
                 Err(error) => warn!(%uuid, channel, %error, "Home Assistant command failed"),
+                Ok(_) => {}
+            }
+        });
+    }
+
+    /// A command for an object of another family (`light_0`, `climate_0_mode`, ...); one
+    /// that cannot be read is warned of and dropped.
+    fn family_command(&self, device: &Device, object: &str, payload: &str) {
+        let uuid = device.uuid.clone();
+        let order = match family::parse(object, payload, device) {
+            Ok(order) => order,
+            Err(why) => {
+                warn!(%uuid, object, payload, %why, "Home Assistant command ignored");
+                return;
+            }
+        };
+        debug!(%uuid, object, ?order, "Home Assistant command");
+        let engine = self.engine.clone();
+        let object = object.to_owned();
+        self.engine.spawn(async move {
+            match engine
+                .command(&uuid, order.command(), REQUEST_TIMEOUT)
+                .await
+            {
+                Err(RequestError::Superseded) => {}
+                Err(error) => warn!(%uuid, %object, %error, "Home Assistant command failed"),
                 Ok(_) => {}
             }
         });
@@ -156,23 +219,23 @@ impl Bridge {
             return;
         };
         let url = self.configuration_url.as_deref();
-        let entities = discovery::entities(&self.topics, &device, url);
+        let configs: Vec<(String, String)> = discovery::entities(&self.topics, &device, url)
+            .into_iter()
+            .map(|entity| (entity.topic, entity.payload.to_string()))
+            .collect();
         let state = discovery::state(&device, self.energy.get(uuid).copied()).to_string();
+        let extras = family::retained(&self.topics, &device);
         let availability = if device.online { "online" } else { "offline" };
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();
         {
             let seen = self.published.entry(uuid.to_owned()).or_default();
-            for entity in entities {
-                let payload = entity.payload.to_string();
-                if force || seen.configs.get(&entity.topic) != Some(&payload) {
-                    seen.configs.insert(entity.topic.clone(), payload.clone());
-                    out.push((entity.topic, payload.into_bytes()));
-                }
-            }
+            // An entity gone (a channel that turned out to be a light's) is cleared.
+            changes(&mut seen.configs, configs, force, &mut out);
             if force || seen.state != state {
                 seen.state = state.clone();
                 out.push((self.topics.state(uuid), state.into_bytes()));
             }
+            changes(&mut seen.extras, extras, force, &mut out);
             if force || seen.availability != availability {
                 seen.availability = availability;
                 out.push((
@@ -191,7 +254,7 @@ impl Bridge {
         let Some(seen) = self.published.remove(uuid) else {
             return;
         };
-        for topic in seen.configs.into_keys() {
+        for topic in seen.configs.into_keys().chain(seen.extras.into_keys()) {
             self.retain(topic, Vec::new()).await;
         }
         self.retain(self.topics.state(uuid), Vec::new()).await;

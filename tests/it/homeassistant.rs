@@ -51,8 +51,9 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
     let plug = &plugs(&d, "h1", 1)[0];
     known(&d, plug).await;
     first_reading(&d, plug).await;
-    let found = configs(&d, &plug.uuid, 5).await;
-    assert_eq!(found.len(), 5, "{found:?}");
+    // A switch, four energy sensors, a do-not-disturb switch and the signal.
+    let found = configs(&d, &plug.uuid, 7).await;
+    assert_eq!(found.len(), 7, "{found:?}");
 
     for (topic, p) in &found {
         let parts: Vec<&str> = topic.split('/').collect();
@@ -77,7 +78,7 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
             dev.get("configuration_url").is_none(),
             "no link unless configured"
         );
-        if parts[1] == "switch" {
+        if parts[3] == "switch_0" {
             assert_eq!(p["device_class"], "outlet");
         }
         assert!(p.get("object_id").is_none());
@@ -90,6 +91,17 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
             .1
             .clone()
     };
+    let dnd = by("dnd");
+    assert_eq!(dnd["entity_category"], "config", "{dnd}");
+    let signal = by("signal");
+    assert_eq!(
+        (
+            signal["entity_category"].as_str(),
+            signal["unit_of_measurement"].as_str()
+        ),
+        (Some("diagnostic"), Some("%")),
+        "{signal}"
+    );
     let switch = by("switch_0");
     assert_eq!(
         switch["command_topic"],
@@ -264,7 +276,7 @@ async fn mosquitto_sub_sees_the_retained_discovery_topics() {
                 "-W",
                 "3",
                 "-C",
-                "5",
+                "7",
                 "-i",
                 "mosquitto-sub-test",
             ])
@@ -276,7 +288,9 @@ async fn mosquitto_sub_sees_the_retained_discovery_topics() {
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for object in ["switch_0", "power", "voltage", "current", "energy"] {
+    for object in [
+        "switch_0", "power", "voltage", "current", "energy", "dnd", "signal",
+    ] {
         assert!(
             text.contains(&format!("/{}/{object}/config {{", plug.uuid)),
             "{object} missing in:\n{text}"
