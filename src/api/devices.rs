@@ -199,12 +199,18 @@ fn check_channel_names(
             let has: Vec<String> = device.channels.keys().map(u32::to_string).collect();
             return Err(ApiError::bad_body(
                 "unsupported",
-                format!("This device has no channel {channel}; it has: {}.", has.join(", ")),
+                format!(
+                    "This device has no channel {channel}; it has: {}.",
+                    has.join(", ")
+                ),
             ));
         }
         let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-            return Err(ApiError::invalid_field("channel_names", "a name is at most 100 characters"));
+            return Err(ApiError::invalid_field(
+                "channel_names",
+                "a name is at most 100 characters",
+            ));
         }
         out.push((channel, name));
     }

@@ -34,7 +34,11 @@ impl ApiError {
     pub fn invalid_field(field: &'static str, detail: &str) -> ApiError {
         ApiError {
             field: Some(field),
-            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}`: {detail}."))
+            ..ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                format!("`{field}`: {detail}."),
+            )
         }
     }
 

@@ -23,7 +23,10 @@ use serde_json::{json, Value};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/devices/:uuid/light", post(family::<LightCommand>))
-        .route("/devices/:uuid/thermostat", post(family::<ThermostatCommand>))
+        .route(
+            "/devices/:uuid/thermostat",
+            post(family::<ThermostatCommand>),
+        )
         .route("/devices/:uuid/garage", post(family::<GarageCommand>))
         .route("/devices/:uuid/shutter", post(family::<ShutterCommand>))
         .route("/devices/:uuid/spray", post(family::<SprayCommand>))
@@ -43,7 +46,11 @@ pub(super) fn view(device: &Device) -> Value {
     serde_json::to_value(families).unwrap_or_else(|_| json!({}))
 }
 
-async fn send(state: &AppState, uuid: &str, command: &dyn Command) -> Result<Json<Value>, ApiError> {
+async fn send(
+    state: &AppState,
+    uuid: &str,
+    command: &dyn Command,
+) -> Result<Json<Value>, ApiError> {
     let device = state
         .engine
         .command(uuid, command, state.request_timeout)

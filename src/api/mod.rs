@@ -2,9 +2,9 @@
 //! token, bodies bounded, errors as `{"error":{"code","message"}}`.
 
 mod devices;
-mod families;
 mod energy;
 pub mod error;
+mod families;
 mod metrics;
 mod serve;
 mod view;

@@ -53,4 +53,3 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
         )
     })
 }
-

@@ -174,10 +174,33 @@ async fn sub_devices(
     headers: HeaderMap,
     body: Bytes,
 ) -> Json<Value> {
-    match params(&body).and_then(|_| caller(&state, &headers)) {
-        Ok(_) => answer(status::OK, "Success", json!([])),
-        Err(refused) => refused,
-    }
+    let (params, account) = match params(&body).and_then(|p| Ok((p, caller(&state, &headers)?.1))) {
+        Ok(ok) => ok,
+        Err(refused) => return refused,
+    };
+    // The hub must be one of the caller's; its sub-devices as the hub reported them.
+    let hub = params
+        .get("uuid")
+        .and_then(Value::as_str)
+        .and_then(|uuid| state.engine.device(uuid))
+        .filter(|d| d.user_id.as_deref() == Some(account.user_id.as_str()));
+    let list: Vec<Value> = hub
+        .map(|d| crate::model::family::of(&d).subdevices)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            let kind = s.kind.clone().unwrap_or_default();
+            json!({
+                "subDeviceId": s.id,
+                "trueId": s.id,
+                "subDeviceType": kind,
+                "subDeviceVendor": "meross",
+                "subDeviceName": format!("{} {}", if kind.is_empty() { "sub-device" } else { &kind }, s.id),
+                "subDeviceIconId": "",
+            })
+        })
+        .collect();
+    answer(status::OK, "Success", Value::Array(list))
 }
 
 async fn dev_list(State(state): State<CloudState>, headers: HeaderMap, body: Bytes) -> Json<Value> {
@@ -198,17 +221,17 @@ async fn dev_list(State(state): State<CloudState>, headers: HeaderMap, body: Byt
 
 /// One device as the cloud lists it.
 fn device_entry(d: &Device, mqtt_host: &str) -> Value {
+    // Channel 0 of a strip is "all" (the master); the user's names where given.
+    let named = |c: u32| d.channel_names.get(&c).cloned();
     let channels: Vec<Value> = if d.channels.len() <= 1 {
-        vec![json!({})]
+        vec![named(0).map_or(json!({}), |n| json!({ "devName": n }))]
     } else {
         d.channels
             .keys()
-            .map(|c| {
-                if *c == 0 {
-                    json!({})
-                } else {
-                    json!({"devName": format!("Channel {c}")})
-                }
+            .map(|c| match (named(*c), *c) {
+                (Some(name), _) => json!({ "devName": name }),
+                (None, 0) => json!({}),
+                (None, c) => json!({"devName": format!("Channel {c}")}),
             })
             .collect()
     };

@@ -11,7 +11,10 @@ pub(super) fn upsert_device(tx: &Connection, d: &Device) -> rusqlite::Result<()>
     let hw = d.hardware.clone().unwrap_or_default();
     let fw = d.firmware.clone().unwrap_or_default();
     let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let families = d.families.as_ref().and_then(|f| serde_json::to_string(f).ok());
+    let families = d
+        .families
+        .as_ref()
+        .and_then(|f| serde_json::to_string(f).ok());
     let channel_names = (!d.channel_names.is_empty())
         .then(|| serde_json::to_string(&d.channel_names).ok())
         .flatten();

@@ -139,7 +139,7 @@ async fn a_database_gone_beside_its_log_and_a_shrunk_fleet_are_said_at_start() {
     for plug in &fleet {
         known(&d, plug).await;
     }
-    d.stop().await;
+    assert!(d.stop().await, "the first daemon's tasks did not all end");
     for plug in &fleet {
         plug.stop();
     }
