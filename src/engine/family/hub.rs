@@ -11,7 +11,11 @@ fn ids(families: &Families, kinds: &[&str]) -> Option<Value> {
     let list: Vec<Value> = families
         .subdevices
         .iter()
-        .filter(|s| s.kind.as_deref().is_some_and(|k| kinds.iter().any(|want| k.starts_with(want))))
+        .filter(|s| {
+            s.kind
+                .as_deref()
+                .is_some_and(|k| kinds.iter().any(|want| k.starts_with(want)))
+        })
         .map(|s| json!({"id": s.id}))
         .collect();
     (!list.is_empty()).then_some(Value::Array(list))
@@ -26,11 +30,23 @@ pub(super) const HUB: Family = Family {
         ("Appliance.Hub.ToggleX", "togglex", hub::read_togglex),
         ("Appliance.Hub.Mts100.All", "all", hub::read_valves),
         ("Appliance.Hub.Mts100.Mode", "mode", hub::read_valve_mode),
-        ("Appliance.Hub.Mts100.Temperature", "temperature", hub::read_valve_temperature),
+        (
+            "Appliance.Hub.Mts100.Temperature",
+            "temperature",
+            hub::read_valve_temperature,
+        ),
         ("Appliance.Hub.Sensor.All", "all", hub::read_sensors),
         ("Appliance.Hub.Sensor.TempHum", "tempHum", hub::read_sensors),
-        ("Appliance.Hub.Sensor.WaterLeak", "waterLeak", hub::read_leak),
-        ("Appliance.Hub.Sensor.DoorWindow", "doorWindow", hub::read_door),
+        (
+            "Appliance.Hub.Sensor.WaterLeak",
+            "waterLeak",
+            hub::read_leak,
+        ),
+        (
+            "Appliance.Hub.Sensor.DoorWindow",
+            "doorWindow",
+            hub::read_door,
+        ),
         ("Appliance.Hub.Sensor.Smoke", "smokeAlarm", hub::read_smoke),
     ],
     digest: &[("hub", hub::read_digest)],

@@ -18,6 +18,8 @@ pub(super) const THERMOSTAT: Family = Family {
     asks: &[
         (NS_MODE, |_| Some(json!({"mode": [{"channel": 0}]}))),
         (NS_MODE_B, |_| Some(json!({"modeB": [{"channel": 0}]}))),
-        (NS_WINDOW, |_| Some(json!({"windowOpened": [{"channel": 0}]}))),
+        (NS_WINDOW, |_| {
+            Some(json!({"windowOpened": [{"channel": 0}]}))
+        }),
     ],
 };

@@ -49,7 +49,11 @@ struct Wire {
     mode: usize,
 }
 
-fn read_sprays(families: &mut Families, value: &Value, diffuser: bool) -> Result<Vec<String>, String> {
+fn read_sprays(
+    families: &mut Families,
+    value: &Value,
+    diffuser: bool,
+) -> Result<Vec<String>, String> {
     let wires: Vec<Wire> = items(value)?;
     let mut changed = Vec::new();
     for w in wires {
@@ -61,7 +65,11 @@ fn read_sprays(families: &mut Families, value: &Value, diffuser: bool) -> Result
         let spray = entry(&mut families.sprays, |s| s.channel == w.channel, new);
         let mode = Spray::names(diffuser).get(w.mode).map(|m| (*m).to_owned());
         if spray.mode.is_some() && spray.mode != mode {
-            changed.push(format!("spray {} {}", w.channel, mode.as_deref().unwrap_or("?")));
+            changed.push(format!(
+                "spray {} {}",
+                w.channel,
+                mode.as_deref().unwrap_or("?")
+            ));
         }
         spray.mode = mode;
     }
@@ -74,7 +82,10 @@ pub fn read_diffuser_spray(families: &mut Families, value: &Value) -> Result<Vec
 }
 
 /// Reads an MSXH0's `spray`.
-pub fn read_humidifier_spray(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
+pub fn read_humidifier_spray(
+    families: &mut Families,
+    value: &Value,
+) -> Result<Vec<String>, String> {
     read_sprays(families, value, false)
 }
 
@@ -109,12 +120,18 @@ impl Command for SprayCommand {
             return Err(no_such("spray channel", self.channel, &known));
         };
         let names = Spray::names(spray.diffuser);
-        let mode = names.iter().position(|n| *n == self.mode).ok_or_else(|| {
-            CommandError::Invalid {
-                field: "mode",
-                detail: format!("`{}` is not a mode of this spray: {}", self.mode, names.join(", ")),
-            }
-        })?;
+        let mode =
+            names
+                .iter()
+                .position(|n| *n == self.mode)
+                .ok_or_else(|| CommandError::Invalid {
+                    field: "mode",
+                    detail: format!(
+                        "`{}` is not a mode of this spray: {}",
+                        self.mode,
+                        names.join(", ")
+                    ),
+                })?;
         let set = if spray.diffuser {
             Set {
                 namespace: NS_DIFFUSER_SPRAY,
@@ -130,7 +147,11 @@ impl Command for SprayCommand {
     }
 
     fn acknowledged(&self, families: &mut Families) {
-        if let Some(s) = families.sprays.iter_mut().find(|s| s.channel == self.channel) {
+        if let Some(s) = families
+            .sprays
+            .iter_mut()
+            .find(|s| s.channel == self.channel)
+        {
             s.mode = Some(self.mode.clone());
         }
     }

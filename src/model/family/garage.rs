@@ -103,10 +103,17 @@ mod tests {
         read(&mut f, &json!([{"channel": 0, "open": 1, "lmTime": 0}])).unwrap();
         assert!(f.garage_doors[0].open);
         // The SETACK of a close says the state now and that the door acts.
-        read(&mut f, &json!({"channel": 0, "open": 1, "lmTime": 0, "execute": 1})).unwrap();
+        read(
+            &mut f,
+            &json!({"channel": 0, "open": 1, "lmTime": 0, "execute": 1}),
+        )
+        .unwrap();
         assert_eq!(f.garage_doors[0].moving_to, Some(false));
         let changed = read(&mut f, &json!([{"channel": 0, "open": 0, "lmTime": 99}])).unwrap();
         assert_eq!(changed, ["door 0 closed"]);
-        assert_eq!((f.garage_doors[0].moving_to, f.garage_doors[0].changed_at), (None, 99));
+        assert_eq!(
+            (f.garage_doors[0].moving_to, f.garage_doors[0].changed_at),
+            (None, 99)
+        );
     }
 }

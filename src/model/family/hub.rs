@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value};
 
 /// Sub-device types as the digest names them.
 const KINDS: [&str; 10] = [
-    "mts100", "mts100v3", "mts150", "mts150p", "ms100", "ms100f", "ms200", "ms400", "gs559", "ms130",
+    "mts100", "mts100v3", "mts150", "mts150p", "ms100", "ms100f", "ms200", "ms400", "gs559",
+    "ms130",
 ];
 /// A valve's modes (`Hub.Mts100.Mode` `state`), by number.
 const VALVE_MODES: [&str; 5] = ["custom", "comfort", "economy", "auto", "away"];
@@ -125,7 +126,9 @@ pub fn read_digest(families: &mut Families, value: &Value) -> Result<Vec<String>
         if let Some(onoff) = int(&item, "onoff") {
             s.on = Some(onoff != 0);
         }
-        s.last_active = int(&item, "lastActiveTime").map(|t| t as u64).or(s.last_active);
+        s.last_active = int(&item, "lastActiveTime")
+            .map(|t| t as u64)
+            .or(s.last_active);
         if let Some(kind) = KINDS.iter().find(|k| item.contains_key(**k)) {
             s.kind = Some((*kind).to_owned());
             if let Some(mode) = object(&item, kind).and_then(|o| int(o, "mode")) {
@@ -143,7 +146,10 @@ pub fn read_online(families: &mut Families, value: &Value) -> Result<Vec<String>
         let online = int(&item, "status") == Some(1);
         let s = sub(families, &id);
         if s.online.is_some_and(|was| was != online) {
-            changed.push(format!("sub-device {id} {}", if online { "online" } else { "offline" }));
+            changed.push(format!(
+                "sub-device {id} {}",
+                if online { "online" } else { "offline" }
+            ));
         }
         s.online = Some(online);
     }
@@ -205,7 +211,10 @@ pub fn read_valves(families: &mut Families, value: &Value) -> Result<Vec<String>
 }
 
 /// Reads `Hub.Mts100.Temperature` (`[{id, room, currentSet, ..}]`).
-pub fn read_valve_temperature(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
+pub fn read_valve_temperature(
+    families: &mut Families,
+    value: &Value,
+) -> Result<Vec<String>, String> {
     for (id, item) in with_ids(value)? {
         valve_temperature(sub(families, &id), &item);
     }
@@ -372,10 +381,19 @@ mod tests {
         read_valves(&mut f, &json!([{"id": "01008C11", "temperature": {"room": 195, "currentSet": 210, "min": 50, "max": 350, "heating": 1, "openWindow": 0}}])).unwrap();
         read_sensors(&mut f, &json!([{"id": "0500A1B2", "temperature": {"latest": 215}, "humidity": {"latest": 553}}])).unwrap();
         let valve = &f.subdevices[0];
-        assert_eq!((valve.kind.as_deref(), valve.mode.as_deref()), (Some("mts100v3"), Some("auto")));
-        assert_eq!((valve.temperature_c, valve.target_c, valve.heating), (Some(19.5), Some(21.0), Some(true)));
+        assert_eq!(
+            (valve.kind.as_deref(), valve.mode.as_deref()),
+            (Some("mts100v3"), Some("auto"))
+        );
+        assert_eq!(
+            (valve.temperature_c, valve.target_c, valve.heating),
+            (Some(19.5), Some(21.0), Some(true))
+        );
         let sensor = &f.subdevices[1];
-        assert_eq!((sensor.temperature_c, sensor.humidity_percent), (Some(21.5), Some(55.3)));
+        assert_eq!(
+            (sensor.temperature_c, sensor.humidity_percent),
+            (Some(21.5), Some(55.3))
+        );
     }
 
     #[test]

@@ -100,7 +100,11 @@ fn read_lights(
         let light = entry(&mut families.lights, |l| l.channel == w.channel, new);
         if let Some(on) = w.onoff.map(|o| o != 0) {
             if light.on != Some(on) {
-                changed.push(format!("light {} {}", w.channel, if on { "on" } else { "off" }));
+                changed.push(format!(
+                    "light {} {}",
+                    w.channel,
+                    if on { "on" } else { "off" }
+                ));
             }
             light.on = Some(on);
         }
@@ -197,10 +201,14 @@ impl Command for LightCommand {
             if self.rgb.is_some() {
                 return Err(CommandError::Invalid {
                     field: "temperature",
-                    detail: "a light shows a colour or a white, not both: send rgb or temperature".into(),
+                    detail: "a light shows a colour or a white, not both: send rgb or temperature"
+                        .into(),
                 });
             }
-            light_set.insert("temperature".into(), json!(within("temperature", t, 1, 100)?));
+            light_set.insert(
+                "temperature".into(),
+                json!(within("temperature", t, 1, 100)?),
+            );
             capacity |= TEMPERATURE;
         }
         if let Some(b) = self.brightness {
@@ -262,7 +270,10 @@ mod tests {
         read(&mut f, &digest).unwrap();
         let l = &f.lights[0];
         assert_eq!(l.rgb.as_deref(), Some("00f4ff"));
-        assert_eq!((l.temperature, l.brightness, l.mode), (Some(44), Some(1), 5));
+        assert_eq!(
+            (l.temperature, l.brightness, l.mode),
+            (Some(44), Some(1), 5)
+        );
         assert_eq!(l.on, None, "on/off is ToggleX's");
     }
 
@@ -279,6 +290,9 @@ mod tests {
     #[test]
     fn colours_parse_and_bad_ones_name_the_field() {
         assert_eq!(parse_rgb("#ff8800"), Ok(0xff8800));
-        assert!(matches!(parse_rgb("orange"), Err(CommandError::Invalid { field: "rgb", .. })));
+        assert!(matches!(
+            parse_rgb("orange"),
+            Err(CommandError::Invalid { field: "rgb", .. })
+        ));
     }
 }

@@ -52,7 +52,10 @@ fn shutter(families: &mut Families, channel: u32) -> &mut Shutter {
 /// Reads `position`.
 pub fn read_position(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
     let wires: Vec<PositionWire> = items(value)?;
-    for w in wires.into_iter().filter(|w| (0..=100).contains(&w.position)) {
+    for w in wires
+        .into_iter()
+        .filter(|w| (0..=100).contains(&w.position))
+    {
         shutter(families, w.channel).position = Some(w.position as u8);
     }
     Ok(Vec::new())
@@ -109,18 +112,19 @@ impl Command for ShutterCommand {
         if !known.contains(&self.channel) {
             return Err(no_such("shutter channel", self.channel, &known));
         }
-        let position: i64 = match (self.position, self.action) {
-            (Some(p), None) => within("position", p, 0, 100)?,
-            (None, Some(ShutterAction::Open)) => 100,
-            (None, Some(ShutterAction::Close)) => 0,
-            (None, Some(ShutterAction::Stop)) => -1,
-            _ => {
-                return Err(CommandError::Invalid {
+        let position: i64 =
+            match (self.position, self.action) {
+                (Some(p), None) => within("position", p, 0, 100)?,
+                (None, Some(ShutterAction::Open)) => 100,
+                (None, Some(ShutterAction::Close)) => 0,
+                (None, Some(ShutterAction::Stop)) => -1,
+                _ => return Err(CommandError::Invalid {
                     field: "position",
-                    detail: "send a position (0 to 100) or an action (open, close, stop), one of them".into(),
-                })
-            }
-        };
+                    detail:
+                        "send a position (0 to 100) or an action (open, close, stop), one of them"
+                            .into(),
+                }),
+            };
         Ok(vec![Set {
             namespace: NS_POSITION,
             payload: json!({"position": {"channel": self.channel, "position": position}}),

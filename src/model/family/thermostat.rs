@@ -107,7 +107,11 @@ pub fn read_mode(families: &mut Families, value: &Value) -> Result<Vec<String>, 
         let deci = |v: Option<i64>| v.map(super::deci);
         if let Some(on) = w.onoff.map(|o| o != 0) {
             if t.on.is_some_and(|was| was != on) {
-                changed.push(format!("thermostat {} {}", w.channel, if on { "on" } else { "off" }));
+                changed.push(format!(
+                    "thermostat {} {}",
+                    w.channel,
+                    if on { "on" } else { "off" }
+                ));
             }
             t.on = Some(on);
         }
@@ -138,11 +142,19 @@ pub fn read_mode_b(families: &mut Families, value: &Value) -> Result<Vec<String>
         let centi = |v: Option<i64>| v.map(|v| v as f64 / 100.0);
         if let Some(on) = w.onoff.map(|o| o == 1) {
             if t.on.is_some_and(|was| was != on) {
-                changed.push(format!("thermostat {} {}", w.channel, if on { "on" } else { "off" }));
+                changed.push(format!(
+                    "thermostat {} {}",
+                    w.channel,
+                    if on { "on" } else { "off" }
+                ));
             }
             t.on = Some(on);
         }
-        if let Some(mode) = w.mode.and_then(|m| MODES_B.get(m)).filter(|m| !m.is_empty()) {
+        if let Some(mode) = w
+            .mode
+            .and_then(|m| MODES_B.get(m))
+            .filter(|m| !m.is_empty())
+        {
             t.mode = Some((*mode).to_owned());
         }
         let active = w.state.map(|s| s == 1);
@@ -206,7 +218,12 @@ impl ThermostatCommand {
                 field: "mode",
                 detail: format!(
                     "`{mode}` is not a mode of this thermostat: {}",
-                    names.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join(", ")
+                    names
+                        .iter()
+                        .filter(|n| !n.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }),
         }
@@ -235,7 +252,10 @@ impl ThermostatCommand {
             item.insert("onoff".into(), json!(super::onoff(on)));
         }
         let asked = self.mode_number(&MODES)?;
-        let current = t.mode.as_deref().and_then(|m| MODES.iter().position(|n| *n == m));
+        let current = t
+            .mode
+            .as_deref()
+            .and_then(|m| MODES.iter().position(|n| *n == m));
         if let Some(mode) = asked {
             item.insert("mode".into(), json!(mode));
         }
@@ -278,7 +298,11 @@ impl Command for ThermostatCommand {
     fn sets(&self, device: &Device) -> Result<Vec<Set>, CommandError> {
         let families = super::of(device);
         let known: Vec<u32> = families.thermostats.iter().map(|t| t.channel).collect();
-        let Some(t) = families.thermostats.iter().find(|t| t.channel == self.channel) else {
+        let Some(t) = families
+            .thermostats
+            .iter()
+            .find(|t| t.channel == self.channel)
+        else {
             return Err(no_such("thermostat channel", self.channel, &known));
         };
         if self.on.is_none() && self.mode.is_none() && self.target_c.is_none() {
@@ -310,18 +334,39 @@ mod tests {
     #[test]
     fn the_mts200_digest_reads_in_degrees() {
         let t = &mts200().thermostats[0];
-        assert_eq!((t.current_c, t.target_c, t.min_c, t.max_c), (Some(21.0), Some(21.0), Some(5.0), Some(35.0)));
+        assert_eq!(
+            (t.current_c, t.target_c, t.min_c, t.max_c),
+            (Some(21.0), Some(21.0), Some(5.0), Some(35.0))
+        );
         assert_eq!(t.mode.as_deref(), Some("manual"));
-        assert_eq!((t.heating, t.window_open, t.on), (Some(false), Some(false), Some(true)));
+        assert_eq!(
+            (t.heating, t.window_open, t.on),
+            (Some(false), Some(false), Some(true))
+        );
     }
 
     #[test]
     fn a_target_in_manual_mode_is_the_manual_set_point() {
         let t = &mts200().thermostats[0];
-        let c = ThermostatCommand { target_c: Some(21.5), ..Default::default() };
-        assert_eq!(c.mode_set(t).unwrap().payload, json!({"mode": [{"channel": 0, "mode": 4, "manualTemp": 215}]}));
-        let far = ThermostatCommand { target_c: Some(60.0), ..Default::default() };
-        assert!(matches!(far.mode_set(t), Err(CommandError::Invalid { field: "target_c", .. })));
+        let c = ThermostatCommand {
+            target_c: Some(21.5),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.mode_set(t).unwrap().payload,
+            json!({"mode": [{"channel": 0, "mode": 4, "manualTemp": 215}]})
+        );
+        let far = ThermostatCommand {
+            target_c: Some(60.0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            far.mode_set(t),
+            Err(CommandError::Invalid {
+                field: "target_c",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -329,8 +374,17 @@ mod tests {
         let mut f = Families::default();
         read_mode_b(&mut f, &json!([{"channel": 0, "mode": 1, "targetTemp": 2150, "working": 1, "currentTemp": 2000, "state": 1, "onoff": 1}])).unwrap();
         let t = &f.thermostats[0];
-        assert_eq!((t.target_c, t.heating, t.cooling), (Some(21.5), Some(true), Some(false)));
-        let off = ThermostatCommand { on: Some(false), ..Default::default() };
-        assert_eq!(off.mode_b_set(t).unwrap().payload, json!({"modeB": [{"channel": 0, "onoff": 2}]}));
+        assert_eq!(
+            (t.target_c, t.heating, t.cooling),
+            (Some(21.5), Some(true), Some(false))
+        );
+        let off = ThermostatCommand {
+            on: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            off.mode_b_set(t).unwrap().payload,
+            json!({"modeB": [{"channel": 0, "onoff": 2}]})
+        );
     }
 }
