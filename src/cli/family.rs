@@ -3,56 +3,18 @@
 //! one line each, for these commands and for `merossd device`.
 
 use super::call::{encode, print_json, say, Api};
+use super::family_args::{CoverAction, DoorAction, FamilyCommand, OnOff};
 use super::words::{
     dnd_line, door_line, each, light_line, shutter_line, spray_line, subdevice_line, text,
     thermostat_line,
 };
-use super::{CliError, Command};
+use super::CliError;
 use serde_json::{json, Map, Value};
 
-/// What `garage` is to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DoorAction {
-    /// Open the door.
-    Open,
-    /// Close the door.
-    Close,
-}
-
-/// What `cover` is to do, where no `--position` is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CoverAction {
-    /// All the way up.
-    Open,
-    /// All the way down.
-    Close,
-    /// Stop where it is.
-    Stop,
-}
-
-/// On or off, as `dnd` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
-    /// Do-not-disturb on: the LED stays off.
-    On,
-    /// Do-not-disturb off.
-    Off,
-}
-
-/// A temperature in °C, as `--target` takes it: a finite number.
-pub fn parse_celsius(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(c) if c.is_finite() => Ok(c),
-        _ => Err(format!(
-            "`{text}` is not a temperature: a number of °C, like 21.5"
-        )),
-    }
-}
-
 /// Runs a family command (`remote::run` hands them here).
-pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
+pub(super) async fn run(command: &FamilyCommand, api: &Api) -> Result<(), CliError> {
     match command {
-        Command::Light {
+        FamilyCommand::Light {
             uuid,
             channel,
             on,
@@ -69,7 +31,7 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let part = Part::channel("lights", "light", *channel, light_line);
             ask(api, uuid, "light", body, part, *json).await
         }
-        Command::Thermostat {
+        FamilyCommand::Thermostat {
             uuid,
             channel,
             on,
@@ -84,7 +46,7 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let part = Part::channel("thermostats", "thermostat", *channel, thermostat_line);
             ask(api, uuid, "thermostat", body, part, *json).await
         }
-        Command::Garage {
+        FamilyCommand::Garage {
             uuid,
             action,
             channel,
@@ -95,7 +57,7 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let part = Part::channel("garage_doors", "door", *channel, door_line);
             ask(api, uuid, "garage", body, part, *json).await
         }
-        Command::Cover {
+        FamilyCommand::Cover {
             uuid,
             action,
             position,
@@ -108,7 +70,7 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let part = Part::channel("shutters", "shutter", *channel, shutter_line);
             ask(api, uuid, "shutter", body, part, *json).await
         }
-        Command::Spray {
+        FamilyCommand::Spray {
             uuid,
             mode,
             channel,
@@ -119,8 +81,8 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let part = Part::channel("sprays", "spray", *channel, spray_line);
             ask(api, uuid, "spray", body, part, *json).await
         }
-        Command::Dnd { uuid, state, json } => dnd(api, uuid, *state, *json).await,
-        Command::Subdevice {
+        FamilyCommand::Dnd { uuid, state, json } => dnd(api, uuid, *state, *json).await,
+        FamilyCommand::Subdevice {
             uuid,
             id,
             on,
@@ -142,15 +104,6 @@ pub(super) async fn run(command: &Command, api: &Api) -> Result<(), CliError> {
             let route = format!("subdevices/{}", encode(id));
             ask(api, uuid, &route, body, part, *json).await
         }
-        Command::NameChannel {
-            uuid,
-            channel,
-            name,
-            json,
-        } => name_channel(api, uuid, *channel, name.as_deref(), *json).await,
-        other => Err(CliError::Other(format!(
-            "not a device family command: {other:?}"
-        ))),
     }
 }
 
@@ -240,7 +193,7 @@ async fn dnd(api: &Api, uuid: &str, state: OnOff, as_json: bool) -> Result<(), C
 }
 
 /// `name-channel`: a PATCH of the device's `channel_names`; empty clears.
-async fn name_channel(
+pub(super) async fn name_channel(
     api: &Api,
     uuid: &str,
     channel: u32,

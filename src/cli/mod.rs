@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod call;
 mod family;
+pub mod family_args;
 mod pair;
 mod remote;
 mod sim;
@@ -177,143 +178,10 @@ pub enum Command {
         /// JSON payload (default {}).
         payload: Option<String>,
     },
-    /// Show a light or dimmer, or change it: on or off, brightness, a colour or a white.
-    Light {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// Which light (a device with one has channel 0).
-        #[arg(long, default_value_t = 0)]
-        channel: u32,
-        /// Switch it on.
-        #[arg(long, conflicts_with = "off")]
-        on: bool,
-        /// Switch it off.
-        #[arg(long)]
-        off: bool,
-        /// Brightness in percent, 1 to 100.
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
-        brightness: Option<u8>,
-        /// Colour as six hex digits, rrggbb (e.g. ff8800); a light shows a colour or a
-        /// white, so not with --temperature.
-        #[arg(long, conflicts_with = "temperature")]
-        rgb: Option<String>,
-        /// White of colour temperature 1 (warmest) to 100 (coldest).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
-        temperature: Option<u8>,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show a thermostat, or change it: on or off, its mode, the temperature to hold.
-    Thermostat {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// Which thermostat (a device with one has channel 0).
-        #[arg(long, default_value_t = 0)]
-        channel: u32,
-        /// Switch it on.
-        #[arg(long, conflicts_with = "off")]
-        on: bool,
-        /// Switch it off.
-        #[arg(long)]
-        off: bool,
-        /// A mode it has: heat, cool, eco, auto or manual (MTS200); heat_cool, schedule
-        /// or timer (MTS960).
-        #[arg(long)]
-        mode: Option<String>,
-        /// The temperature to hold, in °C, e.g. 21.5 (within its range; on an MTS200 the
-        /// set point of its heat, cool or eco mode, else it goes manual to hold it).
-        #[arg(long, value_parser = family::parse_celsius)]
-        target: Option<f64>,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Open or close a garage door.
-    Garage {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// open or close
-        #[arg(value_enum, ignore_case = true)]
-        action: family::DoorAction,
-        /// Which door: 0 on an MSG100, 1 to 3 on an MSG200.
-        #[arg(long, default_value_t = 0)]
-        channel: u32,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Move a roller shutter: open, close, stop, or to a position with --position.
-    Cover {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// open, close or stop (or give --position instead)
-        #[arg(
-            value_enum,
-            ignore_case = true,
-            required_unless_present = "position",
-            conflicts_with = "position"
-        )]
-        action: Option<family::CoverAction>,
-        /// Where to move it, in percent: 0 (closed) to 100 (open).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
-        position: Option<u8>,
-        /// Which shutter (a device with one has channel 0).
-        #[arg(long, default_value_t = 0)]
-        channel: u32,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Set the spray of a diffuser or humidifier.
-    Spray {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// eco, full or off (MOD100 diffuser); off, continuous or intermittent (MSXH0
-        /// humidifier).
-        mode: String,
-        /// Which spray (a device with one has channel 0).
-        #[arg(long, default_value_t = 0)]
-        channel: u32,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Switch a device's do-not-disturb mode: on keeps its LED off.
-    Dnd {
-        /// Device uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// on or off
-        #[arg(value_enum, ignore_case = true)]
-        state: family::OnOff,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show a hub's sub-device (a radiator valve, a sensor), or change a valve: on or
-    /// off, its mode, the temperature to hold.
-    Subdevice {
-        /// The hub's uuid, as `merossd devices` lists it.
-        uuid: String,
-        /// The sub-device's id on the hub, as `merossd device` lists it (e.g. 01008C11).
-        id: String,
-        /// Switch the valve on.
-        #[arg(long, conflicts_with = "off")]
-        on: bool,
-        /// Switch the valve off.
-        #[arg(long)]
-        off: bool,
-        /// The valve's mode: custom, comfort, economy, auto or away.
-        #[arg(long)]
-        mode: Option<String>,
-        /// The temperature to hold, in °C, e.g. 21 (the valve goes to custom mode to
-        /// hold it).
-        #[arg(long, value_parser = family::parse_celsius)]
-        target: Option<f64>,
-        /// Print the API's answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Commands to a device family: light, thermostat, garage, cover, spray, dnd,
+    /// subdevice.
+    #[command(flatten)]
+    Family(family_args::FamilyCommand),
 }
 
 /// What went wrong, with the exit code it deserves.

@@ -96,14 +96,13 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
             let body = json!({"method": method, "namespace": namespace, "payload": payload});
             print_json(&api.send("POST", path, Some(body)).await?);
         }
-        Command::Light { .. }
-        | Command::Thermostat { .. }
-        | Command::Garage { .. }
-        | Command::Cover { .. }
-        | Command::Spray { .. }
-        | Command::Dnd { .. }
-        | Command::Subdevice { .. }
-        | Command::NameChannel { .. } => super::family::run(command, &api).await?,
+        Command::Family(family) => super::family::run(family, &api).await?,
+        Command::NameChannel {
+            uuid,
+            channel,
+            name,
+            json,
+        } => super::family::name_channel(&api, uuid, *channel, name.as_deref(), *json).await?,
         Command::Serve
         | Command::Account { .. }
         | Command::Sim(_)

@@ -265,9 +265,13 @@ pub(super) fn set(ask: &Ask<'_>, namespace: &str) -> Option<Answer> {
         }
         after
     };
-    // A light acknowledges with its state; the others with nothing.
+    // A light acknowledges with its state, a thermostat with its channels' (MerossIot
+    // reads them from the SETACK); the others with nothing.
     let ack = match namespace {
         "Appliance.Control.Light" => json!({ "light": after.first().cloned().unwrap_or_default() }),
+        "Appliance.Control.Thermostat.Mode" | "Appliance.Control.Thermostat.ModeB" => {
+            json!({ k.key: after.clone() })
+        }
         _ => json!({}),
     };
     let push = k.push.then(|| push(ask, namespace, k.key, after));

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EMAIL: &str = "owner@example.com";
-const PASSWORD: &str = "correct horse";
+pub const EMAIL: &str = "owner@example.com";
+pub const PASSWORD: &str = "correct horse";
 const MEROSS_IOT: &str = "meross-iot==0.4.10.4";
 
 /// The venv's python, made on first use (`.ci/run` makes it beforehand).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(given) = std::env::var_os("MEROSSD_MEROSSIOT_PYTHON") {
         return PathBuf::from(given);
     }
@@ -34,12 +34,34 @@ fn python() -> PathBuf {
     python
 }
 
-async fn cloud_daemon() -> merossd::daemon::Daemon {
+pub async fn cloud_daemon() -> merossd::daemon::Daemon {
     let mut c = config(temp_dir("cloud"));
     c.cloud.listen = Some("127.0.0.1:0".parse().unwrap());
     c.accounts[0].email = Some(EMAIL.into());
     c.accounts[0].password = Some(PASSWORD.into());
     merossd::daemon::Daemon::start(c).await.unwrap()
+}
+
+/// Runs a MerossIot script (at most two minutes) and returns what it printed.
+pub async fn run_script(python: PathBuf, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(python)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(120) {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -57,24 +79,7 @@ async fn meross_iot_logs_in_discovers_switches_meters_and_hears_pushes() {
         d.tls_addrs[0].port().to_string(),
         plug.uuid.clone(),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(python)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(120) {
-                let _ = child.kill();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_script(python, args).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

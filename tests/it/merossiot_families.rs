@@ -1,0 +1,106 @@
+//! MerossIot's own light, garage-door and thermostat classes, unchanged, drive recorded
+//! devices through merossd: its cloud API lists them with their types, its MQTT reaches
+//! them through the gate, and the SETs they send are the ones the firmware takes.
+
+use crate::common::*;
+use crate::merossiot::{cloud_daemon, python, run_script, EMAIL, PASSWORD};
+use merossd::protocol::Method;
+use merossd::sim::{self, Profile};
+use serde_json::{json, Value};
+
+fn trace(name: &str) -> Profile {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
+        .unwrap();
+    Profile::from_trace(&file).unwrap()
+}
+
+#[tokio::test]
+async fn meross_iot_drives_a_light_a_garage_door_and_a_thermostat() {
+    let python = tokio::task::spawn_blocking(python).await.unwrap();
+    let d = cloud_daemon().await;
+    let light = sim::fleet(&sim_config(&d, trace("msl450")), "mf", 1, 1).remove(0);
+    let door = sim::fleet(&sim_config(&d, trace("msg100")), "mf", 2, 1).remove(0);
+    let thermostat = sim::fleet(&sim_config(&d, trace("mts200b")), "mf", 3, 1).remove(0);
+    for dev in [&light, &door, &thermostat] {
+        bound(dev).await;
+        eventually("its family read", std::time::Duration::from_secs(5), || {
+            d.engine
+                .device(&dev.uuid)
+                .is_some_and(|x| x.families.is_some())
+        })
+        .await;
+    }
+    let args = vec![
+        format!("{}/tests/merossiot/families.py", env!("CARGO_MANIFEST_DIR")),
+        format!("http://{}", d.cloud_addr.unwrap()),
+        EMAIL.into(),
+        PASSWORD.into(),
+        "127.0.0.1".into(),
+        d.tls_addrs[0].port().to_string(),
+        light.uuid.clone(),
+        door.uuid.clone(),
+        thermostat.uuid.clone(),
+    ];
+    let out = run_script(python, args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "MerossIot failed:\n{stdout}\n{stderr}"
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(
+        (
+            &seen["light_type"],
+            &seen["door_type"],
+            &seen["thermostat_type"]
+        ),
+        (&json!("msl450"), &json!("msg100"), &json!("mts200b")),
+        "{seen}"
+    );
+    assert_eq!(seen["light_rgb_before"], json!([0, 244, 255]), "{seen}");
+    assert_eq!(seen["light_rgb_after"], json!([255, 136, 0]), "{seen}");
+    assert_eq!(seen["light_luminance_after"], 40, "{seen}");
+    assert_eq!(
+        (&seen["door_open_before"], &seen["door_open_after"]),
+        (&json!(true), &json!(false)),
+        "{seen}"
+    );
+    assert_eq!(seen["thermostat_current"], 21.0, "{seen}");
+    assert_eq!(
+        (
+            &seen["thermostat_target_before"],
+            &seen["thermostat_target_after"]
+        ),
+        (&json!(21.0), &json!(22.5)),
+        "{seen}"
+    );
+    // merossd's own view follows what MerossIot did.
+    let families = |uuid: &str| {
+        d.engine
+            .device(uuid)
+            .map(|x| merossd::model::family::of(&x))
+    };
+    assert_eq!(
+        families(&thermostat.uuid).unwrap().thermostats[0].target_c,
+        Some(22.5)
+    );
+    assert!(!families(&door.uuid).unwrap().garage_doors[0].open);
+    // The SETs came from MerossIot's own client, through the gate.
+    let from_app = |dev: &merossd::sim::SimDevice, ns: &str| {
+        dev.state().received.iter().any(|m| {
+            m.header.method == Method::Set
+                && m.header.namespace == ns
+                && m.header.from.starts_with(&format!("/app/{USER_ID}-"))
+        })
+    };
+    assert!(from_app(&light, "Appliance.Control.Light"));
+    assert!(from_app(&door, "Appliance.GarageDoor.State"));
+    assert!(from_app(&thermostat, "Appliance.Control.Thermostat.Mode"));
+    d.stop().await;
+}
