@@ -5,8 +5,8 @@
 //! | who | may publish | may subscribe | receives |
 //! |---|---|---|---|
 //! | device | its own `/appliance/<uuid>/publish`; the `from` topic of a request it received | its own `/appliance/<uuid>/subscribe` | what it subscribed |
-//! | app (account login) | `/appliance/<uuid>/subscribe` and `<base>/<uuid>/<ch>/set` of its account's devices; `<prefix>/status`; free topics | anything but `$...` | all but other accounts' device and app topics |
-//! | local (loopback, no login) | `/appliance/<uuid>/subscribe`, `<base>/<uuid>/<ch>/set` of any device; `<prefix>/status`; free topics | anything but `$...` | everything |
+//! | app (account login) | `/appliance/<uuid>/subscribe` and `<base>/<uuid>/<object>/set` of its account's devices; `<prefix>/status`; free topics | anything but `$...` | all but other accounts' device and app topics |
+//! | local (loopback, no login) | `/appliance/<uuid>/subscribe`, `<base>/<uuid>/<object>/set` of any device; `<prefix>/status`; free topics | anything but `$...` | everything |
 //!
 //! For everyone: nothing retained (only merossd retains, on its own link), no wildcard,
 //! empty, NUL or over-long topic in a publish, nothing as another device, nothing into
@@ -103,7 +103,7 @@ enum Shape {
     NamedReply,
     /// `/app/<my user>...`
     MyApp,
-    /// `<base>/<uuid>/<ch>/set` of my device.
+    /// `<base>/<uuid>/<object>/set` of my device.
     MyCommand,
     /// `<prefix>/status`: Home Assistant's birth and will.
     HaStatus,
@@ -266,8 +266,8 @@ impl Acl {
     fn bridge_shape(&self, topic: &str, mine: impl Fn(&str) -> Option<bool>) -> Shape {
         if let Some(rest) = under(topic, &self.base_topic) {
             let parts: Vec<&str> = rest.split('/').collect();
-            if let [uuid, channel, "set"] = parts[..] {
-                if crate::protocol::valid_uuid(uuid) && channel.parse::<u32>().is_ok() {
+            if let [uuid, object, "set"] = parts[..] {
+                if crate::protocol::valid_uuid(uuid) && command_object(object) {
                     // A command needs a device known to be the asker's.
                     return if mine(uuid) == Some(true) {
                         MyCommand
@@ -292,6 +292,15 @@ impl Acl {
         }
         Free
     }
+}
+
+/// What a Home Assistant command topic may name between the uuid and `set`: a channel
+/// (`0`) or a family's object (`light_0`, `climate_0_temperature`, `sub_01008C11_mode`).
+fn command_object(object: &str) -> bool {
+    (1..=64).contains(&object.len())
+        && object
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The part of `topic` under `prefix/`, or `None`; a filter that covers the prefix (`#`,

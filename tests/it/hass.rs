@@ -1,7 +1,8 @@
 //! A real Home Assistant (2024.3.3, the last for Python 3.11) on merossd's local listener,
 //! with 30 simulated metering plugs: every entity appears and is available, a plug added
 //! while it runs becomes available, switching from its REST API reaches the plug, and a
-//! plug that goes away goes unavailable. `tests/homeassistant/ha.py` starts, onboards and
+//! plug that goes away goes unavailable; and a light, a thermostat and a garage door from
+//! their traces show as a light, a climate and a cover whose commands reach the device. `tests/homeassistant/ha.py` starts, onboards and
 //! stops it; `.ci/homeassistant-install` installs it (`.ci/run` does that beforehand and
 //! says where in `MEROSSD_HA_PYTHON`).
 
@@ -99,8 +100,21 @@ impl Hass {
 
     /// The states of a plug's entities (its switch and sensors), by entity id.
     async fn entities_of(&self, plug: &SimDevice) -> Vec<(String, String)> {
+        self.states_of(plug, "mss310")
+            .await
+            .into_iter()
+            .map(|s| {
+                let id = s["entity_id"].as_str().unwrap_or_default().to_owned();
+                (id, s["state"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    }
+
+    /// The whole states (with attributes) of a device's entities: those whose name starts
+    /// with the device's default name.
+    async fn states_of(&self, device: &SimDevice, kind: &str) -> Vec<Value> {
         let states = self.call("GET", "/api/states", None).await;
-        let name = format!("Meross mss310 {}", &plug.uuid[plug.uuid.len() - 6..]);
+        let name = format!("Meross {kind} {}", &device.uuid[device.uuid.len() - 6..]);
         states
             .as_array()
             .into_iter()
@@ -110,10 +124,7 @@ impl Hass {
                     .as_str()
                     .is_some_and(|f| f.starts_with(&name))
             })
-            .map(|s| {
-                let id = s["entity_id"].as_str().unwrap_or_default().to_owned();
-                (id, s["state"].as_str().unwrap_or_default().to_owned())
-            })
+            .cloned()
             .collect()
     }
 
@@ -191,6 +202,7 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
     for plug in &plugs {
         known(&d, plug).await;
     }
+    let families = FamilyDevices::start(&d).await;
     let dir = temp_dir("hass-config");
     // Off the test's runtime, which serves the daemon Home Assistant connects to.
     let hass = tokio::task::spawn_blocking(move || Hass::start(&dir, mqtt_port))
@@ -247,4 +259,142 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
         hass.switch_state(&plugs[8]).await.map(|(_, s)| s),
         Some("unavailable".to_owned())
     );
+    families.check(&hass).await;
+}
+
+/// A light, a thermostat and a garage door from their traces, beside the plugs.
+struct FamilyDevices {
+    light: SimDevice,
+    thermostat: SimDevice,
+    door: SimDevice,
+}
+
+fn trace(name: &str) -> Profile {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
+        .unwrap();
+    Profile::from_trace(&file).unwrap()
+}
+
+impl FamilyDevices {
+    async fn start(d: &Daemon) -> FamilyDevices {
+        let one = |name, n| sim::fleet(&sim_config(d, trace(name)), "hafam", n, 1).remove(0);
+        let f = FamilyDevices {
+            light: one("msl450", 1),
+            thermostat: one("mts200b", 2),
+            door: one("msg100", 3),
+        };
+        for dev in [&f.light, &f.thermostat, &f.door] {
+            bound(dev).await;
+            eventually("its family read", Duration::from_secs(5), || {
+                d.engine
+                    .device(&dev.uuid)
+                    .is_some_and(|x| x.families.is_some())
+            })
+            .await;
+        }
+        f
+    }
+
+    /// Waits for the one entity of `domain` of a device, available.
+    async fn entity(hass: &Hass, dev: &SimDevice, kind: &str, domain: &str) -> Value {
+        let prefix = format!("{domain}.");
+        for _ in 0..120 {
+            let found = hass.states_of(dev, kind).await.into_iter().find(|s| {
+                s["entity_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(&prefix))
+                    && s["state"] != "unavailable"
+            });
+            if let Some(state) = found {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!(
+            "no available {domain} entity of {kind} {}: {:?}",
+            dev.uuid,
+            hass.states_of(dev, kind).await
+        );
+    }
+
+    /// Home Assistant shows each as its kind of entity, with the recorded state, and its
+    /// commands reach the device as the SET its firmware takes.
+    async fn check(&self, hass: &Hass) {
+        let light = Self::entity(hass, &self.light, "msl450", "light").await;
+        let modes = light["attributes"]["supported_color_modes"].to_string();
+        assert!(
+            modes.contains("rgb") && modes.contains("color_temp"),
+            "{light}"
+        );
+        let climate = Self::entity(hass, &self.thermostat, "mts200b", "climate").await;
+        assert_eq!(
+            climate["attributes"]["current_temperature"], 21.0,
+            "{climate}"
+        );
+        assert_eq!(climate["attributes"]["temperature"], 21.0, "{climate}");
+        let cover = Self::entity(hass, &self.door, "msg100", "cover").await;
+        assert_eq!(
+            (&cover["state"], &cover["attributes"]["device_class"]),
+            (&json!("open"), &json!("garage")),
+            "{cover}"
+        );
+
+        let id = |v: &Value| v["entity_id"].clone();
+        hass.call(
+            "POST",
+            "/api/services/light/turn_on",
+            Some(
+                json!({"entity_id": id(&light), "brightness_pct": 40, "rgb_color": [255, 136, 0]}),
+            ),
+        )
+        .await;
+        hass.call(
+            "POST",
+            "/api/services/climate/set_temperature",
+            Some(json!({"entity_id": id(&climate), "temperature": 22.5})),
+        )
+        .await;
+        hass.call(
+            "POST",
+            "/api/services/cover/close_cover",
+            Some(json!({"entity_id": id(&cover)})),
+        )
+        .await;
+        let sent = |dev: &SimDevice, ns: &str| {
+            dev.state()
+                .received
+                .iter()
+                .filter(|m| {
+                    m.header.namespace == ns && m.header.method == merossd::protocol::Method::Set
+                })
+                .map(|m| m.payload.clone())
+                .collect::<Vec<_>>()
+        };
+        eventually(
+            "Home Assistant's commands reached the devices",
+            Duration::from_secs(15),
+            || {
+                sent(&self.light, "Appliance.Control.Light")
+                    .iter()
+                    .any(|p| p["light"]["rgb"] == 0xff8800 && p["light"]["luminance"] == 40)
+                    && sent(&self.thermostat, "Appliance.Control.Thermostat.Mode")
+                        .contains(&json!({"mode": [{"channel": 0, "mode": 4, "manualTemp": 225}]}))
+                    && sent(&self.door, "Appliance.GarageDoor.State")
+                        .contains(&json!({"state": {"channel": 0, "open": 0}}))
+            },
+        )
+        .await;
+        for _ in 0..60 {
+            let now = Self::entity(hass, &self.door, "msg100", "cover").await;
+            if now["state"] == "closed" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("Home Assistant never showed the door closed");
+    }
 }

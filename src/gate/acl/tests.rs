@@ -69,6 +69,8 @@ fn the_table() {
     let extra = format!("/appliance/{MINE}/publish/extra");
     let set_other = format!("merossd/{OTHER}/0/set");
     let set_foreign = format!("merossd/{OTHER_ACCOUNT}/0/set");
+    let light_other = format!("merossd/{OTHER}/light_0/set");
+    let light_foreign = format!("merossd/{OTHER_ACCOUNT}/climate_0_temperature/set");
     let state_foreign = format!("merossd/{OTHER_ACCOUNT}");
     let long = "a".repeat(MAX_TOPIC_BYTES + 1);
     let l = Identity::Local;
@@ -131,6 +133,10 @@ fn the_table() {
         (&a, publish(&mine_says), false, NO_ROW),
         (&a, publish(&set_other), false, ALLOW),
         (&a, publish(&set_foreign), false, NOT_YOURS),
+        // A family's command object, as a channel: the account's devices only.
+        (&a, publish(&light_other), false, ALLOW),
+        (&a, publish(&light_foreign), false, NOT_YOURS),
+        (&d, publish(&light_other), false, NOT_YOURS),
         (&a, publish("homeassistant/status"), false, ALLOW),
         (&a, publish("homeassistant/switch/x/config"), false, NO_ROW),
         (&a, publish("merossd/bridge/state"), false, NO_ROW),
