@@ -4,15 +4,18 @@
 
 mod apps;
 mod control;
+mod error;
 mod family;
 mod gate_events;
 mod namespaces;
 mod poller;
+mod records;
 mod said;
 mod session;
 mod time;
 mod waiting;
 
+pub use error::RequestError;
 pub use poller::run_poller;
 
 use crate::broker::{LinkClosed, Outbox};
@@ -35,51 +38,6 @@ use waiting::PendingGuard;
 
 /// How long a device has to answer a request when the caller does not say.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a request got no good answer.
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    /// No device with this uuid is known.
-    #[error("no device with uuid {0}")]
-    UnknownDevice(String),
-    /// The device (this uuid) is not connected.
-    #[error("device {0} is offline")]
-    Offline(String),
-    /// No reply came within the given time (counted in `request_timeouts`).
-    #[error("device did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The device replied with method `ERROR`.
-    #[error("device answered ERROR {code:?}")]
-    DeviceError {
-        /// The payload's `error.code`, when it has one.
-        code: Option<i64>,
-        /// The whole `ERROR` reply.
-        reply: Box<Message>,
-    },
-    /// The daemon is stopping: the router link or the wait for the reply closed.
-    #[error("the daemon is stopping")]
-    Closed,
-    /// A later switch command for the same channel took this one's place.
-    #[error("a later command for the same channel replaced this one")]
-    Superseded,
-    /// The device cannot do what was asked (a channel it does not have, say).
-    #[error("{0}")]
-    Unsupported(String),
-    /// A value of the command is out of range or malformed.
-    #[error("`{field}`: {detail}")]
-    Invalid {
-        /// The command's field, as the API names it.
-        field: &'static str,
-        /// What is wrong and what would be right.
-        detail: String,
-    },
-}
-
-impl From<LinkClosed> for RequestError {
-    fn from(_: LinkClosed) -> Self {
-        RequestError::Closed
-    }
-}
 
 /// The engine's shared state; cheap to clone.
 #[derive(Clone)]
@@ -213,57 +171,6 @@ impl Engine {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Every known device, sorted by uuid.
-    pub fn devices(&self) -> Vec<Device> {
-        let mut list: Vec<Device> = read(&self.shared.devices)
-            .values()
-            .map(|d| Device::clone(d))
-            .collect();
-        list.sort_by(|a, b| a.uuid.cmp(&b.uuid));
-        list
-    }
-
-    /// A copy of one device as last heard; `None` if the uuid is unknown.
-    pub fn device(&self, uuid: &str) -> Option<Device> {
-        read(&self.shared.devices)
-            .get(uuid)
-            .map(|d| Device::clone(d))
-    }
-
-    /// Gives a device a name; `None` if the uuid is unknown.
-    pub fn rename(&self, uuid: &str, name: Option<String>) -> Option<Device> {
-        let device = self.update(uuid, |d| d.name = name)?;
-        Some(device)
-    }
-
-    /// Names one of a device's channels (`None`: no name); `None` if the device is unknown.
-    pub fn rename_channel(&self, uuid: &str, channel: u32, name: Option<String>) -> Option<Device> {
-        self.update(uuid, |d| match name {
-            Some(name) => {
-                d.channel_names.insert(channel, name);
-            }
-            None => {
-                d.channel_names.remove(&channel);
-            }
-        })
-    }
-
-    /// Forgets a device (it comes back if it connects again). False if unknown.
-    pub fn forget(&self, uuid: &str) -> bool {
-        let mut devices = write(&self.shared.devices);
-        let removed = devices.remove(uuid).is_some();
-        if removed {
-            self.emit(Change::Forget(uuid.to_owned()));
-            self.shared.registry.forget(uuid);
-        }
-        drop(devices);
-        if removed {
-            self.notify(Notice::Forgotten(uuid.to_owned()));
-            self.event(Some(uuid), EventKind::Forgotten, String::new());
-        }
-        removed
-    }
-
     /// Sends a signed request to a device and waits for its reply (same messageId).
     /// A timeout and an `ERROR` reply are distinct errors.
     pub async fn request(
@@ -362,15 +269,6 @@ impl Engine {
             }
             None => false,
         }
-    }
-
-    /// The uuids of online devices that measure electricity.
-    pub fn online_metering(&self) -> Vec<String> {
-        read(&self.shared.devices)
-            .values()
-            .filter(|d| d.online && d.is_metering())
-            .map(|d| d.uuid.clone())
-            .collect()
     }
 
     /// Like [`Engine::update`], creating the device if it is new.

@@ -10,6 +10,7 @@ mod connection;
 mod device;
 mod families;
 pub mod hub;
+mod link;
 pub mod pairing;
 mod says;
 pub mod tls;

@@ -7,10 +7,9 @@
 //! tenths of a degree, humidity tenths of a percent. Shapes from `PROTOCOL.md` §4a: no
 //! hub was recorded among the traces.
 
-use super::{entry, items, Command, CommandError, Families, Set};
-use crate::model::Device;
+use super::{entry, items, Families};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Sub-device types as the digest names them.
 const KINDS: [&str; 10] = [
@@ -18,7 +17,7 @@ const KINDS: [&str; 10] = [
     "ms130",
 ];
 /// A valve's modes (`Hub.Mts100.Mode` `state`), by number.
-const VALVE_MODES: [&str; 5] = ["custom", "comfort", "economy", "auto", "away"];
+pub(super) const VALVE_MODES: [&str; 5] = ["custom", "comfort", "economy", "auto", "away"];
 
 /// One sub-device of a hub.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -283,87 +282,6 @@ pub fn read_smoke(families: &mut Families, value: &Value) -> Result<Vec<String>,
         }
     }
     Ok(Vec::new())
-}
-
-/// What to change on a valve; absent fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubDeviceCommand {
-    /// The sub-device's id (from the route).
-    #[serde(skip)]
-    pub id: String,
-    /// On or off.
-    pub on: Option<bool>,
-    /// custom, comfort, economy, auto or away.
-    pub mode: Option<String>,
-    /// The custom set point, °C (the valve goes to custom mode to hold it).
-    pub target_c: Option<f64>,
-}
-
-impl Command for SubDeviceCommand {
-    fn sets(&self, device: &Device) -> Result<Vec<Set>, CommandError> {
-        let families = super::of(device);
-        let Some(s) = families.subdevices.iter().find(|s| s.id == self.id) else {
-            let ids: Vec<&str> = families.subdevices.iter().map(|s| s.id.as_str()).collect();
-            return Err(super::no_such("sub-device", self.id.as_str(), &ids));
-        };
-        let mut sets = Vec::new();
-        if let Some(on) = self.on {
-            sets.push(Set {
-                namespace: "Appliance.Hub.ToggleX",
-                payload: json!({"togglex": [{"id": s.id, "onoff": super::onoff(on)}]}),
-            });
-        }
-        let mut mode = match &self.mode {
-            None => None,
-            Some(m) => Some(VALVE_MODES.iter().position(|n| n == m).ok_or_else(|| {
-                CommandError::Invalid {
-                    field: "mode",
-                    detail: format!("`{m}` is not a valve mode: {}", VALVE_MODES.join(", ")),
-                }
-            })?),
-        };
-        if let Some(target) = self.target_c {
-            let (low, high) = (s.min_c.unwrap_or(5.0), s.max_c.unwrap_or(35.0));
-            if !target.is_finite() || target < low || target > high {
-                return Err(CommandError::Invalid {
-                    field: "target_c",
-                    detail: format!("{target} °C is out of range: from {low} to {high}"),
-                });
-            }
-            sets.push(Set {
-                namespace: "Appliance.Hub.Mts100.Temperature",
-                payload: json!({"temperature": [{"id": s.id, "custom": (target * 10.0).round() as i64}]}),
-            });
-            mode = mode.or(Some(0));
-        }
-        if let Some(mode) = mode {
-            sets.push(Set {
-                namespace: "Appliance.Hub.Mts100.Mode",
-                payload: json!({"mode": [{"id": s.id, "state": mode}]}),
-            });
-        }
-        if sets.is_empty() {
-            return Err(CommandError::Invalid {
-                field: "on",
-                detail: "nothing to change: send on, mode or target_c".into(),
-            });
-        }
-        Ok(sets)
-    }
-
-    fn acknowledged(&self, families: &mut Families) {
-        if let Some(s) = families.subdevices.iter_mut().find(|s| s.id == self.id) {
-            s.on = self.on.or(s.on);
-            if let Some(target) = self.target_c {
-                s.target_c = Some(target);
-                s.mode = Some("custom".into());
-            }
-            if self.mode.is_some() {
-                s.mode = self.mode.clone();
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod light;
 pub mod shutter;
 pub mod system;
 pub mod thermostat;
+pub mod valve;
 
 use super::Device;
 use serde::de::DeserializeOwned;
@@ -20,11 +21,12 @@ use serde_json::Value;
 
 pub use diffuser::{Spray, SprayCommand};
 pub use garage::{GarageCommand, GarageDoor};
-pub use hub::{SubDevice, SubDeviceCommand};
+pub use hub::SubDevice;
 pub use light::{Light, LightCommand};
 pub use shutter::{Shutter, ShutterCommand};
 pub use system::DndCommand;
 pub use thermostat::{Thermostat, ThermostatCommand};
+pub use valve::SubDeviceCommand;
 
 /// Everything a device's families report, in one record per device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -259,6 +259,12 @@ impl ThermostatCommand {
         if let Some(mode) = asked {
             item.insert("mode".into(), json!(mode));
         }
+        if let (Some(_), Some(3)) = (self.target_c, asked) {
+            return Err(CommandError::Invalid {
+                field: "target_c",
+                detail: "in auto mode the schedule sets the target: leave out target_c, or send another mode".into(),
+            });
+        }
         if let Some(target) = self.target(t, 5.0, 35.0)? {
             let mode = match asked.or(current) {
                 Some(m @ 0..=2) => m,

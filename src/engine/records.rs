@@ -1,0 +1,67 @@
+//! The device records as callers see and change them: all of them, one, a name, a
+//! channel's name, forgetting one, which meter.
+
+use super::{read, write, Engine};
+use crate::model::{Change, Device, EventKind, Notice};
+
+impl Engine {
+    /// Every known device, sorted by uuid.
+    pub fn devices(&self) -> Vec<Device> {
+        let mut list: Vec<Device> = read(&self.shared.devices)
+            .values()
+            .map(|d| Device::clone(d))
+            .collect();
+        list.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+        list
+    }
+
+    /// A copy of one device as last heard; `None` if the uuid is unknown.
+    pub fn device(&self, uuid: &str) -> Option<Device> {
+        read(&self.shared.devices)
+            .get(uuid)
+            .map(|d| Device::clone(d))
+    }
+
+    /// Gives a device a name; `None` if the uuid is unknown.
+    pub fn rename(&self, uuid: &str, name: Option<String>) -> Option<Device> {
+        let device = self.update(uuid, |d| d.name = name)?;
+        Some(device)
+    }
+
+    /// Names one of a device's channels (`None`: no name); `None` if the device is unknown.
+    pub fn rename_channel(&self, uuid: &str, channel: u32, name: Option<String>) -> Option<Device> {
+        self.update(uuid, |d| match name {
+            Some(name) => {
+                d.channel_names.insert(channel, name);
+            }
+            None => {
+                d.channel_names.remove(&channel);
+            }
+        })
+    }
+
+    /// Forgets a device (it comes back if it connects again). False if unknown.
+    pub fn forget(&self, uuid: &str) -> bool {
+        let mut devices = write(&self.shared.devices);
+        let removed = devices.remove(uuid).is_some();
+        if removed {
+            self.emit(Change::Forget(uuid.to_owned()));
+            self.shared.registry.forget(uuid);
+        }
+        drop(devices);
+        if removed {
+            self.notify(Notice::Forgotten(uuid.to_owned()));
+            self.event(Some(uuid), EventKind::Forgotten, String::new());
+        }
+        removed
+    }
+
+    /// The uuids of online devices that measure electricity.
+    pub fn online_metering(&self) -> Vec<String> {
+        read(&self.shared.devices)
+            .values()
+            .filter(|d| d.online && d.is_metering())
+            .map(|d| d.uuid.clone())
+            .collect()
+    }
+}
