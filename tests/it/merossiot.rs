@@ -144,7 +144,7 @@ fn post(cloud: std::net::SocketAddr, path: &str, body: &Value, token: Option<&st
 }
 
 /// A signed cloud call as the Meross apps make it.
-fn call(
+pub fn call(
     cloud: std::net::SocketAddr,
     path: &str,
     params: Value,

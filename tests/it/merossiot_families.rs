@@ -104,3 +104,80 @@ async fn meross_iot_drives_a_light_a_garage_door_and_a_thermostat() {
     assert!(from_app(&thermostat, "Appliance.Control.Thermostat.Mode"));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn the_cloud_api_names_channels_as_the_user_did_and_lists_a_hubs_sub_devices() {
+    let d = cloud_daemon().await;
+    let strip = &plugs(&d, "mg", 1)[0];
+    known(&d, strip).await;
+    let hub = sim::fleet(&sim_config(&d, Profile::hub()), "mg", 2, 1).remove(0);
+    bound(&hub).await;
+    eventually(
+        "the hub's sub-devices read",
+        std::time::Duration::from_secs(5),
+        || {
+            d.engine
+                .device(&hub.uuid)
+                .is_some_and(|x| merossd::model::family::of(&x).subdevices.len() == 2)
+        },
+    )
+    .await;
+    // A name for channel 0, through the admin API; a channel the plug lacks is refused.
+    let path = format!("/api/v1/devices/{}", strip.uuid);
+    let (status, body) = api(
+        &d,
+        "PATCH",
+        &path,
+        Some(r#"{"channel_names": {"0": "Kettle"}}"#),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["channels"][0]["name"], "Kettle", "{body}");
+    let (status, _) = api(
+        &d,
+        "PATCH",
+        &path,
+        Some(r#"{"channel_names": {"5": "Lamp"}}"#),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let cloud = d.cloud_addr.unwrap();
+    let run = |path: &'static str, params: Value, token: Option<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            crate::merossiot::call(cloud, path, params, token.as_deref(), false)
+        })
+        .await
+        .unwrap()
+    };
+    let login =
+        json!({"email": EMAIL, "password": merossd::protocol::md5_hex(PASSWORD), "encryption": 1});
+    let signed_in = run("/v1/Auth/signIn", login, None).await;
+    let token = signed_in["data"]["token"].as_str().unwrap().to_owned();
+    let list = run("/v1/Device/devList", json!({}), Some(token.clone())).await;
+    let entry = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uuid"] == json!(strip.uuid))
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["channels"], json!([{"devName": "Kettle"}]), "{entry}");
+    let subs = run(
+        "/v1/Hub/getSubDevices",
+        json!({"uuid": hub.uuid}),
+        Some(token),
+    )
+    .await;
+    let ids: Vec<&str> = subs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["subDeviceId"].as_str())
+        .collect();
+    assert_eq!(ids, [sim::hub::VALVE, sim::hub::SENSOR], "{subs}");
+    assert_eq!(subs["data"][0]["subDeviceType"], "mts100v3");
+    d.stop().await;
+}

@@ -287,6 +287,7 @@ pub fn read_smoke(families: &mut Families, value: &Value) -> Result<Vec<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_hub_lists_its_valve_and_sensor_and_reads_their_state() {

@@ -105,3 +105,55 @@ impl Command for SubDeviceCommand {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::family::hub;
+
+    fn hub_with(kind: &str) -> Device {
+        let mut f = Families::default();
+        let digest = json!({"subdevice": [{"id": "01", "status": 1, kind: {}}]});
+        hub::read_digest(&mut f, &digest).unwrap();
+        let mut d = Device::new("hub", 1);
+        d.families = Some(Box::new(f));
+        d
+    }
+
+    #[test]
+    fn a_set_point_goes_with_custom_mode_and_a_sensor_takes_no_command() {
+        let valve = hub_with("mts100v3");
+        let target = SubDeviceCommand {
+            id: "01".into(),
+            target_c: Some(22.0),
+            ..Default::default()
+        };
+        let sets = target.sets(&valve).unwrap();
+        assert_eq!(
+            sets[0].payload,
+            json!({"temperature": [{"id": "01", "custom": 220}]})
+        );
+        assert_eq!(sets[1].payload, json!({"mode": [{"id": "01", "state": 0}]}));
+        let comfort = SubDeviceCommand {
+            mode: Some("comfort".into()),
+            ..target
+        };
+        assert!(matches!(
+            comfort.sets(&valve),
+            Err(CommandError::Invalid {
+                field: "target_c",
+                ..
+            })
+        ));
+        let sensor = hub_with("ms100");
+        let on = SubDeviceCommand {
+            id: "01".into(),
+            on: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            on.sets(&sensor),
+            Err(CommandError::Unsupported(_))
+        ));
+    }
+}
