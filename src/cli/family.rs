@@ -211,7 +211,7 @@ pub(super) async fn name_channel(
         return Ok(());
     }
     let now = each(&reply["channels"])
-        .find(|c| c["channel"] == Value::from(channel))
+        .find(|c| c["channel"] == channel)
         .map(|c| text(&c["name"], ""))
         .unwrap_or_default();
     say(if now.is_empty() {

@@ -4,11 +4,14 @@
 use crate::model::family::light::{RGB, TEMPERATURE};
 use serde_json::Value;
 
+/// One entry of a device's families in words.
+type Line = fn(&Value) -> String;
+
 /// A device's channels and families, one line each, for `merossd device`.
 pub(super) fn lines(d: &Value) -> Vec<String> {
     let families = &d["families"];
     let mut out: Vec<String> = each(&d["channels"]).map(channel_line).collect();
-    let parts: [(&str, fn(&Value) -> String); 6] = [
+    let parts: [(&str, Line); 6] = [
         ("lights", light_line),
         ("thermostats", thermostat_line),
         ("garage_doors", door_line),

@@ -74,8 +74,11 @@ pub struct SubDevice {
     pub last_active: Option<u64>,
 }
 
+/// A sub-device's item of a payload, by its id.
+type Item = (String, Map<String, Value>);
+
 /// Every item of a payload with its id, or an error before anything is changed.
-fn with_ids(value: &Value) -> Result<Vec<(String, Map<String, Value>)>, String> {
+fn with_ids(value: &Value) -> Result<Vec<Item>, String> {
     let list: Vec<Map<String, Value>> = items(value)?;
     list.into_iter()
         .map(|item| {

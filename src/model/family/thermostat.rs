@@ -266,10 +266,8 @@ impl ThermostatCommand {
             });
         }
         if let Some(target) = self.target(t, 5.0, 35.0)? {
-            let mode = match asked.or(current) {
-                Some(m @ 0..=2) => m,
-                _ => 4,
-            };
+            // Heat, cool and eco hold their own set points; anything else goes manual.
+            let mode = asked.or(current).filter(|m| *m <= 2).unwrap_or(4);
             let key = ["heatTemp", "coolTemp", "ecoTemp", "", "manualTemp"][mode];
             item.insert("mode".into(), json!(mode));
             item.insert(key.into(), json!((target * 10.0).round() as i64));
