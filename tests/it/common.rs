@@ -297,3 +297,15 @@ pub async fn first_reading(d: &Daemon, plug: &SimDevice) {
     })
     .await;
 }
+
+/// The recorded device whose trace file name holds `name` (`msl450`, `mts200b`...), from
+/// `tests/fixtures/device-traces`.
+pub fn trace(name: &str) -> merossd::sim::Profile {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
+        .unwrap_or_else(|| panic!("no trace {name} in {}", dir.display()));
+    merossd::sim::Profile::from_trace(&file).unwrap()
+}

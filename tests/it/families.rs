@@ -9,16 +9,6 @@ use merossd::sim::{self, Profile, SimDevice};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn trace(name: &str) -> Profile {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
-        .unwrap_or_else(|| panic!("no trace {name}"));
-    Profile::from_trace(&file).unwrap()
-}
-
 /// A simulated device of `profile`, bound and with its families read.
 async fn device(d: &merossd::daemon::Daemon, profile: Profile, prefix: &str) -> SimDevice {
     let dev = sim::fleet(&sim_config(d, profile), prefix, 1, 1).remove(0);

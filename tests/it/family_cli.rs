@@ -3,19 +3,9 @@
 //! one line; a bad value is refused with the field named and a non-zero exit.
 
 use crate::common::*;
-use merossd::sim::{self, Profile};
+use merossd::sim;
 use std::process::Command;
 use std::time::Duration;
-
-fn trace(name: &str) -> Profile {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
-        .unwrap();
-    Profile::from_trace(&file).unwrap()
-}
 
 /// Runs `merossd <args>` against the daemon: exit code, stdout, stderr.
 async fn merossd(d: &merossd::daemon::Daemon, args: &[&str]) -> (i32, String, String) {

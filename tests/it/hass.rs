@@ -269,16 +269,6 @@ struct FamilyDevices {
     door: SimDevice,
 }
 
-fn trace(name: &str) -> Profile {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
-        .unwrap();
-    Profile::from_trace(&file).unwrap()
-}
-
 impl FamilyDevices {
     async fn start(d: &Daemon) -> FamilyDevices {
         let one = |name, n| sim::fleet(&sim_config(d, trace(name)), "hafam", n, 1).remove(0);

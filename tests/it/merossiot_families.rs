@@ -8,16 +8,6 @@ use merossd::protocol::Method;
 use merossd::sim::{self, Profile};
 use serde_json::{json, Value};
 
-fn trace(name: &str) -> Profile {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains(name))
-        .unwrap();
-    Profile::from_trace(&file).unwrap()
-}
-
 #[tokio::test]
 async fn meross_iot_drives_a_light_a_garage_door_and_a_thermostat() {
     let python = tokio::task::spawn_blocking(python).await.unwrap();
