@@ -11,6 +11,7 @@ mod firsthour;
 mod gate;
 mod hass;
 mod homeassistant;
+mod homeassistant_families;
 mod house;
 mod layers;
 mod limits;

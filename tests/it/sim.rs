@@ -149,3 +149,30 @@ async fn with_binds_answered_but_clocks_not_the_plug_restarts_after_ten_tries() 
         "clocks before the restart: {clocks}"
     );
 }
+
+/// meross_lan polls inside `Control.Multiple` with bare inner headers (no sign, no from):
+/// devices answer those, and so does the simulator.
+#[tokio::test]
+async fn a_multiple_with_bare_inner_headers_is_answered_request_by_request() {
+    let d = daemon().await;
+    let plug = &plugs(&d, "mb", 1)[0];
+    known(&d, plug).await;
+    let body = serde_json::json!({"method": "SET", "namespace": "Appliance.Control.Multiple", "payload": {"multiple": [
+        {"header": {"messageId": "a1", "method": "GET", "namespace": "Appliance.System.Runtime"}, "payload": {"runtime": {}}},
+        {"header": {"messageId": "a2", "method": "GET", "namespace": "Appliance.Control.ToggleX"}, "payload": {"togglex": []}}
+    ]}});
+    let path = format!("/api/v1/devices/{}/request", plug.uuid);
+    let (status, reply) = api(&d, "POST", &path, Some(&body.to_string()), None).await;
+    assert_eq!(status, 200, "{reply}");
+    let inner = reply["payload"]["multiple"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let methods: Vec<&str> = inner
+        .iter()
+        .filter_map(|m| m["header"]["method"].as_str())
+        .collect();
+    assert_eq!(methods, ["GETACK", "GETACK"], "{reply}");
+    assert_eq!(inner[0]["payload"]["runtime"]["signal"], 80, "{reply}");
+    d.stop().await;
+}

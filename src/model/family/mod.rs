@@ -173,3 +173,16 @@ pub(crate) fn onoff(on: bool) -> u8 {
 pub(crate) fn deci(value: i64) -> f64 {
     value as f64 / 10.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_without_families_holds_one_pointer_for_them() {
+        assert_eq!(std::mem::size_of::<Option<Box<Families>>>(), 8);
+        // The record itself, boxed once a family is known (lists are empty until then).
+        eprintln!("Families: {} bytes", std::mem::size_of::<Families>());
+        assert!(std::mem::size_of::<Families>() <= 160);
+    }
+}

@@ -1,0 +1,119 @@
+//! Home Assistant's commands for the families the real Home Assistant test does not
+//! drive (a shutter's position and stop, a spray's mode, a hub valve's set point, a plug's
+//! do-not-disturb), sent as Home Assistant sends them on `<base>/<uuid>/<object>/set`:
+//! each reaches the device as the SET its firmware takes, and the state follows.
+
+use crate::common::*;
+use merossd::protocol::Method;
+use merossd::sim::{self, Profile, SimDevice};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn sets(dev: &SimDevice, namespace: &str) -> Vec<Value> {
+    dev.state()
+        .received
+        .iter()
+        .filter(|m| m.header.method == Method::Set && m.header.namespace == namespace)
+        .map(|m| m.payload.clone())
+        .collect()
+}
+
+async fn ready(d: &merossd::daemon::Daemon, dev: &SimDevice) {
+    bound(dev).await;
+    eventually("its families read", Duration::from_secs(5), || {
+        d.engine
+            .device(&dev.uuid)
+            .is_some_and(|x| x.families.is_some())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutter_spray_valve_and_dnd_commands_from_home_assistant_reach_the_devices() {
+    let d = daemon().await;
+    let shutter = sim::fleet(&sim_config(&d, trace("mrs100")), "hx", 1, 1).remove(0);
+    let diffuser = sim::fleet(&sim_config(&d, trace("mod100")), "hx", 2, 1).remove(0);
+    let hub = sim::fleet(&sim_config(&d, Profile::hub()), "hx", 3, 1).remove(0);
+    let plug = sim::fleet(&sim_config(&d, Profile::metering_plug()), "hx", 4, 1).remove(0);
+    for dev in [&shutter, &diffuser, &hub, &plug] {
+        ready(&d, dev).await;
+    }
+    eventually(
+        "the plug's do-not-disturb read",
+        Duration::from_secs(5),
+        || {
+            d.engine
+                .device(&plug.uuid)
+                .is_some_and(|x| merossd::model::family::of(&x).dnd.is_some())
+        },
+    )
+    .await;
+    let (client, mut events) = local_client(&d, "ha-families").await;
+    tokio::spawn(async move {
+        for _ in 0..10_000 {
+            if events.poll().await.is_err() {
+                break;
+            }
+        }
+    });
+    let say = |uuid: &str, object: &str, payload: &str| {
+        let (client, topic, payload) = (
+            client.clone(),
+            format!("merossd/{uuid}/{object}/set"),
+            payload.to_owned(),
+        );
+        async move {
+            client
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .await
+                .unwrap();
+        }
+    };
+    let valve = sim::hub::VALVE;
+    say(&shutter.uuid, "shutter_0_position", "40").await;
+    say(&diffuser.uuid, "spray_0", "eco").await;
+    say(&hub.uuid, &format!("sub_{valve}_temperature"), "22").await;
+    say(&plug.uuid, "dnd", "ON").await;
+    eventually(
+        "every command reached its device",
+        Duration::from_secs(10),
+        || {
+            sets(&shutter, "Appliance.RollerShutter.Position")
+                == [json!({"position": {"channel": 0, "position": 40}})]
+                && sets(&diffuser, "Appliance.Control.Diffuser.Spray")
+                    == [json!({"spray": [{"channel": 0, "mode": 0}]})]
+                && sets(&hub, "Appliance.Hub.Mts100.Temperature")
+                    == [json!({"temperature": [{"id": valve, "custom": 220}]})]
+                && sets(&plug, "Appliance.System.DNDMode") == [json!({"DNDMode": {"mode": 1}})]
+        },
+    )
+    .await;
+    eventually("the states followed", Duration::from_secs(10), || {
+        let f = |dev: &SimDevice| merossd::model::family::of(&d.engine.device(&dev.uuid).unwrap());
+        f(&shutter).shutters[0].position == Some(40)
+            && f(&diffuser).sprays[0].mode.as_deref() == Some("eco")
+            && f(&hub)
+                .subdevices
+                .iter()
+                .any(|s| s.id == valve && s.target_c == Some(22.0))
+            && f(&plug).dnd == Some(true)
+    })
+    .await;
+    // STOP on the shutter's own command topic sends position -1.
+    say(&shutter.uuid, "shutter_0", "STOP").await;
+    eventually(
+        "the stop reached the shutter",
+        Duration::from_secs(5),
+        || {
+            sets(&shutter, "Appliance.RollerShutter.Position").last()
+                == Some(&json!({"position": {"channel": 0, "position": -1}}))
+        },
+    )
+    .await;
+    // Nonsense is ignored, and nothing reaches the device.
+    say(&diffuser.uuid, "spray_0", "tropical").await;
+    say(&shutter.uuid, "shutter_0_position", "lots").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sets(&diffuser, "Appliance.Control.Diffuser.Spray").len(), 1);
+    d.stop().await;
+}
