@@ -118,6 +118,10 @@ fn read_lights(
             light.mode = c;
             light.supports |= c & (RGB | TEMPERATURE | LUMINANCE);
         }
+        if diffuser {
+            // A diffuser's light does rainbow, colour and white, whatever it shows now.
+            light.supports = RGB | TEMPERATURE | LUMINANCE;
+        }
         if let Some(rgb) = w.rgb {
             light.rgb = Some(hex(rgb));
         }
