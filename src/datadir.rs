@@ -22,30 +22,44 @@ pub const DB_FILE: &str = "merossd.db";
 /// Locked by the running daemon; holds its pid.
 const LOCK_FILE: &str = "merossd.lock";
 
-/// The accounts plugs may use: the configured ones, else the one generated on first start.
+/// The accounts plugs may log in with: the generated one (`account.json`, made on first
+/// start when none is configured) and every configured `[[accounts]]`, added to it rather
+/// than replacing it, so that plugs already paired to the generated account stay reachable.
+/// The generated account goes only when its file is removed on purpose. A configured
+/// account with the generated one's user id takes its place (it may add an e-mail and a
+/// password).
 pub fn accounts(config: &Config, data: &DataDir) -> std::io::Result<Vec<Account>> {
-    if config.accounts.is_empty() {
-        Ok(vec![data.account()?])
+    let generated = if config.accounts.is_empty() {
+        Some(data.account()?)
     } else {
-        Ok(config.accounts.clone())
-    }
+        data.read_account()?
+    };
+    Ok(merge(generated, &config.accounts))
+}
+
+/// The generated account (if any) first, then the configured ones; one per user id.
+fn merge(generated: Option<Account>, configured: &[Account]) -> Vec<Account> {
+    let mut all: Vec<Account> = generated
+        .into_iter()
+        .filter(|g| configured.iter().all(|c| c.user_id != g.user_id))
+        .collect();
+    all.extend(configured.iter().cloned());
+    all
 }
 
 /// The accounts, for the tools that only read (`account`, `sim`): never makes one.
 pub fn existing_accounts(config: &Config) -> std::io::Result<Vec<Account>> {
-    if !config.accounts.is_empty() {
-        return Ok(config.accounts.clone());
-    }
-    match DataDir::existing(&config.data_dir).read_account()? {
-        Some(account) => Ok(vec![account]),
-        None => Err(std::io::Error::new(
+    let generated = DataDir::existing(&config.data_dir).read_account()?;
+    if generated.is_none() && config.accounts.is_empty() {
+        return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!(
                 "no account in {} yet: start the daemon once (`merossd serve` makes one), or pass the --config/--data-dir the daemon runs with",
                 config.data_dir.display()
             ),
-        )),
+        ));
     }
+    Ok(merge(generated, &config.accounts))
 }
 
 /// The running daemon's hold on its data directory; released when dropped (or when the

@@ -96,7 +96,25 @@ async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
         socket.bind(addr)?;
         socket.listen(LISTEN_BACKLOG)
     };
-    listen().map_err(|e| StartError::Config(format!("`{key}`: cannot listen on {addr}: {e}")))
+    listen().map_err(|e| {
+        StartError::Config(format!(
+            "`{key}`: cannot listen on {addr}: {e}{}",
+            hint(key, addr, &e)
+        ))
+    })
+}
+
+/// What a port already in use most likely is, and the way out.
+fn hint(key: &str, addr: SocketAddr, e: &std::io::Error) -> String {
+    if e.kind() != std::io::ErrorKind::AddrInUse {
+        return String::new();
+    }
+    let likely = match addr.port() {
+        1883 => "another MQTT broker (mosquitto, or Home Assistant's Mosquitto add-on) is likely on this port",
+        8883 => "another MQTT broker with TLS is likely on this port",
+        _ => "another program (or another merossd) holds this port",
+    };
+    format!(". {likely}: stop it, or give `{key}` another port in the configuration (see the README's \"Next to another MQTT broker\")")
 }
 
 impl Daemon {
@@ -121,6 +139,7 @@ impl Daemon {
         let (accounts, api_token, tls) = credentials(&config, &data)?;
         let counters = Arc::new(Counters::default());
         let (store, known) = open_store(&config, &data, counters.clone())?;
+        parts::warn_orphans(&known, &accounts);
 
         let (trigger, shutdown) = shutdown::channel();
         let mut start = Start {

@@ -135,6 +135,33 @@ pub(super) fn open_store(
     Ok((store, known))
 }
 
+/// The known devices no account can log in any more (their account was taken out of
+/// the configuration), by uuid, with their user ids.
+fn orphans<'a>(known: &'a [crate::model::Device], accounts: &[Account]) -> Vec<(&'a str, &'a str)> {
+    known
+        .iter()
+        .filter_map(|d| Some((d.uuid.as_str(), d.user_id.as_deref()?)))
+        .filter(|(_, user)| accounts.iter().all(|a| a.user_id != *user))
+        .collect()
+}
+
+/// Says, at warn, how many known devices will be refused at login until their account
+/// is back.
+pub(super) fn warn_orphans(known: &[crate::model::Device], accounts: &[Account]) {
+    let lost = orphans(known, accounts);
+    if lost.is_empty() {
+        return;
+    }
+    let mut users: Vec<&str> = lost.iter().map(|(_, user)| *user).collect();
+    users.sort_unstable();
+    users.dedup();
+    warn!(
+        devices = lost.len(),
+        user_ids = %users.join(","),
+        "known devices belong to no account in use: they will be refused at login until their account is back in [[accounts]] (or account.json)"
+    );
+}
+
 /// Every listener is bound and the store is open: systemd hears "ready", then the
 /// watchdog's pings while the engine and the store live.
 pub(super) fn tell_systemd(
@@ -158,4 +185,29 @@ pub(super) fn tell_systemd(
         store.clone(),
         shutdown.clone(),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_of_an_account_no_longer_configured_are_found() {
+        let device = |uuid: &str, user: &str| {
+            let mut d = crate::model::Device::new(uuid, 1);
+            d.user_id = Some(user.to_owned());
+            d
+        };
+        let known = [
+            device("a", "1"),
+            device("b", "2"),
+            crate::model::Device::new("c", 1),
+        ];
+        let accounts = [Account {
+            user_id: "1".into(),
+            key: "k".into(),
+            ..Account::default()
+        }];
+        assert_eq!(orphans(&known, &accounts), [("b", "2")]);
+    }
 }
