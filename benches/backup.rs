@@ -71,7 +71,8 @@ async fn main() {
     );
 
     let archive = dir.join("backup.tar");
-    let backup = merossd::backup::backup(&data, &archive).expect("backup");
+    let options = merossd::backup::BackupOptions::default();
+    let backup = merossd::backup::backup(&data, &archive, &options).expect("backup");
     let restored = dir.join("restored");
     let restore = merossd::backup::restore(&restored, &archive).expect("restore");
     println!(

@@ -48,6 +48,44 @@ pub enum BackupError {
         /// What the integrity check said instead of "ok".
         detail: String,
     },
+    /// The data directory has no database: nothing to back up. Holds its path.
+    #[error("{0} holds no database: is it the data directory the daemon runs with?")]
+    NoDatabase(String),
+    /// The archive's directory does not exist: nothing is created on a typo.
+    #[error("{0} does not exist: make it first, or name another place for the archive")]
+    NoDirectory(String),
+    /// The archive exists already: it is not overwritten without `--force`.
+    #[error("{0} exists already: name another file, or pass --force to overwrite it")]
+    Exists(String),
+}
+
+/// The configuration's name in an archive; a restore leaves it in the archive (it belongs
+/// where the daemon reads it, outside the data directory): `tar -xf ARCHIVE merossd.toml`.
+pub const CONFIG_IN_ARCHIVE: &str = "merossd.toml";
+
+/// How a backup is to be written.
+#[derive(Debug, Clone, Default)]
+pub struct BackupOptions {
+    /// The configuration file to put in the archive too (as `merossd.toml`), if any.
+    pub config: Option<PathBuf>,
+    /// Overwrite an existing archive.
+    pub force: bool,
+}
+
+/// A backup's archive may be written: its directory exists, and it does not (unless
+/// forced).
+fn writable(archive: &Path, force: bool) -> Result<(), BackupError> {
+    let parent = archive
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(BackupError::NoDirectory(parent.display().to_string()));
+    }
+    if archive.exists() && !force {
+        return Err(BackupError::Exists(archive.display().to_string()));
+    }
+    Ok(())
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
@@ -66,14 +104,16 @@ pub struct Report {
     pub seconds: f64,
 }
 
-/// Writes `archive` from the data directory at `data` (the daemon may be running).
-pub fn backup(data: &Path, archive: &Path) -> Result<Report, BackupError> {
+/// Writes `archive` from the data directory at `data` (the daemon may be running), with
+/// the configuration file when `options` names one.
+pub fn backup(data: &Path, archive: &Path, options: &BackupOptions) -> Result<Report, BackupError> {
     let started = Instant::now();
     let dir = DataDir::existing(data);
     let db = dir.file(datadir::DB_FILE);
     if !db.exists() {
-        return Err(BackupError::NotABackup(data.display().to_string()));
+        return Err(BackupError::NoDatabase(data.display().to_string()));
     }
+    writable(archive, options.force)?;
     let scratch = scratch_dir(archive)?;
     let copy = scratch.join(datadir::DB_FILE);
     {
@@ -98,6 +138,11 @@ pub fn backup(data: &Path, archive: &Path) -> Result<Report, BackupError> {
                     .map_err(io_err(path.display().to_string()))?;
                 files.push(name.to_owned());
             }
+        }
+        if let Some(config) = options.config.as_ref().filter(|c| c.is_file()) {
+            tar.append_path_with_name(config, CONFIG_IN_ARCHIVE)
+                .map_err(io_err(config.display().to_string()))?;
+            files.push(CONFIG_IN_ARCHIVE.to_owned());
         }
         tar.into_inner()
             .and_then(|f| f.sync_all())
@@ -157,6 +202,11 @@ pub fn restore(data: &Path, archive: &Path) -> Result<Report, BackupError> {
         }
         for name in &files {
             let target = dir.file(name);
+            // What it replaces is kept beside it, as `<name>.bak`.
+            if target.exists() {
+                let kept = dir.file(&format!("{name}.bak"));
+                fs::rename(&target, &kept).map_err(io_err(kept.display().to_string()))?;
+            }
             fs::rename(scratch.join(name), &target)
                 .map_err(io_err(target.display().to_string()))?;
             datadir::make_private(&target).map_err(io_err(target.display().to_string()))?;
