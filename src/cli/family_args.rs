@@ -9,7 +9,8 @@ use clap::Subcommand;
 pub enum FamilyCommand {
     /// Show a light or dimmer, or change it: on or off, brightness, a colour or a white.
     Light {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// Which light (a device with one has channel 0).
         #[arg(long, default_value_t = 0)]
@@ -36,7 +37,8 @@ pub enum FamilyCommand {
     },
     /// Show a thermostat, or change it: on or off, its mode, the temperature to hold.
     Thermostat {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// Which thermostat (a device with one has channel 0).
         #[arg(long, default_value_t = 0)]
@@ -61,7 +63,8 @@ pub enum FamilyCommand {
     },
     /// Open or close a garage door.
     Garage {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// open or close
         #[arg(value_enum, ignore_case = true)]
@@ -75,7 +78,8 @@ pub enum FamilyCommand {
     },
     /// Move a roller shutter: open, close, stop, or to a position with --position.
     Cover {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// open, close or stop (or give --position instead)
         #[arg(
@@ -97,7 +101,8 @@ pub enum FamilyCommand {
     },
     /// Set the spray of a diffuser or humidifier.
     Spray {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// eco, full or off (MOD100 diffuser); off, continuous or intermittent (MSXH0
         /// humidifier).
@@ -111,7 +116,8 @@ pub enum FamilyCommand {
     },
     /// Switch a device's do-not-disturb mode: on keeps its LED off.
     Dnd {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// on or off
         #[arg(value_enum, ignore_case = true)]
@@ -123,7 +129,8 @@ pub enum FamilyCommand {
     /// Show a hub's sub-device (a radiator valve, a sensor), or change a valve: on or
     /// off, its mode, the temperature to hold.
     Subdevice {
-        /// The hub's uuid, as `merossd devices` lists it.
+        /// The hub: its uuid, a unique start of it (4 characters or more) or its name, as
+        /// `merossd devices` lists them.
         uuid: String,
         /// The sub-device's id on the hub, as `merossd device` lists it (e.g. 01008C11).
         id: String,
@@ -144,6 +151,21 @@ pub enum FamilyCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+impl FamilyCommand {
+    /// The device the command is for, as typed (every family command has one).
+    pub(super) fn uuid_mut(&mut self) -> &mut String {
+        match self {
+            FamilyCommand::Light { uuid, .. }
+            | FamilyCommand::Thermostat { uuid, .. }
+            | FamilyCommand::Garage { uuid, .. }
+            | FamilyCommand::Cover { uuid, .. }
+            | FamilyCommand::Spray { uuid, .. }
+            | FamilyCommand::Dnd { uuid, .. }
+            | FamilyCommand::Subdevice { uuid, .. } => uuid,
+        }
+    }
 }
 
 /// What `garage` is to do.

@@ -11,6 +11,7 @@ mod family;
 pub mod family_args;
 mod pair;
 mod remote;
+mod resolve;
 mod sim;
 mod words;
 use serde_json::json;
@@ -38,8 +39,8 @@ pub struct Cli {
     pub token: Option<String>,
     /// Log level: error, warn, info, debug or trace (default: `[log] level`, info).
     /// `RUST_LOG` (e.g. `info,merossd::gate=debug`) overrides both.
-    #[arg(long, global = true)]
-    pub log_level: Option<String>,
+    #[arg(long, global = true, value_parser = parse_level)]
+    pub log_level: Option<crate::logging::LogLevel>,
     /// Log format: text or json, one object per line (default: `[log] format`, text).
     #[arg(long, global = true)]
     pub log_format: Option<crate::config::LogFormat>,
@@ -66,15 +67,21 @@ pub enum Command {
     /// merossd, and wait until it has connected and bound.
     Pair(pair::PairArgs),
     /// Check a configuration file and print the settings in effect (secrets masked).
-    CheckConfig,
+    CheckConfig {
+        /// The file to check (the same as `--config FILE`).
+        file: Option<PathBuf>,
+    },
     /// Write one archive with a consistent copy of the database, the account, the API
-    /// token and the certificate; the daemon may be running.
+    /// token, the certificate and the configuration file; the daemon may be running.
     Backup {
-        /// Archive to write.
+        /// Archive to write (its directory must exist).
         file: PathBuf,
+        /// Overwrite the archive if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Restore an archive from `backup` into the data directory (the daemon must be
-    /// stopped).
+    /// stopped); what it replaces is kept as `<file>.bak`.
     Restore {
         /// Archive written by `merossd backup`.
         file: PathBuf,
@@ -82,11 +89,16 @@ pub enum Command {
     /// Run simulated plugs against a merossd (for trying it without hardware, and tests).
     Sim(sim::SimArgs),
     /// List devices.
-    Devices,
+    Devices {
+        /// The API's list as JSON, every field of every device.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one device: name, type, firmware, online since, channels, power, its lights,
     /// thermostats, doors, shutters, sprays and sub-devices, last events.
     Device {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// Everything the API knows, as JSON.
         #[arg(long)]
@@ -94,7 +106,8 @@ pub enum Command {
     },
     /// Switch a channel: on, off, or toggle (the other way round from now).
     Toggle {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// on, off or toggle (any case)
         #[arg(value_parser = remote::parse_switch)]
@@ -105,12 +118,14 @@ pub enum Command {
     },
     /// Forget a device (it comes back if it connects again).
     Forget {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
     },
     /// Give a device a name (none: back to its default name).
     Rename {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// New name, at most 100 characters; without one, back to the default name.
         name: Option<String>,
@@ -118,7 +133,8 @@ pub enum Command {
     /// Give one of a device's channels a name, say what is plugged in (an empty NAME,
     /// or none, clears it).
     NameChannel {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// The channel, as `merossd device` lists it (a plug with one has channel 0).
         channel: u32,
@@ -130,7 +146,8 @@ pub enum Command {
     },
     /// A device's latest events, newest first, in local time.
     Events {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// How many events to show (at most 1000).
         #[arg(long, default_value_t = 20)]
@@ -138,7 +155,8 @@ pub enum Command {
     },
     /// A metering plug's energy per day.
     Consumption {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// How many days back, today included (at most 3660).
         #[arg(long, default_value_t = 7)]
@@ -146,19 +164,22 @@ pub enum Command {
     },
     /// Show a device's time zone, or set it (`default`: back to the configured one).
     Timezone {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// IANA zone to set, such as Europe/Berlin, or `default`.
         zone: Option<String>,
     },
     /// Read a metering plug's power now.
     Power {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
     },
     /// Show a metering plug's power history.
     History {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// How far back: 30m, 24h, 7d, or a time (RFC 3339 or epoch seconds).
         #[arg(long, default_value = "24h")]
@@ -169,7 +190,8 @@ pub enum Command {
     },
     /// Send any request to a device (signed for you) and print its reply.
     Request {
-        /// Device uuid, as `merossd devices` lists it.
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
         uuid: String,
         /// GET or SET
         method: String,
@@ -182,6 +204,35 @@ pub enum Command {
     /// subdevice.
     #[command(flatten)]
     Family(family_args::FamilyCommand),
+}
+
+impl Command {
+    /// The device a client command is for, as typed (`None`: a command for no one device),
+    /// for `remote::run` to turn a name or a start of a uuid into the uuid.
+    fn uuid_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Device { uuid, .. }
+            | Command::Toggle { uuid, .. }
+            | Command::Forget { uuid }
+            | Command::Rename { uuid, .. }
+            | Command::NameChannel { uuid, .. }
+            | Command::Events { uuid, .. }
+            | Command::Consumption { uuid, .. }
+            | Command::Timezone { uuid, .. }
+            | Command::Power { uuid }
+            | Command::History { uuid, .. }
+            | Command::Request { uuid, .. } => Some(uuid),
+            Command::Family(family) => Some(family.uuid_mut()),
+            Command::Serve
+            | Command::Account { .. }
+            | Command::Pair(_)
+            | Command::CheckConfig { .. }
+            | Command::Backup { .. }
+            | Command::Restore { .. }
+            | Command::Sim(_)
+            | Command::Devices { .. } => None,
+        }
+    }
 }
 
 /// What went wrong, with the exit code it deserves.
@@ -216,22 +267,30 @@ impl Cli {
     /// The configuration the command runs with: the file (`--config`, else the installed
     /// package's when there is one), then the command line.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let installed = Path::new(INSTALLED_CONFIG);
-        let file = self
-            .config
-            .as_deref()
-            .or_else(|| installed.exists().then_some(installed));
-        let mut config = Config::load(file)?;
+        let mut config = Config::load(self.config_file())?;
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
         }
-        if let Some(level) = &self.log_level {
-            config.log.level = level.clone();
+        if let Some(level) = self.log_level {
+            config.log.level = level;
         }
         if let Some(format) = self.log_format {
             config.log.format = format;
         }
         Ok(config)
+    }
+
+    /// The configuration file in use: `check-config FILE`, `--config`, else the installed
+    /// package's when there is one.
+    fn config_file(&self) -> Option<&Path> {
+        let installed = Path::new(INSTALLED_CONFIG);
+        let checked = match &self.command {
+            Command::CheckConfig { file } => file.as_deref(),
+            _ => None,
+        };
+        checked
+            .or(self.config.as_deref())
+            .or_else(|| installed.exists().then_some(installed))
     }
 
     fn client(&self, config: &Config) -> Result<Client, ClientError> {
@@ -247,21 +306,21 @@ impl Cli {
             Command::Serve => daemon::run(config, crate::notify::Notifier::from_env()).await?,
             Command::Account { json } => account(&config, *json)?,
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
-            Command::CheckConfig => {
+            Command::CheckConfig { .. } => {
                 call::say(format!("{config:#?}"));
                 call::say(format!(
                     "configuration OK{}",
-                    self.config
-                        .as_deref()
-                        .or_else(|| Path::new(INSTALLED_CONFIG)
-                            .exists()
-                            .then_some(Path::new(INSTALLED_CONFIG)))
+                    self.config_file()
                         .map(|p| format!(": {}", p.display()))
                         .unwrap_or_else(|| " (the defaults: no file given)".into())
                 ));
             }
-            Command::Backup { file } => {
-                let report = crate::backup::backup(&config.data_dir, file)
+            Command::Backup { file, force } => {
+                let options = crate::backup::BackupOptions {
+                    config: self.config_file().map(Path::to_owned),
+                    force: *force,
+                };
+                let report = crate::backup::backup(&config.data_dir, file, &options)
                     .map_err(|e| CliError::Other(format!("backup: {e}")))?;
                 call::say(format!(
                     "wrote {} ({} bytes: {}) in {:.2} s",
@@ -287,10 +346,20 @@ impl Cli {
                 ));
             }
             Command::Sim(args) => sim::run(args, &config).await?,
-            other => remote::run(other, self.client(&config)?).await?,
+            // The command is handed over whole: it may name its device in words, which
+            // `remote::run` turns into the uuid first.
+            _ => {
+                let client = self.client(&config)?;
+                remote::run(self.command, client).await?
+            }
         }
         Ok(())
     }
+}
+
+/// `--log-level`: a level the log filter knows, or an error naming the accepted ones.
+fn parse_level(text: &str) -> Result<crate::logging::LogLevel, String> {
+    text.parse()
 }
 
 /// `merossd account`: host, TLS port, user id, key (and where the API is).

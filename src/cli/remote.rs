@@ -2,6 +2,7 @@
 //! (or JSON), in local time.
 
 use super::call::{encode, print_json, say, Api};
+use super::resolve;
 use super::words::{on_off, text};
 use super::{CliError, Command};
 use crate::client::{devices_table, Client};
@@ -26,11 +27,25 @@ pub fn parse_switch(text: &str) -> Result<Switch, String> {
     }
 }
 
-/// Runs one client command against the API.
-pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliError> {
+/// Runs one client command against the API; a device named by its name or a start of its
+/// uuid is first looked up in the device list (a whole uuid goes as it is).
+pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliError> {
     let api = Api(client);
-    match command {
-        Command::Devices => say(devices_table(&api.get("/devices".into()).await?)),
+    if let Some(uuid) = command.uuid_mut() {
+        if !resolve::is_full_uuid(uuid.as_str()) {
+            let list = api.get("/devices".into()).await?;
+            *uuid = resolve::resolve(uuid.as_str(), &list).map_err(CliError::Other)?;
+        }
+    }
+    match &command {
+        Command::Devices { json } => {
+            let list = api.get("/devices".into()).await?;
+            if *json {
+                print_json(&list);
+            } else {
+                say(devices_table(&list));
+            }
+        }
         Command::Device { uuid, json } => {
             let detail = api.get(format!("/devices/{}", encode(uuid))).await?;
             if *json {
@@ -106,7 +121,7 @@ pub(super) async fn run(command: &Command, client: Client) -> Result<(), CliErro
         Command::Serve
         | Command::Account { .. }
         | Command::Sim(_)
-        | Command::CheckConfig
+        | Command::CheckConfig { .. }
         | Command::Pair(_)
         | Command::Backup { .. }
         | Command::Restore { .. } => {}
