@@ -1,12 +1,13 @@
 //! `/api/v1/devices...`: list, read, rename, forget, switch, and the raw request.
 
 use super::error::ApiError;
+use super::query;
 use super::view::{body, check_uuid, known, readings};
 use super::AppState;
 use crate::model::Device;
 use crate::protocol::Method;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -343,6 +344,7 @@ async fn raw_request(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventsQuery {
     limit: Option<usize>,
 }
@@ -350,17 +352,11 @@ struct EventsQuery {
 async fn events(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
-    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     known(&state, &uuid)?;
-    let Query(query) = query.map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "`limit` must be a whole number.",
-        )
-    })?;
-    let limit = query.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS);
+    let q: EventsQuery = query::parse(raw.as_deref())?;
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS);
     let events = state
         .store
         .events(Some(uuid), limit)

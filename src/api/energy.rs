@@ -2,12 +2,12 @@
 //! the per-day energy the plug counted.
 
 use super::error::ApiError;
+use super::query;
 use super::view::{known, readings};
 use super::AppState;
 use crate::model::Ability;
 use crate::protocol::{now_secs, Method};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -33,10 +33,6 @@ fn not_metering() -> ApiError {
         "not_metering",
         "This device does not measure electricity.",
     )
-}
-
-fn bad_query(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
 }
 
 /// A live read: asks the device now.
@@ -85,19 +81,26 @@ struct HistoryQuery {
 /// The latest time taken: the end of year 9999, as far as RFC 3339 goes.
 const MAX_TIME_S: u64 = 253_402_300_799;
 
-/// RFC 3339 (`2026-11-21T10:00:00Z`) or epoch seconds, from 1970 to the year 9999.
-fn parse_time(text: &str) -> Result<u64, ApiError> {
+/// The query key `key`, RFC 3339 (`2026-11-21T10:00:00Z`) or epoch seconds, from 1970 to
+/// the year 9999.
+fn parse_time(key: &'static str, text: &str) -> Result<u64, ApiError> {
     let secs = match text.parse::<u64>() {
         Ok(secs) => secs,
         Err(_) => text
             .parse::<jiff::Timestamp>()
             .map(|t| t.as_second().max(0) as u64)
-            .map_err(|_| bad_query(format!("`{text}` is neither RFC 3339 nor epoch seconds.")))?,
+            .map_err(|_| {
+                ApiError::invalid_query(
+                    key,
+                    &format!("`{text}` is neither RFC 3339 nor epoch seconds"),
+                )
+            })?,
     };
     if secs > MAX_TIME_S {
-        return Err(bad_query(format!(
-            "`{text}` is after the year 9999 (at most {MAX_TIME_S})."
-        )));
+        return Err(ApiError::invalid_query(
+            key,
+            &format!("`{text}` is after the year 9999 (at most {MAX_TIME_S})"),
+        ));
     }
     Ok(secs)
 }
@@ -105,23 +108,27 @@ fn parse_time(text: &str) -> Result<u64, ApiError> {
 async fn history(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
-    query: Result<Query<HistoryQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let device = known(&state, &uuid)?;
     if !device.is_metering() {
         return Err(not_metering());
     }
-    let Query(q) = query.map_err(|e| bad_query(format!("Bad query: {e}.")))?;
+    let q: HistoryQuery = query::parse(raw.as_deref())?;
     let now = now_secs();
-    let to = q.to.as_deref().map(parse_time).transpose()?.unwrap_or(now);
+    let to =
+        q.to.as_deref()
+            .map(|t| parse_time("to", t))
+            .transpose()?
+            .unwrap_or(now);
     let from = q
         .from
         .as_deref()
-        .map(parse_time)
+        .map(|t| parse_time("from", t))
         .transpose()?
         .unwrap_or(to.saturating_sub(86_400));
     if from > to {
-        return Err(bad_query("`from` is after `to`."));
+        return Err(ApiError::invalid_query("from", "is after `to`"));
     }
     let step = match q.step.as_deref() {
         None | Some("auto") => {
@@ -133,7 +140,12 @@ async fn history(
         }
         Some("raw") => "raw",
         Some("hour" | "hourly" | "1h" | "3600") => "hour",
-        Some(other) => return Err(bad_query(format!("`step` is raw or hour, not `{other}`."))),
+        Some(other) => {
+            return Err(ApiError::invalid_query(
+                "step",
+                &format!("is raw, hour or auto, not `{other}`"),
+            ))
+        }
     };
     let points = if step == "raw" {
         let raw = state
@@ -165,14 +177,14 @@ struct ConsumptionQuery {
 async fn consumption(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
-    query: Result<Query<ConsumptionQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let device = known(&state, &uuid)?;
     if !device.is_metering() {
         return Err(not_metering());
     }
     // An unknown key is named as such, not taken for a bad `days`.
-    let Query(q) = query.map_err(|e| bad_query(format!("Bad query: {e}.")))?;
+    let q: ConsumptionQuery = query::parse(raw.as_deref())?;
     let days = q.days.unwrap_or(DEFAULT_DAYS).clamp(1, MAX_DAYS);
     let since = jiff::Timestamp::from_second((now_secs() as i64) - i64::from(days - 1) * 86_400)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::borrow::Cow;
 
 /// An error answer: the HTTP status and the `code` and `message` of its JSON body.
 #[derive(Debug)]
@@ -15,8 +16,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence for people, saying what went wrong.
     pub message: String,
-    /// The field of the request body at fault, when one is.
-    pub field: Option<&'static str>,
+    /// The field of the request body, or the key of the query string, at fault, when one
+    /// is. Owned when it is a key the client made up (an unknown query key).
+    pub field: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -33,12 +35,23 @@ impl ApiError {
     /// 400: a field of the body is out of range or malformed; the body names it.
     pub fn invalid_field(field: &'static str, detail: &str) -> ApiError {
         ApiError {
-            field: Some(field),
+            field: Some(Cow::Borrowed(field)),
             ..ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_value",
                 format!("`{field}`: {detail}."),
             )
+        }
+    }
+
+    /// 400 `invalid_query`: a key of the query string is unknown, given twice, or has a
+    /// value that does not fit; the message and `field` name the key.
+    pub fn invalid_query(field: impl Into<Cow<'static, str>>, detail: &str) -> ApiError {
+        let field = field.into();
+        ApiError {
+            message: format!("`{field}`: {detail}."),
+            field: Some(field),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "")
         }
     }
 

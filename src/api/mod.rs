@@ -1,11 +1,12 @@
-//! The admin HTTP API (axum): JSON in and out under `/api/v1`, every route behind a bearer
-//! token, bodies bounded, errors as `{"error":{"code","message"}}`.
+//! The admin HTTP API (axum): JSON in and out under `/api/v1`, every route but `/health`
+//! behind a bearer token, bodies bounded, errors as `{"error":{"code","message"}}`.
 
 mod devices;
 mod energy;
 pub mod error;
 mod families;
 mod metrics;
+mod query;
 mod serve;
 mod view;
 
@@ -29,6 +30,10 @@ use tokio::net::TcpListener;
 
 /// The largest request body taken.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The one path answered without the token: a health probe has none, and the status,
+/// version, uptime and device counts it gets are no secret.
+const HEALTH_PATH: &str = "/api/v1/health";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -107,15 +112,18 @@ pub async fn serve(
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.metrics_public && request.uri().path() == "/metrics" {
+    let open = {
+        let path = request.uri().path();
+        path == HEALTH_PATH || (state.metrics_public && path == "/metrics")
+    };
+    if open {
         return json_errors(next.run(request).await);
     }
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer)
         .unwrap_or("");
     let ok = !given.is_empty()
         && given.len() == state.token.len()
@@ -124,6 +132,15 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         return ApiError::unauthorized().into_response();
     }
     json_errors(next.run(request).await)
+}
+
+/// The token of an `Authorization` header of the `Bearer` scheme, whose name is matched
+/// without regard to case, as HTTP auth schemes are (RFC 9110, section 11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Axum's own rejections (a body over the limit, a wrong method, a path that does not
