@@ -2,17 +2,21 @@
 //! per area.
 
 mod api;
+mod api_rules;
+mod bridge;
 mod common;
 mod diskfull;
 mod energy;
 mod families;
 mod family_cli;
+mod firstday;
 mod firsthour;
 mod gate;
 mod hass;
 mod homeassistant;
 mod homeassistant_families;
 mod house;
+mod humidifiers;
 mod layers;
 mod limits;
 mod merossiot;
