@@ -303,11 +303,19 @@ impl Cli {
         match &self.command {
             // Where readiness and watchdog pings go comes from the environment, not the
             // file: it is handed to the daemon beside its configuration.
-            Command::Serve => daemon::run(config, crate::notify::Notifier::from_env()).await?,
+            Command::Serve => {
+                if let Some(warning) = self.config_file().and_then(|f| config.exposed_secrets(f)) {
+                    tracing::warn!("{warning}");
+                }
+                daemon::run(config, crate::notify::Notifier::from_env()).await?
+            }
             Command::Account { json } => account(&config, *json)?,
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig { .. } => {
                 call::say(format!("{config:#?}"));
+                if let Some(warning) = self.config_file().and_then(|f| config.exposed_secrets(f)) {
+                    call::say(format!("warning: {warning}"));
+                }
                 call::say(format!(
                     "configuration OK{}",
                     self.config_file()

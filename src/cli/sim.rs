@@ -127,13 +127,18 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
     }
 }
 
+/// The uuid prefix of the plug `sim --pairing` offers, apart from the fleet's.
+const PAIRING_PREFIX: &str = "5e3fa000000000000000";
+
 /// One plug in pairing mode, until it is bound or Ctrl-C.
 async fn pairing(
     listen: std::net::SocketAddr,
     base: SimConfig,
     args: &SimArgs,
 ) -> Result<(), CliError> {
-    let (uuid, mac) = sim::identity("5e3f0000000000000000", args.first);
+    // A plug of its own, not the first of `sim --devices`: pairing it makes a new device
+    // appear, and its session leaves the fleet's alone.
+    let (uuid, mac) = sim::identity(PAIRING_PREFIX, args.first);
     let config = SimConfig { uuid, mac, ..base };
     let options = sim::pairing::PairingOptions {
         wifix: !args.pairing_plain,

@@ -20,6 +20,26 @@ impl Config {
         Config::parse(&text, &path.display().to_string())
     }
 
+    /// Whether the file at `path` holds secrets (an account's key or password, the API
+    /// token) and others than its owner may read it: the warning to give, if so.
+    pub fn exposed_secrets(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let secrets = !self.api.token.is_empty()
+            || self
+                .accounts
+                .iter()
+                .any(|a| !a.key.is_empty() || a.password.is_some());
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (secrets && mode & 0o044 != 0).then(|| {
+            format!(
+                "{} holds account keys or passwords and others may read it (mode {:o}): `chmod 600 {}` (or 640 with the daemon's group)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+
     /// Parses TOML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
