@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod call;
 mod family;
 pub mod family_args;
+mod lan;
 mod pair;
 mod remote;
 mod resolve;

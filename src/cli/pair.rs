@@ -21,8 +21,9 @@ pub struct PairArgs {
     /// The plug's pairing address: its own access point.
     #[arg(long, default_value = "http://10.10.10.1")]
     device: String,
-    /// What the plug dials, HOST:PORT. Default: this host's LAN address and the first
-    /// `[mqtt] tls_listen` port.
+    /// What the plug dials, HOST:PORT. Default: the address `[mqtt] tls_listen` is bound
+    /// to, else this host's address on the home network (not the plug's own network), and
+    /// the first `tls_listen` port.
     #[arg(long)]
     server: Option<String>,
     /// Which `[[accounts]]` entry (its user id). Default: the first.
@@ -67,7 +68,11 @@ pub(super) async fn run(
             })?,
         None => accounts[0].clone(),
     };
-    let server = server(args.server.as_deref(), config)?;
+    let server = server(args.server.as_deref(), &args.device, config)?;
+    eprintln!(
+        "the plug will be told to dial {}:{} (--server to choose another)",
+        server.host, server.port
+    );
     let plug = std::sync::Arc::new(Plug::new(&args.device, &account.key));
     let failed = |e: pair::PairError| CliError::Other(e.to_string());
 
@@ -154,7 +159,7 @@ pub(super) async fn run(
     }
 }
 
-fn server(given: Option<&str>, config: &Config) -> Result<Server, CliError> {
+fn server(given: Option<&str>, device: &str, config: &Config) -> Result<Server, CliError> {
     if let Some(text) = given {
         let (host, port) = text
             .rsplit_once(':')
@@ -162,13 +167,9 @@ fn server(given: Option<&str>, config: &Config) -> Result<Server, CliError> {
             .ok_or_else(|| CliError::Other(format!("--server {text}: say HOST:PORT")))?;
         return Ok(Server { host, port });
     }
-    let host = crate::host::addresses()
-        .into_iter()
-        .find(|ip| ip.is_ipv4())
-        .map(|ip| ip.to_string())
-        .ok_or_else(|| {
-            CliError::Other("this host has no LAN address: pass --server HOST:PORT".into())
-        })?;
+    let host = super::lan::choose(&crate::host::addresses(), device, &config.mqtt.tls_listen)
+        .map_err(CliError::Other)?
+        .to_string();
     let port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
     Ok(Server { host, port })
 }

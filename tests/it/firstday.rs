@@ -125,11 +125,18 @@ fn a_config_with_secrets_others_may_read_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("secrets");
     let file = dir.join("merossd.toml");
-    std::fs::write(&file, "[[accounts]]\nuser_id = \"1234\"\nkey = \"0123456789abcdef\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[accounts]]\nuser_id = \"1234\"\nkey = \"0123456789abcdef\"\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, out, err) = merossd_cli(&["check-config", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("warning:") && out.contains("chmod 600"), "{out}");
+    assert!(
+        out.contains("warning:") && out.contains("chmod 600"),
+        "{out}"
+    );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let (_, out, _) = merossd_cli(&["check-config", file.to_str().unwrap()]);
     assert!(!out.contains("warning:"), "{out}");
