@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
     about = "Your own cloud for Meross smart plugs"
 )]
 pub struct Cli {
-    /// Configuration file (TOML); without one, the defaults apply.
+    /// Configuration file (TOML). Without one, /etc/merossd/merossd.toml if it exists, else
+    /// the defaults.
     #[arg(long, global = true, env = "MEROSSD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory (overrides `data_dir` in the config).
@@ -194,7 +195,7 @@ pub enum Command {
         /// The device: its uuid, a unique start of it (4 characters or more) or its name,
         /// as `merossd devices` lists them.
         uuid: String,
-        /// GET or SET
+        /// The method: GET, SET or DELETE.
         method: String,
         /// e.g. Appliance.System.Runtime
         namespace: String,

@@ -9,17 +9,19 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
+    /// How many simulated plugs to connect.
     #[arg(long, default_value_t = 1)]
     devices: u32,
+    /// The merossd they dial (its TLS listener's host).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Default: the first `[mqtt] tls_listen` port of the config.
+    /// The TLS port they dial. Default: the first `[mqtt] tls_listen` port of the config.
     #[arg(long)]
     port: Option<u16>,
-    /// Default: the account in the data directory.
+    /// The account's user id they log in with. Default: the account in the data directory.
     #[arg(long)]
     user_id: Option<String>,
-    /// Default: the account in the data directory.
+    /// The account's key they log in with. Default: the account in the data directory.
     #[arg(long)]
     key: Option<String>,
     /// Build the devices from a recorded trace (tests/fixtures/device-traces/...).
