@@ -188,7 +188,7 @@ pub fn devices_table(list: &Value) -> String {
         .flatten()
         .map(|d| {
             [
-                text(d, "name"),
+                text(d, "display_name"),
                 text(d, "uuid"),
                 text(d, "type"),
                 text(d, "firmware"),

@@ -50,6 +50,7 @@ fn summary(d: &Device) -> Value {
     json!({
         "uuid": d.uuid,
         "name": d.name,
+        "display_name": d.display_name(),
         "type": d.kind(),
         "firmware": d.firmware_version(),
         "online": d.online,

@@ -70,7 +70,7 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
             let reply = api.send("PATCH", path, Some(body)).await?;
             say(format!(
                 "{uuid} is now called {}",
-                text(&reply["name"], "(no name)")
+                text(&reply["display_name"], "(no name)")
             ));
         }
         Command::Events { uuid, limit } => {
@@ -223,7 +223,7 @@ fn device_view(d: &Value) -> String {
     let mut out = vec![
         format!(
             "{}  ({})",
-            text(&d["name"], "(no name)"),
+            text(&d["display_name"], "(no name)"),
             text(&d["uuid"], "?")
         ),
         format!(

@@ -236,18 +236,7 @@ fn device_entry(d: &Device, mqtt_host: &str) -> Value {
             .collect()
     };
     let hardware = d.hardware.clone().unwrap_or_default();
-    let name = d.name.clone().unwrap_or_else(|| {
-        let tail: String = d
-            .uuid
-            .chars()
-            .rev()
-            .take(6)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("Meross {} {tail}", d.kind().unwrap_or("device"))
-    });
+    let name = d.display_name();
     json!({
         "uuid": d.uuid,
         "onlineStatus": if d.online { 1 } else { 2 },

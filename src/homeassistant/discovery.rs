@@ -104,14 +104,7 @@ pub struct Entity {
 }
 
 fn display_name(d: &Device) -> String {
-    match &d.name {
-        Some(name) => name.clone(),
-        None => {
-            let chars: Vec<char> = d.uuid.chars().collect();
-            let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
-            format!("Meross {} {tail}", d.kind().unwrap_or("device"))
-        }
-    }
+    d.display_name()
 }
 
 /// A template that reads one key of the state, and renders empty (which Home Assistant

@@ -119,6 +119,34 @@ impl Device {
         }
     }
 
+    /// The name a person sees everywhere (the CLI, the API's `display_name`, Home
+    /// Assistant, the cloud API): the one given, else `Meross <type> <end of its MAC>`,
+    /// the last two bytes as the plug's label prints them (`Meross mss310 BB:CC`), or the
+    /// end of its uuid while the MAC is not known.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let kind = self.kind().unwrap_or("device");
+        let hex: Vec<char> = self
+            .mac
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect();
+        if hex.len() >= 4 {
+            let end: String = hex[hex.len() - 4..]
+                .iter()
+                .collect::<String>()
+                .to_ascii_uppercase();
+            return format!("Meross {kind} {}:{}", &end[..2], &end[2..]);
+        }
+        let chars: Vec<char> = self.uuid.chars().collect();
+        let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
+        format!("Meross {kind} {tail}")
+    }
+
     /// The hardware type (`mss310`), if known.
     pub fn kind(&self) -> Option<&str> {
         self.hardware
@@ -171,5 +199,28 @@ impl Device {
             }
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_display_name_ends_with_what_the_label_prints() {
+        let mut d = Device::new("2208022697555151200348e1e9b3ba37", 1);
+        assert_eq!(
+            d.display_name(),
+            "Meross device b3ba37",
+            "before the MAC is known"
+        );
+        d.mac = Some("48:e1:e9:b3:ba:37".into());
+        d.hardware = Some(Hardware {
+            kind: "mss310".into(),
+            ..Hardware::default()
+        });
+        assert_eq!(d.display_name(), "Meross mss310 BA:37");
+        d.name = Some("Kettle".into());
+        assert_eq!(d.display_name(), "Kettle");
     }
 }

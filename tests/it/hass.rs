@@ -114,7 +114,10 @@ impl Hass {
     /// with the device's default name.
     async fn states_of(&self, device: &SimDevice, kind: &str) -> Vec<Value> {
         let states = self.call("GET", "/api/states", None).await;
-        let name = format!("Meross {kind} {}", &device.uuid[device.uuid.len() - 6..]);
+        // Its default name ends with the end of its MAC, as on the plug's label.
+        let mac: String = device.mac.chars().filter(char::is_ascii_hexdigit).collect();
+        let end = mac[mac.len() - 4..].to_ascii_uppercase();
+        let name = format!("Meross {kind} {}:{}", &end[..2], &end[2..]);
         states
             .as_array()
             .into_iter()
