@@ -189,14 +189,24 @@ impl Start<'_> {
         store: &Store,
     ) -> Option<(Trigger, tokio::task::JoinHandle<()>)> {
         let config = &self.config.homeassistant;
-        if !config.enabled {
-            return None;
-        }
         let link = core.router.homeassistant.take()?;
         let topics = crate::homeassistant::discovery::Topics {
             prefix: config.discovery_prefix.clone(),
             base: config.base_topic.clone(),
         };
+        if !config.enabled {
+            // Off: what was published before is taken back, so that Home Assistant
+            // drops the entities rather than keep them unavailable.
+            let withdraw = crate::homeassistant::withdraw::run(
+                core.engine.clone(),
+                link,
+                topics,
+                self.shutdown.clone(),
+            );
+            // Not a part the daemon stops without: it may end on its own.
+            self.spawner.spawn(withdraw);
+            return None;
+        }
         let url = Some(config.configuration_url.clone()).filter(|u| !u.is_empty());
         let bridge = crate::homeassistant::Bridge::new(
             core.engine.clone(),

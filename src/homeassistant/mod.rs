@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod family;
+pub mod withdraw;
 
 use crate::broker::{Incoming, Link, Outbox};
 use crate::engine::{Engine, RequestError, REQUEST_TIMEOUT};

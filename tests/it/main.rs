@@ -35,3 +35,4 @@ mod store;
 mod tls;
 mod traces;
 mod trust;
+mod withdraw;
