@@ -110,7 +110,8 @@ async fn run<S>(
     // Boxed, as the handshake is: a future is as large as its largest step, and this one
     // would otherwise stay with the connection's task for its whole life.
     let login = Box::pin(async {
-        let (connect, leftover) = read_connect(&mut client, deadline).await?;
+        let (mut connect, leftover) = read_connect(&mut client, deadline).await?;
+        drop_bridge_notice(&mut connect);
         let (identity, share) = admit(gate, &connect, open, addr)?;
         // A device is served by the gate itself (see `device`); anyone else gets a router
         // connection of its own.
@@ -210,6 +211,21 @@ where
             Ok(Ok(0)) | Ok(Err(_)) => return Err(GateError::ClosedEarly(buf.len())),
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
         }
+    }
+}
+
+/// A mosquitto bridge asks, by default, for a will on `$SYS/broker/connection/<name>/state`
+/// (its "notifications"). The router keeps no `$` topics, so that will could never be
+/// published; it is dropped rather than the bridge refused. Any other will is checked in
+/// `admit` as before.
+fn drop_bridge_notice(connect: &mut Connect) {
+    let notice = connect
+        .will
+        .as_ref()
+        .is_some_and(|w| w.topic.starts_with("$SYS/broker/connection/"));
+    if notice {
+        debug!(client_id = %connect.client_id, "a bridge's notification will dropped: merossd keeps no $SYS topics");
+        connect.will = None;
     }
 }
 

@@ -16,8 +16,9 @@ impl Drop for Mosquitto {
     }
 }
 
-/// The bridge lines between "```" fences after "connection merossd" in the README.
-fn readme_bridge(merossd_port: u16) -> String {
+/// The bridge lines between "```" fences after "connection merossd" in the README; with
+/// `defaults`, without its `notifications false` (mosquitto's default is a will on `$SYS`).
+fn readme_bridge(merossd_port: u16, defaults: bool) -> String {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme
@@ -27,6 +28,7 @@ fn readme_bridge(merossd_port: u16) -> String {
     readme[start..end]
         .lines()
         .map(|l| l.trim())
+        .filter(|l| !(defaults && l.starts_with("notifications")))
         .map(|l| {
             if l.starts_with("address ") {
                 format!("address 127.0.0.1:{merossd_port}")
@@ -40,6 +42,16 @@ fn readme_bridge(merossd_port: u16) -> String {
 
 #[tokio::test]
 async fn the_readmes_mosquitto_bridge_carries_discovery_and_commands() {
+    bridged(false).await;
+}
+
+/// mosquitto's default bridge asks for a will on `$SYS`: it is taken all the same.
+#[tokio::test]
+async fn a_bridge_with_mosquittos_default_notifications_is_taken_too() {
+    bridged(true).await;
+}
+
+async fn bridged(defaults: bool) {
     let mut c = config(temp_dir("bridge"));
     let merossd_port = low_port();
     c.mqtt.local_listen = Some(format!("127.0.0.1:{merossd_port}").parse().unwrap());
@@ -54,7 +66,7 @@ async fn the_readmes_mosquitto_bridge_carries_discovery_and_commands() {
         &conf,
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{}\n",
-            readme_bridge(merossd_port)
+            readme_bridge(merossd_port, defaults)
         ),
     )
     .unwrap();
