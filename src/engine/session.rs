@@ -213,7 +213,7 @@ impl Engine {
         if !first {
             return; // a repeated Bind on this connection: the SETACK was all it needed
         }
-        info!(%uuid, kind = device.kind().unwrap_or("?"), firmware = device.firmware_version().unwrap_or("?"), "device bound");
+        info!(%uuid, name = %device.display_name(), kind = device.kind().unwrap_or("?"), firmware = device.firmware_version().unwrap_or("?"), "device bound");
         self.event(
             Some(uuid),
             EventKind::Bound,
