@@ -3,9 +3,9 @@
 use crate::client::{Client, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, StartError};
-use crate::datadir::DataDir;
 use clap::{Parser, Subcommand};
 
+mod account;
 mod call;
 mod family;
 pub mod family_args;
@@ -15,7 +15,6 @@ mod remote;
 mod resolve;
 mod sim;
 mod words;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// Your own cloud for Meross smart plugs.
@@ -311,7 +310,7 @@ impl Cli {
                 }
                 daemon::run(config, crate::notify::Notifier::from_env()).await?
             }
-            Command::Account { json } => account(&config, *json)?,
+            Command::Account { json } => account::print(&config, *json)?,
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig { .. } => {
                 call::say(format!("{config:#?}"));
@@ -370,35 +369,4 @@ impl Cli {
 /// `--log-level`: a level the log filter knows, or an error naming the accepted ones.
 fn parse_level(text: &str) -> Result<crate::logging::LogLevel, String> {
     text.parse()
-}
-
-/// `merossd account`: host, TLS port, user id, key (and where the API is).
-fn account(config: &Config, as_json: bool) -> Result<(), CliError> {
-    let data = DataDir::existing(&config.data_dir);
-    let accounts =
-        crate::datadir::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
-    let account = &accounts[0];
-    let port = config.mqtt.tls_listen[0].port();
-    let host = crate::host::addresses()
-        .into_iter()
-        .find(|ip| ip.is_ipv4())
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "127.0.0.1".to_owned());
-    let token = if config.api.token.is_empty() {
-        data.read_api_token()
-    } else {
-        Some(config.api.token.clone())
-    };
-    if as_json {
-        call::print_json(
-            &json!({"host": host, "port": port, "user_id": account.user_id, "key": account.key}),
-        );
-    } else {
-        let token = token.unwrap_or_else(|| "(generated when the daemon first starts)".into());
-        call::say(format!(
-            "host     {host}\nport     {port}\nuser_id  {}\nkey      {}\napi      http://{}\ntoken    {token}",
-            account.user_id, account.key, config.api.listen
-        ));
-    }
-    Ok(())
 }

@@ -69,10 +69,6 @@ pub(super) async fn run(
         None => accounts[0].clone(),
     };
     let server = server(args.server.as_deref(), &args.device, config)?;
-    eprintln!(
-        "the plug will be told to dial {}:{} (--server to choose another)",
-        server.host, server.port
-    );
     let plug = std::sync::Arc::new(Plug::new(&args.device, &account.key));
     let failed = |e: pair::PairError| CliError::Other(e.to_string());
 
@@ -171,6 +167,7 @@ fn server(given: Option<&str>, device: &str, config: &Config) -> Result<Server, 
         .map_err(CliError::Other)?
         .to_string();
     let port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
+    eprintln!("the plug will be told to dial {host}:{port} (--server to choose another)");
     Ok(Server { host, port })
 }
 
