@@ -15,6 +15,8 @@ pub(super) const SYSTEM: Family = Family {
     // store) is not asked again, so that a restart storm costs no more requests.
     asks: &[
         (NS_DND, |f| f.dnd.is_none().then(|| everything("DNDMode"))),
-        (NS_RUNTIME, |f| f.signal_percent.is_none().then(|| everything("runtime"))),
+        (NS_RUNTIME, |f| {
+            f.signal_percent.is_none().then(|| everything("runtime"))
+        }),
     ],
 };
