@@ -309,3 +309,38 @@ pub fn trace(name: &str) -> merossd::sim::Profile {
         .unwrap_or_else(|| panic!("no trace {name} in {}", dir.display()));
     merossd::sim::Profile::from_trace(&file).unwrap()
 }
+
+/// The SETs of `namespace` a simulated device received, payloads only, oldest first.
+pub fn sets(dev: &merossd::sim::SimDevice, namespace: &str) -> Vec<Value> {
+    dev.state()
+        .received
+        .iter()
+        .filter(|m| {
+            m.header.method == merossd::protocol::Method::Set && m.header.namespace == namespace
+        })
+        .map(|m| m.payload.clone())
+        .collect()
+}
+
+/// `POST /api/v1/devices/<path>` with a JSON body.
+pub async fn post_device(d: &Daemon, path: &str, body: Value) -> (u16, Value) {
+    api(
+        d,
+        "POST",
+        &format!("/api/v1/devices/{path}"),
+        Some(&body.to_string()),
+        None,
+    )
+    .await
+}
+
+/// Waits until the engine has read some family state of `dev` (bound, then asked).
+pub async fn families_read(d: &Daemon, dev: &merossd::sim::SimDevice) {
+    bound(dev).await;
+    eventually("its families read", Duration::from_secs(5), || {
+        d.engine
+            .device(&dev.uuid)
+            .is_some_and(|x| x.families.is_some())
+    })
+    .await;
+}

@@ -38,27 +38,6 @@ async fn shows(
     panic!("{what}: families are {}", families(d, uuid).await);
 }
 
-/// The SETs of `namespace` the device received, payloads only.
-fn sets(dev: &SimDevice, namespace: &str) -> Vec<Value> {
-    dev.state()
-        .received
-        .iter()
-        .filter(|m| m.header.method == Method::Set && m.header.namespace == namespace)
-        .map(|m| m.payload.clone())
-        .collect()
-}
-
-async fn post(d: &merossd::daemon::Daemon, path: &str, body: Value) -> (u16, Value) {
-    api(
-        d,
-        "POST",
-        &format!("/api/v1/devices/{path}"),
-        Some(&body.to_string()),
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_light_reads_its_colour_and_takes_brightness_and_colour_as_its_firmware_does() {
     let d = daemon().await;
@@ -70,7 +49,7 @@ async fn a_light_reads_its_colour_and_takes_brightness_and_colour_as_its_firmwar
             && f["lights"][0]["supports"] == 7
     })
     .await;
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
         &format!("{uuid}/light"),
         json!({"brightness": 40, "rgb": "#ff8800"}),
@@ -86,7 +65,7 @@ async fn a_light_reads_its_colour_and_takes_brightness_and_colour_as_its_firmwar
     })
     .await;
     // Off and on go through ToggleX on this light, which has it.
-    let (status, _) = post(&d, &format!("{uuid}/light"), json!({"on": false})).await;
+    let (status, _) = post_device(&d, &format!("{uuid}/light"), json!({"on": false})).await;
     assert_eq!(status, 200);
     assert_eq!(
         sets(&light, "Appliance.Control.ToggleX").last(),
@@ -97,20 +76,21 @@ async fn a_light_reads_its_colour_and_takes_brightness_and_colour_as_its_firmwar
     })
     .await;
     // Out of range: 400 naming the field; a channel it never reported: 422.
-    let (status, body) = post(&d, &format!("{uuid}/light"), json!({"brightness": 300})).await;
+    let (status, body) =
+        post_device(&d, &format!("{uuid}/light"), json!({"brightness": 300})).await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("brightness")),
         "{body}"
     );
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
         &format!("{uuid}/light"),
         json!({"channel": 3, "on": true}),
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = post(&d, &format!("{uuid}/light"), json!({"rgb": "orange"})).await;
+    let (status, body) = post_device(&d, &format!("{uuid}/light"), json!({"rgb": "orange"})).await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("rgb")),
@@ -137,7 +117,8 @@ async fn a_thermostat_reads_in_degrees_and_takes_its_camel_case_set_point() {
             && t["min_c"] == 5.0
     })
     .await;
-    let (status, body) = post(&d, &format!("{uuid}/thermostat"), json!({"target_c": 21.5})).await;
+    let (status, body) =
+        post_device(&d, &format!("{uuid}/thermostat"), json!({"target_c": 21.5})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         sets(&t, "Appliance.Control.Thermostat.Mode"),
@@ -147,13 +128,14 @@ async fn a_thermostat_reads_in_degrees_and_takes_its_camel_case_set_point() {
         f["thermostats"][0]["target_c"] == 21.5
     })
     .await;
-    let (status, body) = post(&d, &format!("{uuid}/thermostat"), json!({"target_c": 60})).await;
+    let (status, body) =
+        post_device(&d, &format!("{uuid}/thermostat"), json!({"target_c": 60})).await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("target_c")),
         "{body}"
     );
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
         &format!("{uuid}/thermostat"),
         json!({"mode": "tropical"}),
@@ -164,7 +146,7 @@ async fn a_thermostat_reads_in_degrees_and_takes_its_camel_case_set_point() {
         (400, &json!("mode")),
         "{body}"
     );
-    let (status, _) = post(&d, &format!("{uuid}/thermostat"), json!({"on": false})).await;
+    let (status, _) = post_device(&d, &format!("{uuid}/thermostat"), json!({"on": false})).await;
     assert_eq!(status, 200);
     shows(&d, &uuid, "the thermostat off", |f| {
         f["thermostats"][0]["on"] == false
@@ -182,7 +164,7 @@ async fn a_garage_door_closes_with_its_firmware_set_and_says_so_when_it_is_down(
         f["garage_doors"][0]["open"] == true
     })
     .await;
-    let (status, body) = post(&d, &format!("{uuid}/garage"), json!({"open": false})).await;
+    let (status, body) = post_device(&d, &format!("{uuid}/garage"), json!({"open": false})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         sets(&door, "Appliance.GarageDoor.State"),
@@ -197,7 +179,7 @@ async fn a_garage_door_closes_with_its_firmware_set_and_says_so_when_it_is_down(
         f["garage_doors"][0]["open"] == false && f["garage_doors"][0].get("moving_to").is_none()
     })
     .await;
-    let (status, _) = post(
+    let (status, _) = post_device(
         &d,
         &format!("{uuid}/garage"),
         json!({"channel": 2, "open": true}),
@@ -216,7 +198,7 @@ async fn a_shutter_moves_to_a_position_and_reports_its_motion() {
         f["shutters"][0]["position"] == 100 && f["shutters"][0]["motion"] == "idle"
     })
     .await;
-    let (status, body) = post(&d, &format!("{uuid}/shutter"), json!({"position": 40})).await;
+    let (status, body) = post_device(&d, &format!("{uuid}/shutter"), json!({"position": 40})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         sets(&shutter, "Appliance.RollerShutter.Position"),
@@ -226,13 +208,14 @@ async fn a_shutter_moves_to_a_position_and_reports_its_motion() {
         f["shutters"][0]["position"] == 40 && f["shutters"][0]["motion"] == "idle"
     })
     .await;
-    let (status, _) = post(&d, &format!("{uuid}/shutter"), json!({"action": "stop"})).await;
+    let (status, _) = post_device(&d, &format!("{uuid}/shutter"), json!({"action": "stop"})).await;
     assert_eq!(status, 200);
     assert_eq!(
         sets(&shutter, "Appliance.RollerShutter.Position").last(),
         Some(&json!({"position": {"channel": 0, "position": -1}}))
     );
-    let (status, body) = post(&d, &format!("{uuid}/shutter"), json!({"position": 140})).await;
+    let (status, body) =
+        post_device(&d, &format!("{uuid}/shutter"), json!({"position": 140})).await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("position")),
@@ -264,7 +247,7 @@ async fn a_hub_lists_its_sub_devices_and_a_valve_takes_a_set_point() {
             && s["kind"] == "ms100"
     })
     .await;
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
         &format!("{uuid}/subdevices/{valve}"),
         json!({"target_c": 22}),
@@ -286,7 +269,7 @@ async fn a_hub_lists_its_sub_devices_and_a_valve_takes_a_set_point() {
         })
     })
     .await;
-    let (status, _) = post(
+    let (status, _) = post_device(
         &d,
         &format!("{uuid}/subdevices/FFFF0000"),
         json!({"on": true}),
@@ -305,7 +288,7 @@ async fn a_diffuser_spray_and_do_not_disturb_take_their_modes() {
         f["sprays"][0]["mode"] == "off" && f["lights"][0]["rgb"].is_string()
     })
     .await;
-    let (status, body) = post(&d, &format!("{uuid}/spray"), json!({"mode": "eco"})).await;
+    let (status, body) = post_device(&d, &format!("{uuid}/spray"), json!({"mode": "eco"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         sets(&diffuser, "Appliance.Control.Diffuser.Spray"),
@@ -321,7 +304,7 @@ async fn a_diffuser_spray_and_do_not_disturb_take_their_modes() {
         f["dnd"] == false && f["signal_percent"] == 80
     })
     .await;
-    let (status, body) = post(&d, &format!("{}/dnd", plug.uuid), json!({"on": true})).await;
+    let (status, body) = post_device(&d, &format!("{}/dnd", plug.uuid), json!({"on": true})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         sets(&plug, "Appliance.System.DNDMode"),

@@ -4,29 +4,9 @@
 //! each reaches the device as the SET its firmware takes, and the state follows.
 
 use crate::common::*;
-use merossd::protocol::Method;
 use merossd::sim::{self, Profile, SimDevice};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-fn sets(dev: &SimDevice, namespace: &str) -> Vec<Value> {
-    dev.state()
-        .received
-        .iter()
-        .filter(|m| m.header.method == Method::Set && m.header.namespace == namespace)
-        .map(|m| m.payload.clone())
-        .collect()
-}
-
-async fn ready(d: &merossd::daemon::Daemon, dev: &SimDevice) {
-    bound(dev).await;
-    eventually("its families read", Duration::from_secs(5), || {
-        d.engine
-            .device(&dev.uuid)
-            .is_some_and(|x| x.families.is_some())
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn shutter_spray_valve_and_dnd_commands_from_home_assistant_reach_the_devices() {
@@ -36,7 +16,7 @@ async fn shutter_spray_valve_and_dnd_commands_from_home_assistant_reach_the_devi
     let hub = sim::fleet(&sim_config(&d, Profile::hub()), "hx", 3, 1).remove(0);
     let plug = sim::fleet(&sim_config(&d, Profile::metering_plug()), "hx", 4, 1).remove(0);
     for dev in [&shutter, &diffuser, &hub, &plug] {
-        ready(&d, dev).await;
+        families_read(&d, dev).await;
     }
     eventually(
         "the plug's do-not-disturb read",

@@ -4,30 +4,9 @@
 //! no ToggleX).
 
 use crate::common::*;
-use merossd::protocol::Method;
 use merossd::sim::{self, SimDevice};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-fn sets(dev: &SimDevice, namespace: &str) -> Vec<Value> {
-    dev.state()
-        .received
-        .iter()
-        .filter(|m| m.header.method == Method::Set && m.header.namespace == namespace)
-        .map(|m| m.payload.clone())
-        .collect()
-}
-
-async fn post(d: &merossd::daemon::Daemon, path: String, body: Value) -> (u16, Value) {
-    api(
-        d,
-        "POST",
-        &format!("/api/v1/devices/{path}"),
-        Some(&body.to_string()),
-        None,
-    )
-    .await
-}
 
 #[tokio::test]
 async fn a_diffuser_and_a_humidifier_take_their_own_spray_modes_and_light_namespaces() {
@@ -59,9 +38,9 @@ async fn a_diffuser_and_a_humidifier_take_their_own_spray_modes_and_light_namesp
     )
     .await;
 
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
-        format!("{}/spray", humidifier.uuid),
+        &format!("{}/spray", humidifier.uuid),
         json!({"mode": "intermittent"}),
     )
     .await;
@@ -70,9 +49,9 @@ async fn a_diffuser_and_a_humidifier_take_their_own_spray_modes_and_light_namesp
         sets(&humidifier, "Appliance.Control.Spray"),
         [json!({"spray": {"channel": 0, "mode": 2}})]
     );
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
-        format!("{}/spray", humidifier.uuid),
+        &format!("{}/spray", humidifier.uuid),
         json!({"mode": "eco"}),
     )
     .await;
@@ -82,9 +61,9 @@ async fn a_diffuser_and_a_humidifier_take_their_own_spray_modes_and_light_namesp
         "a diffuser's mode on a humidifier: {body}"
     );
 
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
-        format!("{}/light", humidifier.uuid),
+        &format!("{}/light", humidifier.uuid),
         json!({"on": true, "brightness": 60}),
     )
     .await;
@@ -93,9 +72,9 @@ async fn a_diffuser_and_a_humidifier_take_their_own_spray_modes_and_light_namesp
         sets(&humidifier, "Appliance.Control.Light"),
         [json!({"light": {"channel": 0, "capacity": 4, "luminance": 60, "onoff": 1}})]
     );
-    let (status, body) = post(
+    let (status, body) = post_device(
         &d,
-        format!("{}/light", diffuser.uuid),
+        &format!("{}/light", diffuser.uuid),
         json!({"rgb": "00ff00", "brightness": 80}),
     )
     .await;
