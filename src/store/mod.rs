@@ -206,8 +206,8 @@ impl Store {
         let _ = self.sink.tx.send(Op::Stall(how_long)).await;
     }
 
-    /// Flushes and checkpoints the WAL into the main file; the writer stops when the last
-    /// handle is dropped.
+    /// Flushes, checkpoints the WAL into the main file and closes the database's
+    /// connections: once it returns, nothing touches the database's files.
     pub async fn close(&self) {
         if let Err(e) = self.flush().await {
             warn!(error = %e, "store was already closed");
@@ -216,6 +216,15 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         if self.sink.tx.send(Op::Checkpoint(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+        // The reader's connection closes now too, whoever still holds a handle (a read
+        // finishing late would otherwise close the file, and remove its WAL, later).
+        if let Ok(empty) = Connection::open_in_memory() {
+            let old = std::mem::replace(
+                &mut *self.reader.lock().unwrap_or_else(|e| e.into_inner()),
+                empty,
+            );
+            drop(old);
         }
     }
 

@@ -30,7 +30,8 @@ pub(super) enum Op {
     /// Caps the database's size in pages, as a full disk would (tests); `None` lifts it.
     MaxPages(Option<u64>),
     /// Moves everything in the WAL into the main file and empties the WAL (a clean stop:
-    /// the main file alone then holds all, and a damaged or lost WAL loses nothing).
+    /// the main file alone then holds all, and a damaged or lost WAL loses nothing), then
+    /// closes the writer's connection and ends the writer.
     Checkpoint(oneshot::Sender<()>),
 }
 
@@ -103,8 +104,16 @@ pub(super) fn write_loop(
                 Op::Flush(done) => flushes.push(done),
                 Op::Stall(how_long) => std::thread::sleep(how_long),
                 Op::Checkpoint(done) => {
+                    // The last op of a store: what came with it is written, the WAL moved
+                    // into the main file, and the connection closed before the answer, so
+                    // that no file of the database is touched once `close` returned.
+                    if !changes.is_empty() {
+                        let _ = write_batch(&mut conn, &changes, &mut last_seen, &options);
+                    }
                     checkpoint(&conn, "TRUNCATE");
+                    drop(conn);
                     let _ = done.send(());
+                    return;
                 }
                 Op::MaxPages(pages) => {
                     let pages = pages.unwrap_or(NO_PAGE_LIMIT);
