@@ -6,6 +6,7 @@ use crate::daemon::{self, StartError};
 use clap::{Parser, Subcommand};
 
 mod account;
+pub mod args;
 mod call;
 mod family;
 pub mod family_args;
