@@ -1,6 +1,7 @@
 //! Which account and MAC each device uuid belongs to. The gate asks it at every device
 //! login (a uuid stays with its account, a MAC with its uuid) and for every app's topic
-//! rule; the engine tells it when a device is forgotten. Seeded from the store at start.
+//! rule; the engine tells it when a device is forgotten, and each device's display name
+//! (for the gate's log lines). Seeded from the store at start.
 //! An account holds at most [`MAX_DEVICES_PER_ACCOUNT`] devices: a stolen plug key must
 //! not let its holder fill the registry and the database with invented devices.
 
@@ -33,12 +34,18 @@ struct Inner {
     macs: HashMap<String, String>,
     /// user id -> how many devices it has
     per_account: HashMap<String, usize>,
+    /// uuid -> the name a person sees (`Device::display_name`), for log lines
+    names: HashMap<String, Box<str>>,
 }
 
 impl Inner {
     fn insert(&mut self, uuid: &str, user_id: &str, mac: &str) {
         if self.devices.contains_key(uuid) {
+            let name = self.names.remove(uuid);
             self.forget(uuid);
+            if let Some(name) = name {
+                self.names.insert(uuid.to_owned(), name);
+            }
         }
         self.macs.insert(mac.to_owned(), uuid.to_owned());
         self.devices
@@ -47,6 +54,7 @@ impl Inner {
     }
 
     fn forget(&mut self, uuid: &str) {
+        self.names.remove(uuid);
         if let Some((user_id, mac)) = self.devices.remove(uuid) {
             self.macs.remove(&mac);
             if let Some(n) = self.per_account.get_mut(&user_id) {
@@ -112,6 +120,23 @@ impl Registry {
         let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
         inner.devices.get(uuid).map(|(owner, _)| owner == user_id)
     }
+
+    /// Records the name a person sees for a device (at its bind and when renamed).
+    pub fn set_name(&self, uuid: &str, name: &str) {
+        let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if inner.names.get(uuid).map(|n| &**n) != Some(name) {
+            inner.names.insert(uuid.to_owned(), name.into());
+        }
+    }
+
+    /// The device's display name for a log line; a device never bound has none yet.
+    pub fn name(&self, uuid: &str) -> String {
+        let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
+        match inner.names.get(uuid) {
+            Some(name) => name.to_string(),
+            None => "(new device)".to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +154,18 @@ mod tests {
         assert_eq!(r.owned_by("u2", "1234"), None);
         r.forget("u1");
         assert_eq!(r.claim("u2", "1234", "m1"), Ok(()));
+    }
+
+    #[test]
+    fn a_name_stays_through_logins_and_goes_with_the_device() {
+        let r = Registry::default();
+        assert_eq!(r.claim("u1", "1234", "m1"), Ok(()));
+        assert_eq!(r.name("u1"), "(new device)");
+        r.set_name("u1", "Kettle");
+        assert_eq!(r.claim("u1", "1234", "m1"), Ok(()));
+        assert_eq!(r.name("u1"), "Kettle");
+        r.forget("u1");
+        assert_eq!(r.name("u1"), "(new device)");
     }
 
     #[test]

@@ -81,6 +81,9 @@ impl Start<'_> {
             .iter()
             .filter_map(|d| Some((d.uuid.clone(), d.user_id.clone()?, d.mac.clone()?)));
         let registry = Arc::new(Registry::new(owners));
+        for d in &known {
+            registry.set_name(&d.uuid, &d.display_name());
+        }
         self.tasks
             .spawn(router.supervisor.run(self.shutdown.clone()));
         let (events, engine_rx) = mpsc::channel(GATE_EVENTS);

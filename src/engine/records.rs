@@ -25,6 +25,7 @@ impl Engine {
     /// Gives a device a name; `None` if the uuid is unknown.
     pub fn rename(&self, uuid: &str, name: Option<String>) -> Option<Device> {
         let device = self.update(uuid, |d| d.name = name)?;
+        self.shared.registry.set_name(uuid, &device.display_name());
         Some(device)
     }
 

@@ -210,6 +210,7 @@ impl Engine {
             d.queried = true;
             d.bound_at = Some(now);
         });
+        self.shared.registry.set_name(uuid, &device.display_name());
         if !first {
             return; // a repeated Bind on this connection: the SETACK was all it needed
         }

@@ -163,7 +163,7 @@ async fn run<S>(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_else(|| "none".into());
-    info!(%uuid, mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
+    info!(%uuid, name = %gate.registry.name(uuid), mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
     let _ = gate
         .events
         .send(GateEvent::Connected {
@@ -182,7 +182,7 @@ async fn run<S>(
         share,
     };
     device::run(&who, session, client, &leftover, shutdown).await;
-    info!(%uuid, "device disconnected");
+    info!(%uuid, name = %gate.registry.name(uuid), "device disconnected");
     let _ = gate
         .events
         .send(GateEvent::Disconnected {
@@ -332,7 +332,8 @@ where
         }
         GateError::Refused { code, connect, why } => {
             if let Some(total) = inc_logged(&c.refused_logins) {
-                warn!(client_id = %connect.client_id, user = connect.username.as_deref().unwrap_or(""), code = *code as u8, why, total, "login refused");
+                let name = super::auth::device_uuid(&connect.client_id).map(|u| gate.registry.name(u));
+                warn!(client_id = %connect.client_id, name = name.as_deref().unwrap_or("-"), user = connect.username.as_deref().unwrap_or(""), code = *code as u8, why, total, "login refused");
                 let _ = gate
                     .events
                     .send(GateEvent::Refused {

@@ -101,11 +101,19 @@ impl Who<'_> {
         verdict
     }
 
+    /// A device's display name for a log line; `-` for an app or a local client.
+    pub(super) fn name(&self) -> String {
+        match self.identity {
+            Identity::Device { uuid, .. } => self.gate.registry.name(uuid),
+            _ => "-".to_owned(),
+        }
+    }
+
     pub(super) fn denied(&self, what: &str, topic: &str, verdict: Verdict) {
         let Verdict::Deny(why) = verdict else { return };
         if let Some(total) = inc_logged(&self.gate.counters.acl_denied) {
             let topic: String = topic.chars().take(120).collect();
-            warn!(who = %self.identity, what, %topic, why = why.as_str(), total, "refused by the topic rules");
+            warn!(who = %self.identity, name = %self.name(), what, %topic, why = why.as_str(), total, "refused by the topic rules");
         }
     }
 
@@ -114,7 +122,7 @@ impl Who<'_> {
             return "client connection failed";
         }
         if let Some(total) = inc_logged(&self.gate.counters.bad_packets) {
-            warn!(who = %self.identity, %error, total, "bad packet; connection closed");
+            warn!(who = %self.identity, name = %self.name(), %error, total, "bad packet; connection closed");
         }
         "bad packet"
     }

@@ -28,7 +28,7 @@ impl Who<'_> {
                 || state.open_qos2_bytes + bytes > MAX_OPEN_QOS2_BYTES;
             if over && !again {
                 if let Some(total) = inc_logged(&self.gate.counters.sessions_over_budget) {
-                    warn!(who = %self.identity, total, "too many QoS 2 publishes without PUBREL; connection closed");
+                    warn!(who = %self.identity, name = %self.name(), total, "too many QoS 2 publishes without PUBREL; connection closed");
                 }
                 return Step::Close("too many QoS 2 publishes without PUBREL");
             }
@@ -65,7 +65,7 @@ impl Who<'_> {
         let Err(why) = verdict else { return true };
         if let Some(total) = inc_logged(&self.gate.counters.router_refused) {
             let topic: String = topic.chars().take(120).collect();
-            warn!(who = %self.identity, what, %topic, why, total, "kept from the router");
+            warn!(who = %self.identity, name = %self.name(), what, %topic, why, total, "kept from the router");
         }
         false
     }

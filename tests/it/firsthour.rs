@@ -3,7 +3,7 @@
 //! shipper, and command-line tools that behave as Unix tools do.
 
 use crate::common::*;
-use crate::process::{merossd, spawn_daemon_with};
+use crate::process::{merossd, spawn_daemon_with, strings};
 use std::process::Command;
 use std::time::Duration;
 
@@ -180,4 +180,46 @@ async fn a_reader_that_goes_away_ends_the_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.status.code(), Some(0), "{err}");
     d.stop().await;
+}
+
+/// The gate's lines about a device carry its name, the one a person gave it, so the log
+/// says which plug in the house went away.
+#[tokio::test]
+async fn log_lines_about_a_device_carry_its_name() {
+    let daemon = spawn_daemon_with("", "", &[]);
+    let mut config = merossd::sim::SimConfig::new(
+        "127.0.0.1",
+        daemon.tls.port(),
+        USER_ID,
+        KEY,
+        merossd::sim::Profile::metering_plug(),
+    );
+    config.timings = fast();
+    let plug = merossd::sim::fleet(&config, "n1", 1, 1).remove(0);
+    bound(&plug).await;
+    let config_file = daemon.log.with_file_name("merossd.toml");
+    let (code, _, err) = merossd(strings(&[
+        "--config",
+        config_file.to_str().unwrap(),
+        "rename",
+        &plug.uuid,
+        "Kettle",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{err}");
+    drop(plug);
+    let mut line = None;
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
+        line = log
+            .lines()
+            .find(|l| l.contains("device disconnected"))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = line.expect("no disconnect line within 10 s");
+    assert!(line.contains("Kettle"), "{line}");
 }
