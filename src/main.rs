@@ -1,4 +1,3 @@
-
 #[tokio::main]
 async fn main() {
     let cli = merossd::cli::args::parse();

@@ -84,8 +84,15 @@ mod tests {
 
     #[test]
     fn global_options_still_work_after_the_subcommand() {
-        let cli = try_parse_from(["merossd", "serve", "--config", "/x.toml", "--log-level", "debug"])
-            .expect("parses");
+        let cli = try_parse_from([
+            "merossd",
+            "serve",
+            "--config",
+            "/x.toml",
+            "--log-level",
+            "debug",
+        ])
+        .expect("parses");
         assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/x.toml")));
         assert!(cli.log_level.is_some());
         let before = try_parse_from(["merossd", "--data-dir", "/d", "devices"]).expect("parses");

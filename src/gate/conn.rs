@@ -332,7 +332,8 @@ where
         }
         GateError::Refused { code, connect, why } => {
             if let Some(total) = inc_logged(&c.refused_logins) {
-                let name = super::auth::device_uuid(&connect.client_id).map(|u| gate.registry.name(u));
+                let name =
+                    super::auth::device_uuid(&connect.client_id).map(|u| gate.registry.name(u));
                 warn!(client_id = %connect.client_id, name = name.as_deref().unwrap_or("-"), user = connect.username.as_deref().unwrap_or(""), code = *code as u8, why, total, "login refused");
                 let _ = gate
                     .events

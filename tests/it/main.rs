@@ -26,6 +26,7 @@ mod openapi;
 mod pair;
 mod process;
 mod raw;
+mod schemas;
 mod service;
 mod session;
 mod shares;
