@@ -41,11 +41,7 @@ struct Inner {
 impl Inner {
     fn insert(&mut self, uuid: &str, user_id: &str, mac: &str) {
         if self.devices.contains_key(uuid) {
-            let name = self.names.remove(uuid);
             self.forget(uuid);
-            if let Some(name) = name {
-                self.names.insert(uuid.to_owned(), name);
-            }
         }
         self.macs.insert(mac.to_owned(), uuid.to_owned());
         self.devices
@@ -54,7 +50,6 @@ impl Inner {
     }
 
     fn forget(&mut self, uuid: &str) {
-        self.names.remove(uuid);
         if let Some((user_id, mac)) = self.devices.remove(uuid) {
             self.macs.remove(&mac);
             if let Some(n) = self.per_account.get_mut(&user_id) {
@@ -110,6 +105,7 @@ impl Registry {
     pub fn forget(&self, uuid: &str) {
         let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
         inner.forget(uuid);
+        inner.names.remove(uuid);
     }
 }
 
@@ -122,9 +118,14 @@ impl Registry {
     }
 
     /// Records the name a person sees for a device (at its bind and when renamed).
+    /// Every Bind tells it, so the usual case (the name it has) takes only the read lock.
     pub fn set_name(&self, uuid: &str, name: &str) {
+        let same = |names: &HashMap<String, Box<str>>| names.get(uuid).map(|n| &**n) == Some(name);
+        if same(&self.0.read().unwrap_or_else(|e| e.into_inner()).names) {
+            return;
+        }
         let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if inner.names.get(uuid).map(|n| &**n) != Some(name) {
+        if !same(&inner.names) {
             inner.names.insert(uuid.to_owned(), name.into());
         }
     }

@@ -54,6 +54,13 @@ pub async fn daemon() -> Daemon {
     Daemon::start(config(temp_dir("d"))).await.unwrap()
 }
 
+/// A daemon that reads metering plugs' power every second, not every minute.
+pub async fn polled_daemon(tag: &str) -> Daemon {
+    let mut c = config(temp_dir(tag));
+    c.energy.poll_interval_s = 1;
+    Daemon::start(c).await.unwrap()
+}
+
 /// Firmware behaviour at ten times real speed or more.
 pub fn fast() -> Timings {
     Timings {

@@ -208,18 +208,17 @@ async fn log_lines_about_a_device_carry_its_name() {
     .await;
     assert_eq!(code, 0, "{err}");
     drop(plug);
-    let mut line = None;
-    for _ in 0..100 {
-        let log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
-        line = log
+    let disconnect_line = || {
+        std::fs::read_to_string(&daemon.log)
+            .unwrap_or_default()
             .lines()
             .find(|l| l.contains("device disconnected"))
-            .map(str::to_owned);
-        if line.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let line = line.expect("no disconnect line within 10 s");
+            .map(str::to_owned)
+    };
+    eventually("the disconnect line", Duration::from_secs(10), || {
+        disconnect_line().is_some()
+    })
+    .await;
+    let line = disconnect_line().unwrap_or_default();
     assert!(line.contains("Kettle"), "{line}");
 }

@@ -127,9 +127,7 @@ async fn an_unsubscribe_gets_one_unsuback_whatever_it_names() {
 
 #[tokio::test]
 async fn a_frozen_metering_plug_goes_offline_on_its_own_keepalive_though_it_is_polled() {
-    let mut c = config(temp_dir("frozen"));
-    c.energy.poll_interval_s = 1;
-    let d = Daemon::start(c).await.unwrap();
+    let d = polled_daemon("frozen").await;
     let mut sc = sim_config(&d, merossd::sim::Profile::metering_plug());
     sc.timings.keepalive = Duration::from_secs(2);
     let plug = &merossd::sim::fleet(&sc, "fz", 1, 1)[0];

@@ -88,21 +88,15 @@ fn the_documents_examples_match_their_schemas() {
         examples.len()
     );
     for (schema, example) in examples {
-        let errors = doc.errors(&schema, &example);
-        assert!(
-            errors.is_empty(),
-            "the example beside {schema} does not match it:\n{}\n{example:#}",
-            errors.join("\n")
-        );
+        let what = format!("the example beside {schema} does not match it");
+        doc.assert_valid(&schema, &example, &what);
     }
 }
 
 #[tokio::test]
 async fn every_answer_matches_the_document() {
     let doc = Doc::load();
-    let mut config = config(temp_dir("schemas"));
-    config.energy.poll_interval_s = 1;
-    let d = Daemon::start(config).await.unwrap();
+    let d = polled_daemon("schemas").await;
     let plug = &plugs(&d, "sv", 1)[0];
     known(&d, plug).await;
     first_reading(&d, plug).await;

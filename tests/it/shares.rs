@@ -199,9 +199,7 @@ async fn a_clock_set_years_ahead_does_not_prune_real_history() {
 
 #[tokio::test]
 async fn every_metric_the_docs_name_is_served() {
-    let mut c = config(temp_dir("metrics"));
-    c.energy.poll_interval_s = 1;
-    let d = Daemon::start(c).await.unwrap();
+    let d = polled_daemon("metrics").await;
     let plug = &plugs(&d, "mt", 1)[0];
     known(&d, plug).await;
     first_reading(&d, plug).await;

@@ -73,12 +73,8 @@ impl Doc {
             return;
         }
         let schema = format!("{pointer}/content/application~1json/schema");
-        let errors = self.errors(&schema, body);
-        assert!(
-            errors.is_empty(),
-            "{method} {template} {status} does not match its schema:\n{}\n{body:#}",
-            errors.join("\n")
-        );
+        let what = format!("{method} {template} {status} does not match its schema");
+        self.assert_valid(&schema, body, &what);
     }
 
     /// Checks a request body against the operation's request schema.
@@ -86,10 +82,18 @@ impl Doc {
         let op = Doc::operation(template, method);
         let (pointer, _) = self.follow(format!("{op}/requestBody"));
         let schema = format!("{pointer}/content/application~1json/schema");
-        let errors = self.errors(&schema, body);
+        let what =
+            format!("the test's own {method} {template} body is not what the document describes");
+        self.assert_valid(&schema, body, &what);
+    }
+
+    /// Fails with `what`, the errors and the instance unless `instance` matches the
+    /// schema at `schema`.
+    pub fn assert_valid(&self, schema: &str, instance: &Value, what: &str) {
+        let errors = self.errors(schema, instance);
         assert!(
             errors.is_empty(),
-            "the test's own {method} {template} body is not what the document describes:\n{}\n{body}",
+            "{what}:\n{}\n{instance:#}",
             errors.join("\n")
         );
     }
