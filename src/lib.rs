@@ -13,6 +13,9 @@
 //! [`store`] remembers it in SQLite (keeping what a full disk will not take yet,
 //! `store::health`); the [`api`] serves it over HTTP, [`homeassistant`] over MQTT
 //! discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
+//! MOKO MK102/MK112 plugs speak their own topics (`protocol::moko`): the gate admits them
+//! with the login their pairing gave them (`registry::moko`), and the engine serves them as
+//! plugs (`engine::family` and `model::family`, `moko`).
 //! [`daemon`] wires these together and tells systemd about them ([`notify`]).
 //!
 //! Around the daemon: [`pair`] takes a reset plug to merossd, [`backup`] copies its data

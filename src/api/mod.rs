@@ -6,6 +6,7 @@ mod energy;
 pub mod error;
 mod families;
 mod metrics;
+mod moko;
 mod query;
 mod serve;
 mod view;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::routes())
         .merge(families::routes())
         .merge(energy::routes())
+        .merge(moko::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -82,6 +82,11 @@ pub(super) async fn run(command: &FamilyCommand, api: &Api) -> Result<(), CliErr
             ask(api, uuid, "spray", body, part, *json).await
         }
         FamilyCommand::Dnd { uuid, state, json } => dnd(api, uuid, *state, *json).await,
+        FamilyCommand::Countdown {
+            uuid,
+            minutes,
+            json,
+        } => countdown(api, uuid, *minutes, *json).await,
         FamilyCommand::Subdevice {
             uuid,
             id,
@@ -189,6 +194,33 @@ async fn dnd(api: &Api, uuid: &str, state: OnOff, as_json: bool) -> Result<(), C
     } else {
         say(dnd_line(reply["families"]["dnd"].as_bool().unwrap_or(on)));
     }
+    Ok(())
+}
+
+/// `countdown`: a MOKO plug's countdown, said back in words.
+async fn countdown(api: &Api, uuid: &str, minutes: u32, as_json: bool) -> Result<(), CliError> {
+    let path = format!("/devices/{}/countdown", encode(uuid));
+    let reply = api
+        .send("POST", path, Some(json!({ "minutes": minutes })))
+        .await?;
+    if as_json {
+        print_json(&reply);
+        return Ok(());
+    }
+    let running = &reply["families"]["moko"]["countdown"];
+    say(match running["seconds_left"].as_u64() {
+        Some(left) => format!(
+            "countdown: {} in {} min {} s",
+            if running["then_on"] == true {
+                "on"
+            } else {
+                "off"
+            },
+            left / 60,
+            left % 60
+        ),
+        None => "no countdown".to_owned(),
+    });
     Ok(())
 }
 

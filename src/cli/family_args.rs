@@ -126,6 +126,18 @@ pub enum FamilyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start a MOKO plug's countdown: it switches to the other state after MINUTES
+    /// (0 cancels the running one).
+    Countdown {
+        /// The device: its id, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
+        uuid: String,
+        /// Minutes, 0 to 1439.
+        minutes: u32,
+        /// Print the API's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a hub's sub-device (a radiator valve, a sensor), or change a valve: on or
     /// off, its mode, the temperature to hold.
     Subdevice {
@@ -163,6 +175,7 @@ impl FamilyCommand {
             | FamilyCommand::Cover { uuid, .. }
             | FamilyCommand::Spray { uuid, .. }
             | FamilyCommand::Dnd { uuid, .. }
+            | FamilyCommand::Countdown { uuid, .. }
             | FamilyCommand::Subdevice { uuid, .. } => uuid,
         }
     }

@@ -139,6 +139,8 @@ impl Daemon {
         let (accounts, api_token, tls) = credentials(&config, &data)?;
         let counters = Arc::new(Counters::default());
         let (store, known) = open_store(&config, &data, counters.clone())?;
+        let moko = crate::registry::moko::MokoPlugs::load(data.file(crate::registry::moko::FILE))
+            .map_err(|e| StartError::Config(e.to_string()))?;
         parts::warn_orphans(&known, &accounts);
 
         let (trigger, shutdown) = shutdown::channel();
@@ -149,7 +151,7 @@ impl Daemon {
             shutdown,
             tasks: JoinSet::new(),
         };
-        let mut core = start.core(&accounts, &store, known)?;
+        let mut core = start.core(&accounts, &store, known, moko)?;
         let gate = start.gate(&core, &accounts, tls, (bound.tls, bound.local))?;
         let bridge_stop = start.homeassistant(&mut core, &store);
         let cloud_addr = start.cloud(&core, &accounts, &gate, bound.cloud)?;

@@ -74,13 +74,14 @@ impl Start<'_> {
         accounts: &[Account],
         store: &Store,
         known: Vec<Device>,
+        moko: crate::registry::moko::MokoPlugs,
     ) -> Result<Core, StartError> {
         let router = broker::start(self.counters.clone())
             .map_err(|e| StartError::Other(format!("router: {e}")))?;
         let owners = known
             .iter()
             .filter_map(|d| Some((d.uuid.clone(), d.user_id.clone()?, d.mac.clone()?)));
-        let registry = Arc::new(Registry::new(owners));
+        let registry = Arc::new(Registry::new(owners).with_moko(moko));
         for d in &known {
             registry.set_name(&d.uuid, &d.display_name());
         }

@@ -20,6 +20,9 @@ impl Engine {
         let device = self
             .device(uuid)
             .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?;
+        if device.moko().is_some() && channel == 0 {
+            return self.moko_switch(uuid, on, timeout).await;
+        }
         // Only channels the device said it has (before it said anything: channel 0).
         let known =
             device.channels.contains_key(&channel) || (device.channels.is_empty() && channel == 0);

@@ -53,6 +53,7 @@ impl Engine {
                     d.last_seen = now;
                 });
                 self.event(Some(&uuid), EventKind::Connected, addr.to_string());
+                self.moko_connected(&uuid);
                 self.bridge_online(&uuid, true);
             }
             GateEvent::Disconnected { uuid, addr, conn } => {

@@ -76,6 +76,11 @@ struct Shared {
     heartbeat: std::sync::atomic::AtomicU64,
     /// Hand device PUSHes on to app clients (see `apps`).
     push_bridge: std::sync::atomic::AtomicBool,
+    /// Seconds between the history's samples of a MOKO plug, which says its power every
+    /// second: the poll interval of Meross plugs (set by the poller).
+    sample_every_s: std::sync::atomic::AtomicU64,
+    /// When each MOKO plug's power was last sampled, epoch seconds.
+    moko_sampled: Mutex<HashMap<String, u64>>,
 }
 
 /// How often the engine's loop beats.
@@ -136,6 +141,8 @@ impl Engine {
                 registry,
                 heartbeat: Default::default(),
                 push_bridge: Default::default(),
+                sample_every_s: std::sync::atomic::AtomicU64::new(30),
+                moko_sampled: Mutex::default(),
             }),
         }
     }
@@ -186,6 +193,11 @@ impl Engine {
             let device = devices
                 .get(uuid)
                 .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?;
+            if device.moko().is_some() {
+                return Err(RequestError::Unsupported(
+                    "A MOKO plug speaks its own protocol, not Meross messages.".into(),
+                ));
+            }
             if !device.online {
                 return Err(RequestError::Offline(uuid.to_owned()));
             }

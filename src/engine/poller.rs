@@ -40,6 +40,10 @@ pub async fn run_poller(engine: Engine, interval: Duration, mut shutdown: Shutdo
     let tick = (interval / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let timeout = interval.min(MAX_POLL_TIMEOUT);
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_POLLS));
+    engine.shared.sample_every_s.store(
+        interval.as_secs().max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut schedule: HashMap<String, Due> = HashMap::new();
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -61,7 +61,8 @@ impl Engine {
     pub fn online_metering(&self) -> Vec<String> {
         read(&self.shared.devices)
             .values()
-            .filter(|d| d.online && d.is_metering())
+            // A MOKO plug says its power itself, every second.
+            .filter(|d| d.online && d.is_metering() && d.moko().is_none())
             .map(|d| d.uuid.clone())
             .collect()
     }

@@ -23,6 +23,9 @@ impl Engine {
     /// Handles what a device said: read once, trusted as far as its sign goes (see
     /// `said`), then answered or learnt from.
     pub(super) async fn on_message(&self, said: &DeviceMessage) {
+        if let Addressed::Moko(what) = &said.to {
+            return self.on_moko(&said.sender, what, &said.payload).await;
+        }
         if let Addressed::Inbox(topic) = &said.to {
             if *topic != self.shared.reply_topic {
                 // An earlier engine's inbox: nothing waits there any more.
@@ -389,7 +392,7 @@ impl Engine {
     }
 
     /// Notes that a device spoke.
-    fn touch(&self, uuid: &str) {
+    pub(super) fn touch(&self, uuid: &str) {
         let now = protocol::now_secs();
         let mut devices = super::write(&self.shared.devices);
         if let Some(d) = devices.get_mut(uuid) {

@@ -5,8 +5,12 @@
 //! | who | may publish | may subscribe | receives |
 //! |---|---|---|---|
 //! | device | its own `/appliance/<uuid>/publish`; the `from` topic of a request it received | its own `/appliance/<uuid>/subscribe` | what it subscribed |
-//! | app (account login) | `/appliance/<uuid>/subscribe` and `<base>/<uuid>/<object>/set` of its account's devices; `<prefix>/status`; free topics | anything but `$...` | all but other accounts' device and app topics |
-//! | local (loopback, no login) | `/appliance/<uuid>/subscribe`, `<base>/<uuid>/<object>/set` of any device; `<prefix>/status`; free topics | anything but `$...` | everything |
+//! | MOKO plug | its own `<prefix>/device/<what>` | its own `<prefix>/app/...` | what it subscribed |
+//! | app (account login) | `/appliance/<uuid>/subscribe` and `<base>/<uuid>/<object>/set` of its account's devices; `<prefix>/status`; free topics | anything but `$...` (a MOKO plug's topics: its account's) | all but other accounts' device and app topics |
+//! | local (loopback, no login) | `/appliance/<uuid>/subscribe`, `<prefix>/app/<what>` of a MOKO plug, `<base>/<uuid>/<object>/set` of any device; `<prefix>/status`; free topics | anything but `$...` | everything |
+//!
+//! A MOKO topic is `<function>/<name>/<region>/<mac>/{device,app}/<what>`; the plug's
+//! prefix is the one it was paired with, and only merossd and local tools speak to it.
 //!
 //! For everyone: nothing retained (only merossd retains, on its own link), no wildcard,
 //! empty, NUL or over-long topic in a publish, nothing as another device, nothing into
@@ -14,6 +18,7 @@
 //! a publish checked at login.
 
 use super::auth::Identity;
+use crate::protocol::moko::{MokoTopic, Side};
 use crate::protocol::topic::{Topic, ALL_DEVICES_PUBLISH, ENGINE_APP};
 
 /// The longest topic or filter taken (real ones are under 120 bytes).
@@ -97,6 +102,10 @@ enum Shape {
     MyDeviceSays,
     /// `/appliance/<uuid>/subscribe` of my device.
     MyDeviceHears,
+    /// `<prefix>/device/<what>` of my MOKO plug (my own, for a MOKO plug).
+    MyMokoSays,
+    /// `<prefix>/app/...` of my MOKO plug.
+    MyMokoHears,
     /// `/appliance/+/publish`: every device, filtered per delivery.
     AllDevicesSay,
     /// A topic a request to this device named as `from`.
@@ -124,6 +133,7 @@ enum Shape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Device,
+    Moko,
     App,
     Local,
 }
@@ -144,6 +154,13 @@ const ALLOW: &[(Role, Act, Shape)] = &[
     (Device, Pub, MyDeviceSays),
     (Device, Pub, NamedReply),
     (Device, Sub, MyDeviceHears),
+    (Moko, Pub, MyMokoSays),
+    (Moko, Sub, MyMokoHears),
+    (App, Sub, MyMokoSays),
+    (App, Sub, MyMokoHears),
+    (Local, Pub, MyMokoHears),
+    (Local, Sub, MyMokoSays),
+    (Local, Sub, MyMokoHears),
     (App, Pub, MyDeviceHears),
     (App, Pub, MyCommand),
     (App, Pub, HaStatus),
@@ -193,6 +210,7 @@ impl Acl {
     ) -> Verdict {
         let role = match who {
             Identity::Device { .. } => Device,
+            Identity::Moko { .. } => Moko,
             Identity::App { .. } => App,
             Identity::Local => Local,
         };
@@ -230,10 +248,15 @@ impl Acl {
         }
         // Whether a device is the asker's: known yes, known no, or unknown.
         let mine = |uuid: &str| match who {
-            Identity::Device { uuid: own, .. } => Some(own == uuid),
+            Identity::Device { uuid: own, .. } | Identity::Moko { id: own, .. } => {
+                Some(own == uuid)
+            }
             Identity::App { user_id } => owners.owned_by(uuid, user_id),
             Identity::Local => Some(true),
         };
+        if let Some(moko) = MokoTopic::parse(topic) {
+            return moko_shape(who, &moko, mine);
+        }
         let intrinsic = match Topic::parse(topic) {
             Topic::DevicePublish(uuid) if mine(uuid) == Some(true) => MyDeviceSays,
             Topic::DeviceSubscribe(uuid) if mine(uuid) == Some(true) => MyDeviceHears,
@@ -291,6 +314,23 @@ impl Acl {
             return Wildcard;
         }
         Free
+    }
+}
+
+/// A MOKO topic's shape: a plug's own is the prefix it was paired with; anyone else's
+/// is whose the plug's id is.
+fn moko_shape(who: &Identity, topic: &MokoTopic<'_>, mine: impl Fn(&str) -> Option<bool>) -> Shape {
+    let is_mine = match who {
+        Identity::Moko { prefix, .. } => prefix == topic.prefix,
+        Identity::Device { .. } => false,
+        _ => topic.id().is_some_and(|id| mine(&id) == Some(true)),
+    };
+    match (is_mine, topic.side) {
+        (false, _) => Theirs,
+        // A plug says one thing per topic: no wildcards on its own side.
+        (true, Side::Device) if topic.what.contains(['+', '#']) => Wildcard,
+        (true, Side::Device) => MyMokoSays,
+        (true, Side::App) => MyMokoHears,
     }
 }
 

@@ -1,11 +1,14 @@
-//! Who may log in: plugs with `<userId>_md5(mac + key)`, app clients (MerossIot style) with
-//! `md5(userId + key)`, and, on a loopback-only plain listener, local tools with nothing.
+//! Who may log in: plugs with `<userId>_md5(mac + key)`, MOKO plugs with the login their
+//! pairing gave them (`moko_<mac hex>` and a password of their own), app clients
+//! (MerossIot style) with `md5(userId + key)`, and, on a loopback-only plain listener,
+//! local tools with nothing.
 //! A device's identity is its login: the uuid in its client id must end with the MAC it
 //! logged in with, stay with the account whose key verified it, and a MAC keeps its uuid.
 
 use crate::config::Account;
 use crate::mqtt::connect::{ConnackCode, Connect};
 use crate::protocol::md5_hex;
+use crate::registry::moko::MokoPlugs;
 use subtle::ConstantTimeEq;
 
 /// Who a connection is, once the gate let it in.
@@ -20,6 +23,17 @@ pub enum Identity {
         /// The account whose key verified its password (`<userId>_md5(mac + key)`).
         user_id: String,
     },
+    /// A MOKO plug, with the login merossd gave it at pairing.
+    Moko {
+        /// `moko<mac hex>`: where a Meross device has its uuid.
+        id: String,
+        /// Its MAC, lowercase with colons.
+        mac: String,
+        /// The account it was paired to.
+        user_id: String,
+        /// Its topics' first four levels (`iot_plug/plug_one/us/<mac>`).
+        prefix: String,
+    },
     /// An app client logged in with an account's user id.
     App {
         /// The account's user id, its MQTT user name (password `md5(userId + key)`).
@@ -33,6 +47,7 @@ impl std::fmt::Display for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Identity::Device { uuid, .. } => write!(f, "device {uuid}"),
+            Identity::Moko { id, .. } => write!(f, "MOKO plug {id}"),
             Identity::App { user_id } => write!(f, "app {user_id}"),
             Identity::Local => f.write_str("local"),
         }
@@ -53,12 +68,24 @@ fn mac_hex(mac: &str) -> String {
         .to_ascii_lowercase()
 }
 
+impl Identity {
+    /// The device's id (a Meross uuid or a MOKO plug's id); `None` for apps and tools.
+    pub fn device_id(&self) -> Option<&str> {
+        match self {
+            Identity::Device { uuid, .. } => Some(uuid),
+            Identity::Moko { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
 /// Checks a CONNECT's credentials. `open` is true on a loopback plain listener, where a
 /// client without credentials is a local tool. (Whether a device's uuid and MAC fit what
 /// is known is the registry's question, asked by the caller.)
 pub fn authenticate(
     connect: &Connect,
     accounts: &[Account],
+    moko: &MokoPlugs,
     open: bool,
 ) -> Result<Identity, ConnackCode> {
     let password = connect
@@ -72,6 +99,19 @@ pub fn authenticate(
             Err(ConnackCode::NotAuthorized)
         };
     };
+
+    // A MOKO plug's user name says what it is: its login is its own, or none.
+    if user.starts_with("moko_") {
+        let plug = moko
+            .check(user, &password)
+            .ok_or(ConnackCode::BadUserNameOrPassword)?;
+        return Ok(Identity::Moko {
+            id: plug.id,
+            mac: plug.mac,
+            user_id: plug.user_id,
+            prefix: plug.prefix,
+        });
+    }
 
     if let Some(uuid) = device_uuid(&connect.client_id) {
         // Device: password = "<userId>_" + md5hex(mac + key)
@@ -146,7 +186,38 @@ mod tests {
     }
 
     fn auth(c: &Connect, open: bool) -> Result<Identity, ConnackCode> {
-        authenticate(c, &accounts(), open)
+        authenticate(c, &accounts(), &MokoPlugs::default(), open)
+    }
+
+    #[test]
+    fn a_moko_plug_logs_in_with_its_own_login_only() {
+        let plugs = MokoPlugs::default();
+        let prefix = "iot_plug/plug_one/us/11:22:33:44:55:66";
+        let given = plugs.enrol("11:22:33:44:55:66", prefix, "1234").unwrap();
+        let login = |user: &str, password: &str, open| {
+            let c = Connect::new(4, "112233445566", 60).login(user, password);
+            authenticate(&c, &accounts(), &plugs, open)
+        };
+        assert_eq!(
+            login(&given.username, &given.password, false),
+            Ok(Identity::Moko {
+                id: "moko112233445566".into(),
+                mac: "11:22:33:44:55:66".into(),
+                user_id: "1234".into(),
+                prefix: prefix.into(),
+            })
+        );
+        for (user, password) in [
+            (given.username.as_str(), "wrong"),
+            ("moko_aabbccddeeff", given.password.as_str()),
+        ] {
+            for open in [false, true] {
+                assert_eq!(
+                    login(user, password, open),
+                    Err(ConnackCode::BadUserNameOrPassword)
+                );
+            }
+        }
     }
 
     fn device(password: &str) -> Connect {

@@ -116,7 +116,7 @@ async fn run<S>(
         // A device is served by the gate itself (see `device`); anyone else gets a router
         // connection of its own.
         let upstream = match identity {
-            Identity::Device { .. } => None,
+            Identity::Device { .. } | Identity::Moko { .. } => None,
             _ => Some(
                 upstream::open(gate, &connect)
                     .await
@@ -148,7 +148,14 @@ async fn run<S>(
         level: connect.level,
         keep_alive: connect.keep_alive,
     };
-    let Identity::Device { uuid, mac, user_id } = &identity else {
+    let (Identity::Device { uuid, mac, user_id }
+    | Identity::Moko {
+        id: uuid,
+        mac,
+        user_id,
+        ..
+    }) = &identity
+    else {
         if let Some(((router, slot), _)) = upstream {
             debug!(client_id = %connect.client_id, router_id = %slot.client_id(), identity = %identity, "client connected");
             // Boxed: app clients are few, and every device's task would otherwise carry
@@ -253,7 +260,7 @@ fn admit(
             ));
         }
     }
-    let identity = match auth::authenticate(connect, &gate.accounts, open) {
+    let identity = match auth::authenticate(connect, &gate.accounts, gate.registry.moko(), open) {
         Ok(identity) => identity,
         Err(code) => {
             if let Some(user) = claimed {
@@ -285,7 +292,14 @@ fn admit(
     }
     // Only a login that passed everything is recorded: a uuid keeps its account, a MAC
     // its uuid.
-    if let Identity::Device { uuid, mac, user_id } = &identity {
+    if let Identity::Device { uuid, mac, user_id }
+    | Identity::Moko {
+        id: uuid,
+        mac,
+        user_id,
+        ..
+    } = &identity
+    {
         gate.registry
             .claim(uuid, user_id, mac)
             .map_err(|conflict| match conflict {

@@ -13,7 +13,6 @@ use crate::hub::queue::Delivery;
 use crate::hub::Deliveries;
 use crate::mqtt::framed::PacketReader;
 use crate::mqtt::packet::{self, Packet, SUBACK_FAILURE};
-use crate::protocol::topic::Topic;
 use crate::shutdown::Shutdown;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -96,7 +95,11 @@ pub(super) async fn run<C>(
                 let mut out = Vec::new();
                 match on_packet(who, uuid, &frame, &mut state, &mut out).await {
                     Next::Go => {}
-                    Next::Subscribed => deliveries = Some(hub.register(uuid, conn)),
+                    // A MOKO plug subscribes to each of its topics in turn: one route.
+                    Next::Subscribed if deliveries.is_none() => {
+                        deliveries = Some(hub.register(uuid, conn))
+                    }
+                    Next::Subscribed => {}
                     Next::Unsubscribed => {
                         hub.unregister(uuid, conn);
                         deliveries = None;
@@ -179,7 +182,7 @@ async fn on_packet(
             for (filter, qos) in &filters {
                 let verdict = who.check(Action::Subscribe { filter }, state);
                 if verdict == Verdict::Allow {
-                    own |= Topic::parse(filter) == Topic::DeviceSubscribe(uuid);
+                    own |= who.own_inbox(filter, uuid);
                     codes.push((*qos).min(1));
                 } else {
                     who.denied("subscribe", filter, verdict);

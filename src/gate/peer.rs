@@ -101,11 +101,21 @@ impl Who<'_> {
         verdict
     }
 
+    /// Whether a device's allowed filter is where what is said to it arrives: its own
+    /// `/appliance/<uuid>/subscribe`, or a MOKO plug's `<prefix>/app/...`.
+    pub(super) fn own_inbox(&self, filter: &str, uuid: &str) -> bool {
+        match self.identity {
+            Identity::Moko { prefix, .. } => crate::protocol::moko::MokoTopic::parse(filter)
+                .is_some_and(|t| t.prefix == prefix && t.side == crate::protocol::moko::Side::App),
+            _ => Topic::parse(filter) == Topic::DeviceSubscribe(uuid),
+        }
+    }
+
     /// A device's display name for a log line; `-` for an app or a local client.
     pub(super) fn name(&self) -> String {
-        match self.identity {
-            Identity::Device { uuid, .. } => self.gate.registry.name(uuid),
-            _ => "-".to_owned(),
+        match self.identity.device_id() {
+            Some(id) => self.gate.registry.name(id),
+            None => "-".to_owned(),
         }
     }
 

@@ -91,7 +91,9 @@ impl Shares {
     /// A session for `who`, or why there is none.
     pub fn admit(self: &Arc<Self>, who: &Identity) -> Result<Share, Full> {
         let (key, cap) = match who {
-            Identity::Device { uuid, .. } => (Key::Device(uuid.clone()), MAX_PER_DEVICE),
+            Identity::Device { uuid: id, .. } | Identity::Moko { id, .. } => {
+                (Key::Device(id.clone()), MAX_PER_DEVICE)
+            }
             Identity::App { user_id } => (Key::Account(user_id.clone()), MAX_PER_ACCOUNT),
             Identity::Local => (Key::Anonymous, usize::MAX),
         };

@@ -186,13 +186,20 @@ impl Bridge {
         let engine = self.engine.clone();
         let object = object.to_owned();
         self.engine.spawn(async move {
-            match engine
-                .command(&uuid, order.command(), REQUEST_TIMEOUT)
-                .await
-            {
-                Err(RequestError::Superseded) => {}
+            let done = match (&order, order.command()) {
+                (family::Order::Countdown(minutes), _) => engine
+                    .moko_countdown(&uuid, *minutes, REQUEST_TIMEOUT)
+                    .await
+                    .map(|_| ()),
+                (_, Some(command)) => engine
+                    .command(&uuid, command, REQUEST_TIMEOUT)
+                    .await
+                    .map(|_| ()),
+                (_, None) => Ok(()),
+            };
+            match done {
+                Err(RequestError::Superseded) | Ok(()) => {}
                 Err(error) => warn!(%uuid, %object, %error, "Home Assistant command failed"),
-                Ok(_) => {}
             }
         });
     }

@@ -13,6 +13,8 @@ pub enum Addressed {
     /// An engine's inbox (`/app/merossd-…/subscribe`, the topic named): an answer to a
     /// request.
     Inbox(String),
+    /// A MOKO plug's `<prefix>/device/<what>`: what it is about.
+    Moko(String),
 }
 
 /// A device's message on its way to the engine: who said it, where to, and the bytes.

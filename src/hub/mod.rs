@@ -24,6 +24,7 @@ pub mod queue;
 use crate::broker::budget;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
 use crate::metrics::{inc_logged, Counters};
+use crate::protocol::moko::{MokoTopic, Side};
 use crate::protocol::topic::{Topic, ENGINE_APP};
 use crate::shutdown::Spawner;
 use bytes::Bytes;
@@ -49,6 +50,9 @@ pub const DEVICE_QUEUE_BYTES: usize = 1024 * 1024;
 pub const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 /// What the hub reads: every message to any device.
 const TO_DEVICES: &str = "/appliance/+/subscribe";
+/// ...and to any MOKO plug (`<function>/<name>/<region>/<mac>/app/<what>`), which local
+/// tools may send.
+const TO_MOKO_PLUGS: &str = "+/+/+/+/app/+";
 
 /// One subscribed connection: its number and its queue.
 struct Route {
@@ -153,7 +157,9 @@ impl DeviceHub {
         payload: &[u8],
     ) -> Result<(), LinkClosed> {
         let parsed = Topic::parse(topic);
+        let moko = MokoTopic::parse(topic).filter(|t| t.side == Side::Device);
         let (to_engine, to_router) = match parsed {
+            _ if moko.is_some() => (moko.map(|t| Addressed::Moko(t.what.to_owned())), true),
             Topic::DevicePublish(_) => (Some(Addressed::OwnTopic), true),
             Topic::App { user } if user == ENGINE_APP => {
                 (Some(Addressed::Inbox(topic.to_owned())), false)
@@ -186,7 +192,7 @@ impl DeviceHub {
             }
             None => {}
         }
-        let own = matches!(parsed, Topic::DevicePublish(_));
+        let own = matches!(parsed, Topic::DevicePublish(_)) || moko.is_some();
         if to_router && (own || self.routable(topic)) {
             self.outbox
                 .publish(topic.to_owned(), payload.to_vec())
@@ -213,7 +219,7 @@ impl DeviceHub {
     /// for its channel's turn first (true then: it was taken).
     pub fn deliver(&self, topic: &str, payload: Bytes) -> bool {
         let Topic::DeviceSubscribe(uuid) = Topic::parse(topic) else {
-            return false;
+            return self.deliver_moko(topic, payload);
         };
         if payload.len() > MAX_DEVICE_MESSAGE {
             if let Some(total) = inc_logged(&self.counters.device_queue_full) {
@@ -231,6 +237,21 @@ impl DeviceHub {
                 true
             }
         }
+    }
+
+    /// Puts what is said to a MOKO plug (`<prefix>/app/<what>`) on its connections'
+    /// queues, unpaced: its switch is one message with no id to answer.
+    fn deliver_moko(&self, topic: &str, payload: Bytes) -> bool {
+        let Some(id) = MokoTopic::parse(topic)
+            .filter(|t| t.side == Side::App && !t.what.contains(['+', '#']))
+            .and_then(|t| t.id())
+        else {
+            return false;
+        };
+        if payload.len() > MAX_DEVICE_MESSAGE {
+            return false;
+        }
+        self.enqueue(&id, topic, payload)
     }
 
     /// A held switch command was replaced by a later one: counted, and the engine told,
@@ -282,8 +303,10 @@ impl DeviceHub {
 }
 
 async fn route(hub: Arc<DeviceHub>, mut link: Link) {
-    if link.outbox.subscribe(TO_DEVICES).await.is_err() {
-        return;
+    for filter in [TO_DEVICES, TO_MOKO_PLUGS] {
+        if link.outbox.subscribe(filter).await.is_err() {
+            return;
+        }
     }
     while let Some(Incoming { topic, payload }) = link.incoming.recv().await {
         hub.deliver(&topic, payload);

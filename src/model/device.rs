@@ -127,6 +127,11 @@ impl Device {
         if let Some(name) = &self.name {
             return name.clone();
         }
+        let maker = if self.moko().is_some() {
+            "MOKO"
+        } else {
+            "Meross"
+        };
         let kind = self.kind().unwrap_or("device");
         let hex: Vec<char> = self
             .mac
@@ -140,11 +145,11 @@ impl Device {
                 .iter()
                 .collect::<String>()
                 .to_ascii_uppercase();
-            return format!("Meross {kind} {}:{}", &end[..2], &end[2..]);
+            return format!("{maker} {kind} {}:{}", &end[..2], &end[2..]);
         }
         let chars: Vec<char> = self.uuid.chars().collect();
         let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
-        format!("Meross {kind} {tail}")
+        format!("{maker} {kind} {tail}")
     }
 
     /// The hardware type (`mss310`), if known.
@@ -178,7 +183,14 @@ impl Device {
 
     /// True for devices that measure electricity.
     pub fn is_metering(&self) -> bool {
-        self.has_ability(Ability::Electricity) || self.has_ability(Ability::ElectricityX)
+        self.has_ability(Ability::Electricity)
+            || self.has_ability(Ability::ElectricityX)
+            || self.moko().is_some_and(|m| m.metering)
+    }
+
+    /// What a MOKO plug says beyond on/off and power; `None` for a Meross device.
+    pub fn moko(&self) -> Option<&super::family::moko::Moko> {
+        self.families.as_ref()?.moko.as_deref()
     }
 
     /// Applies channel states; returns the channels that changed.

@@ -22,6 +22,7 @@ mod limits;
 mod merossiot;
 mod merossiot_families;
 mod merosslan;
+mod moko;
 mod openapi;
 mod pair;
 mod process;

@@ -9,6 +9,7 @@ mod diffuser;
 mod garage;
 mod hub;
 mod light;
+mod moko;
 mod shutter;
 mod system;
 mod thermostat;

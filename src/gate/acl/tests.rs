@@ -4,11 +4,15 @@ const MINE: &str = "2208022697555151200348e1e9aabbcc";
 const OTHER: &str = "1908022697555151200348e1e9000001";
 const OTHER_ACCOUNT: &str = "1908022697555151200348e1e9000002";
 
+const MOKO_MINE: &str = "iot_plug/plug_one/us/11:22:33:44:55:66";
+const MOKO_OTHER: &str = "iot_plug/plug_one/us/11:22:33:44:55:77";
+
 struct Known;
 impl Owners for Known {
     fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool> {
         match uuid {
-            MINE | OTHER => Some(user_id == "1234"),
+            MINE | OTHER | "moko112233445566" => Some(user_id == "1234"),
+            "moko112233445577" => Some(user_id == "999"),
             OTHER_ACCOUNT => Some(user_id == "999"),
             _ => None,
         }
@@ -206,4 +210,68 @@ fn a_device_cannot_subscribe_to_another_devices_topic() {
 fn a_will_on_another_devices_topic_is_refused_at_login() {
     let will = format!("/appliance/{OTHER}/publish");
     assert_ne!(acl().check(&device(), publish(&will), false, &Known), ALLOW);
+}
+
+fn moko() -> Identity {
+    Identity::Moko {
+        id: "moko112233445566".into(),
+        mac: "11:22:33:44:55:66".into(),
+        user_id: "1234".into(),
+        prefix: MOKO_MINE.into(),
+    }
+}
+
+#[test]
+fn a_moko_plug_says_and_hears_only_its_own_topics() {
+    let mine = |side_what: &str| format!("{MOKO_MINE}/{side_what}");
+    let other = |side_what: &str| format!("{MOKO_OTHER}/{side_what}");
+    let plug = moko();
+    assert_eq!(check(&plug, publish(&mine("device/switch_state"))), ALLOW);
+    assert_eq!(check(&plug, subscribe(&mine("app/switch_state"))), ALLOW);
+    assert_eq!(check(&plug, subscribe(&mine("app/#"))), ALLOW);
+    // Not another plug's, not what is said to it, not the Meross world, not free topics.
+    assert_eq!(
+        check(&plug, publish(&other("device/switch_state"))),
+        NOT_YOURS
+    );
+    assert_eq!(
+        check(&plug, subscribe(&other("app/switch_state"))),
+        NOT_YOURS
+    );
+    assert_eq!(check(&plug, publish(&mine("app/switch_state"))), NO_ROW);
+    assert_eq!(check(&plug, subscribe(&mine("device/+"))), NO_ROW);
+    let meross = format!("/appliance/{MINE}/publish");
+    assert_eq!(check(&plug, publish(&meross)), NOT_YOURS);
+    assert_eq!(check(&plug, publish("anything/else")), NO_ROW);
+    assert_eq!(check(&plug, subscribe("#")), NO_ROW);
+    // Its MAC under another prefix is not its topic either.
+    let renamed = "iot_plug/plug_two/us/11:22:33:44:55:66/device/switch_state";
+    assert_eq!(check(&plug, publish(renamed)), NOT_YOURS);
+    // A Meross plug may not speak for a MOKO plug.
+    assert_eq!(
+        check(&device(), publish(&mine("device/switch_state"))),
+        NOT_YOURS
+    );
+    assert_eq!(
+        check(&device(), publish(&mine("app/switch_state"))),
+        NOT_YOURS
+    );
+}
+
+#[test]
+fn only_local_tools_speak_to_a_moko_plug_and_apps_read_their_accounts() {
+    let said_to = format!("{MOKO_MINE}/app/switch_state");
+    let says = format!("{MOKO_MINE}/device/switch_state");
+    let theirs = format!("{MOKO_OTHER}/device/switch_state");
+    assert_eq!(check(&Identity::Local, publish(&said_to)), ALLOW);
+    assert_eq!(check(&Identity::Local, subscribe(&says)), ALLOW);
+    assert_eq!(check(&app(), publish(&said_to)), NO_ROW);
+    assert_eq!(check(&app(), subscribe(&says)), ALLOW);
+    assert_eq!(check(&app(), subscribe(&theirs)), NOT_YOURS);
+    assert_eq!(check(&app(), receive(&theirs)), NOT_YOURS);
+    assert_eq!(check(&app(), receive(&says)), ALLOW);
+}
+
+fn check(who: &Identity, action: Action<'_>) -> Verdict {
+    acl().check(who, action, false, &Known)
 }

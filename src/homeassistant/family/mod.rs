@@ -11,6 +11,7 @@ pub mod climate;
 pub mod cover;
 pub mod hub;
 pub mod light;
+pub mod moko;
 pub mod spray;
 pub mod system;
 
@@ -40,12 +41,14 @@ pub enum Order {
     Dnd(DndCommand),
     /// For a hub's sub-device (a valve).
     SubDevice(SubDeviceCommand),
+    /// A MOKO plug's countdown, in minutes (0 cancels): not a Meross command.
+    Countdown(u32),
 }
 
 impl Order {
-    /// The command itself, to hand to the engine.
-    pub fn command(&self) -> &dyn Command {
-        match self {
+    /// The command itself, to hand to the engine; `None` for a MOKO plug's countdown.
+    pub fn command(&self) -> Option<&dyn Command> {
+        Some(match self {
             Order::Light(c) => c,
             Order::Thermostat(c) => c,
             Order::Garage(c) => c,
@@ -53,7 +56,8 @@ impl Order {
             Order::Spray(c) => c,
             Order::Dnd(c) => c,
             Order::SubDevice(c) => c,
-        }
+            Order::Countdown(_) => return None,
+        })
     }
 }
 
@@ -69,6 +73,7 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<
     out.extend(spray::entities(t, d, url, f));
     out.extend(hub::entities(t, d, url, f));
     out.extend(system::entities(t, d, url, f));
+    out.extend(moko::entities(t, d, url, f));
     out
 }
 
@@ -83,6 +88,7 @@ pub fn state(d: &Device, s: &mut Value) {
     spray::state(f, s);
     hub::state(f, s);
     system::state(f, s);
+    moko::state(f, s);
 }
 
 /// The retained messages beyond the device's state and availability, as (topic, payload):
@@ -104,6 +110,9 @@ pub fn parse(object: &str, payload: &str, d: &Device) -> Result<Order, String> {
     let payload = payload.trim();
     if object == "dnd" {
         return system::parse(payload, &f);
+    }
+    if object == "countdown" && f.moko.is_some() {
+        return moko::parse(payload);
     }
     if let Some(rest) = object.strip_prefix("light_") {
         return light::parse(rest, payload);

@@ -9,6 +9,7 @@ pub mod diffuser;
 pub mod garage;
 pub mod hub;
 pub mod light;
+pub mod moko;
 pub mod shutter;
 pub mod system;
 pub mod thermostat;
@@ -55,6 +56,9 @@ pub struct Families {
     /// Wi-Fi signal strength in percent (`System.Runtime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_percent: Option<u8>,
+    /// A MOKO plug's countdown, maker and upgrade (`model::family::moko`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moko: Option<Box<moko::Moko>>,
 }
 
 impl Families {

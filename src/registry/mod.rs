@@ -4,6 +4,9 @@
 //! (for the gate's log lines). Seeded from the store at start.
 //! An account holds at most [`MAX_DEVICES_PER_ACCOUNT`] devices: a stolen plug key must
 //! not let its holder fill the registry and the database with invented devices.
+//! MOKO plugs have a login each, given at pairing ([`moko`]).
+
+pub mod moko;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -61,14 +64,18 @@ impl Inner {
 
 /// The table; shared by the gate and the engine.
 #[derive(Debug, Default)]
-pub struct Registry(RwLock<Inner>);
+pub struct Registry {
+    inner: RwLock<Inner>,
+    /// MOKO plugs' logins.
+    moko: moko::MokoPlugs,
+}
 
 impl Registry {
     /// A registry of known devices: (uuid, user id, MAC).
     pub fn new(known: impl IntoIterator<Item = (String, String, String)>) -> Registry {
         let registry = Registry::default();
         {
-            let mut inner = registry.0.write().unwrap_or_else(|e| e.into_inner());
+            let mut inner = registry.inner.write().unwrap_or_else(|e| e.into_inner());
             // What the store knows stays known, also past the cap.
             for (uuid, user_id, mac) in known {
                 if !inner.macs.contains_key(&mac) {
@@ -79,9 +86,20 @@ impl Registry {
         registry
     }
 
+    /// The same registry, with the MOKO plugs paired so far.
+    pub fn with_moko(mut self, plugs: moko::MokoPlugs) -> Registry {
+        self.moko = plugs;
+        self
+    }
+
+    /// The MOKO plugs' logins.
+    pub fn moko(&self) -> &moko::MokoPlugs {
+        &self.moko
+    }
+
     /// Records a device login, or says why it conflicts with what is known.
     pub fn claim(&self, uuid: &str, user_id: &str, mac: &str) -> Result<(), Conflict> {
-        let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if let Some((owner, _)) = inner.devices.get(uuid) {
             if owner != user_id {
                 return Err(Conflict::OtherAccount);
@@ -101,11 +119,13 @@ impl Registry {
         Ok(())
     }
 
-    /// Forgets a device: its uuid and MAC are free again.
+    /// Forgets a device: its uuid and MAC are free again, and a MOKO plug loses its login.
     pub fn forget(&self, uuid: &str) {
-        let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.forget(uuid);
         inner.names.remove(uuid);
+        drop(inner);
+        self.moko.forget(uuid);
     }
 }
 
@@ -113,7 +133,7 @@ impl Registry {
     /// `Some(true)` if `uuid` belongs to account `user_id`, `Some(false)` if to another,
     /// `None` if the device is unknown.
     pub fn owned_by(&self, uuid: &str, user_id: &str) -> Option<bool> {
-        let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner.devices.get(uuid).map(|(owner, _)| owner == user_id)
     }
 
@@ -121,10 +141,10 @@ impl Registry {
     /// Every Bind tells it, so the usual case (the name it has) takes only the read lock.
     pub fn set_name(&self, uuid: &str, name: &str) {
         let same = |names: &HashMap<String, Box<str>>| names.get(uuid).map(|n| &**n) == Some(name);
-        if same(&self.0.read().unwrap_or_else(|e| e.into_inner()).names) {
+        if same(&self.inner.read().unwrap_or_else(|e| e.into_inner()).names) {
             return;
         }
-        let mut inner = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if !same(&inner.names) {
             inner.names.insert(uuid.to_owned(), name.into());
         }
@@ -132,7 +152,7 @@ impl Registry {
 
     /// The device's display name for a log line; a device never bound has none yet.
     pub fn name(&self, uuid: &str) -> String {
-        let inner = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         match inner.names.get(uuid) {
             Some(name) => name.to_string(),
             None => "(new device)".to_owned(),
