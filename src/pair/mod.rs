@@ -1,8 +1,10 @@
 //! `merossd pair`: takes a reset plug (in pairing mode, its own Wi-Fi access point) to this
 //! merossd, over the plug's local HTTP API (`POST /config`, the usual signed envelope):
 //! who it is, which networks it sees, then the server and key, then the Wi-Fi. Every
-//! refusal names the step it happened at.
+//! refusal names the step it happened at. MOKO plugs pair over their own raw TCP
+//! provisioning instead ([`moko`]).
 
+pub mod moko;
 pub mod wifi;
 
 use crate::config::Account;
@@ -22,6 +24,14 @@ pub enum PairError {
         /// The URL called: the plug's base URL and `/config`.
         url: String,
         /// The HTTP client's error.
+        detail: String,
+    },
+    /// Nothing answered at a MOKO plug's provisioning address.
+    #[error("no MOKO plug answers at {addr} ({detail}). A MOKO plug in AP mode (after a reset: hold its button about 10 s) opens a Wi-Fi of its own; join it and try again.")]
+    MokoUnreachable {
+        /// `HOST:PORT` dialled.
+        addr: String,
+        /// The connect error.
         detail: String,
     },
     /// The plug answered with method `ERROR`.
@@ -49,6 +59,16 @@ pub enum PairError {
         ssid: String,
         /// The SSIDs it sees, quoted and comma-separated, or `nothing`.
         seen: String,
+    },
+    /// A MOKO plug answered a provisioning step with a code other than 0.
+    #[error("{step}: the plug answered code {code}: {meaning}. Nothing after this step was sent.")]
+    MokoRefused {
+        /// The step, in words (`giving it the Wi-Fi (4003)`).
+        step: &'static str,
+        /// The answer's `code`.
+        code: i64,
+        /// What the code means (`protocol::moko::setup::code_meaning`).
+        meaning: &'static str,
     },
     /// The plug encrypts its local API (`Appliance.Encrypt.ECDHE`), which merossd does not speak.
     #[error("the plug encrypts its local API (Appliance.Encrypt.ECDHE): merossd cannot pair it over HTTP yet. Nothing was changed on the plug.")]
