@@ -3,6 +3,7 @@
 
 use super::CliError;
 use crate::config::Config;
+use crate::protocol::moko;
 use crate::sim::{self, tls::TlsOffer, Profile, SimConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,9 +53,35 @@ pub struct SimArgs {
     /// With `--pairing`: a plug without `Config.WifiX` (plain base64 Wi-Fi password).
     #[arg(long)]
     pairing_plain: bool,
+    /// One simulated MOKO MK102/MK112 plug dialling `--host`/`--port` over TLS with
+    /// `--moko-username` and `--moko-password`, until Ctrl-C.
+    #[arg(long)]
+    moko: bool,
+    /// With `--moko`: its MQTT user name (what `merossd pair --moko` or
+    /// `POST /api/v1/moko/plugs` gave it).
+    #[arg(long)]
+    moko_username: Option<String>,
+    /// With `--moko`: its MQTT password.
+    #[arg(long)]
+    moko_password: Option<String>,
+    /// With `--moko` or `--moko-pairing`: its MAC. Default: aa:bb:cc:00:00:NN from `--first`.
+    #[arg(long)]
+    moko_mac: Option<String>,
+    /// One MOKO plug in AP mode answering its provisioning on this address (e.g.
+    /// 127.0.0.1:8266), for `merossd pair --moko --device 127.0.0.1:8266`; once provisioned
+    /// it dials what it was told, until Ctrl-C.
+    #[arg(long)]
+    moko_pairing: Option<std::net::SocketAddr>,
 }
 
 pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError> {
+    // MOKO plugs need no Meross account: they come before it is looked up.
+    if args.moko {
+        return moko_plug(args, config).await;
+    }
+    if let Some(listen) = args.moko_pairing {
+        return moko_pairing(listen, args).await;
+    }
     let (user_id, key) = match (&args.user_id, &args.key) {
         (Some(u), Some(k)) => (u.clone(), k.clone()),
         _ => {
@@ -71,10 +98,7 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
         Some(path) => Profile::from_trace(path).map_err(|e| CliError::Other(e.to_string()))?,
         None => Profile::metering_plug(),
     };
-    let port = args
-        .port
-        .or_else(|| config.mqtt.tls_listen.first().map(|a| a.port()))
-        .unwrap_or(8883);
+    let port = tls_port(args, config);
     let host = &args.host;
     let mut base = SimConfig::new(host, port, &user_id, &key, profile);
     base.mqtt311 = args.mqtt311;
@@ -171,6 +195,88 @@ async fn pairing(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+/// The TLS port the plugs dial: `--port`, else the config's first `[mqtt] tls_listen`.
+fn tls_port(args: &SimArgs, config: &Config) -> u16 {
+    args.port
+        .or_else(|| config.mqtt.tls_listen.first().map(|a| a.port()))
+        .unwrap_or(8883)
+}
+
+/// The simulated MOKO plug's identity: `--first`'s, with `--moko-mac` when given.
+fn moko_info(args: &SimArgs) -> Result<moko::setup::DeviceInfo, CliError> {
+    let mut info = sim::moko::sim_info(args.first, true);
+    if let Some(mac) = &args.moko_mac {
+        let hex = moko::mac_hex(mac)
+            .ok_or_else(|| CliError::Other(format!("--moko-mac {mac:?} is not a MAC address")))?;
+        info.device_mac = moko::mac_colons(&hex);
+    }
+    Ok(info)
+}
+
+/// One simulated MOKO plug, until Ctrl-C; says when it connects or is refused.
+async fn moko_plug(args: &SimArgs, config: &Config) -> Result<(), CliError> {
+    let (Some(username), Some(password)) = (&args.moko_username, &args.moko_password) else {
+        return Err(CliError::Other(
+            "--moko needs --moko-username and --moko-password (the login its pairing gave it)"
+                .to_owned(),
+        ));
+    };
+    let info = moko_info(args)?;
+    let port = tls_port(args, config);
+    let plug = sim::moko::MokoPlug::start(sim::moko::MokoConfig::new(
+        &args.host, port, username, password, info,
+    ));
+    eprintln!(
+        "a simulated MOKO plug ({}) dials {}:{port} over TLS as {username}",
+        plug.prefix, args.host
+    );
+    watch_moko(|| Some(plug.state())).await;
+    Ok(())
+}
+
+/// One MOKO plug in AP mode, then the plug it became, until Ctrl-C.
+async fn moko_pairing(listen: std::net::SocketAddr, args: &SimArgs) -> Result<(), CliError> {
+    let info = moko_info(args)?;
+    // What provisioning does not tell it (its timings) comes from here.
+    let template = sim::moko::MokoConfig::new("", 0, "", "", info.clone());
+    let plug = sim::moko_pairing::MokoPairingPlug::start(listen, info.clone(), template)
+        .await
+        .map_err(|e| CliError::Other(format!("--moko-pairing {listen}: {e}")))?;
+    eprintln!(
+        "a MOKO plug in AP mode ({}) answers at {}: `merossd pair --moko --device {}`",
+        info.device_mac, plug.addr, plug.addr
+    );
+    watch_moko(|| plug.plug_state()).await;
+    Ok(())
+}
+
+/// Says when the plug connects, drops or is refused, until Ctrl-C.
+async fn watch_moko(state: impl Fn() -> Option<sim::moko::MokoState>) {
+    let mut said = (false, None, false);
+    // Until Ctrl-C: each turn waits half a second at most.
+    loop {
+        if let Some(s) = state() {
+            let now = (s.connected, s.refused, s.reset);
+            if now != said {
+                match now {
+                    (_, _, true) => eprintln!("the plug was reset; it dials no more"),
+                    (true, _, _) => eprintln!("the plug is connected (connection {})", s.connects),
+                    (false, Some(code), _) => {
+                        eprintln!("the server refused the plug's login with CONNACK {code}")
+                    }
+                    (false, None, _) if said.0 => eprintln!("the plug lost its connection"),
+                    _ => {}
+                }
+                said = now;
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
 }

@@ -25,9 +25,29 @@ use tracing::warn;
 /// Largest packet the simulated device reads.
 const MAX_PACKET: usize = 64 * 1024;
 
-type Io = Box<dyn IoStream>;
-trait IoStream: AsyncRead + AsyncWrite + Unpin + Send {}
+/// A link's bytes: TLS or plain TCP.
+pub(super) type Io = Box<dyn IoStream>;
+pub(super) trait IoStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> IoStream for T {}
+
+/// Reads one packet of at most `max` bytes (cancel-safe: partial bytes stay in `buf`).
+pub(super) async fn read_packet(
+    io: &mut Io,
+    buf: &mut BytesMut,
+    max: usize,
+) -> std::io::Result<Packet> {
+    // Each turn either returns or reads more bytes; the packet size is capped.
+    loop {
+        match Packet::read(buf, max) {
+            Ok(p) => return Ok(p),
+            Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        }
+        if io.read_buf(buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
 
 pub(super) struct Link {
     io: Io,
@@ -52,16 +72,7 @@ impl Link {
 
     /// Reads one packet (cancel-safe: partial bytes stay in `buf`).
     pub(super) async fn read(&mut self) -> std::io::Result<Packet> {
-        loop {
-            match Packet::read(&mut self.buf, MAX_PACKET) {
-                Ok(p) => return Ok(p),
-                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
-            }
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-        }
+        read_packet(&mut self.io, &mut self.buf, MAX_PACKET).await
     }
 }
 

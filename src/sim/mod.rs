@@ -3,7 +3,8 @@
 //! every few seconds and a reconnect after three unanswered ones, Clock until answered
 //! (a restart after ten tries), answers to GET/SET from its state, `ERROR 5001` for a bad
 //! sign, and a ToggleX PUSH when switched. For tests, benchmarks, and trying merossd
-//! without hardware (`merossd sim`).
+//! without hardware (`merossd sim`). [`moko`] is a simulated MOKO MK102/MK112 plug on its
+//! network, and [`moko_pairing`] one in AP mode, to be provisioned.
 
 mod answer;
 mod connection;
@@ -11,6 +12,8 @@ mod device;
 mod families;
 pub mod hub;
 mod link;
+pub mod moko;
+pub mod moko_pairing;
 pub mod pairing;
 mod says;
 pub mod tls;
@@ -211,16 +214,7 @@ impl SimDevice {
 
     /// Waits until `check` holds for the state, or `within` passes. Returns whether it held.
     pub async fn wait_for(&self, within: Duration, check: impl Fn(&SimState) -> bool) -> bool {
-        let end = Instant::now() + within;
-        loop {
-            if check(&self.state()) {
-                return true;
-            }
-            if Instant::now() >= end {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until(within, || check(&self.state())).await
     }
 
     /// Stops the device (its connection closes).
@@ -235,5 +229,21 @@ impl SimDevice {
 impl Drop for SimDevice {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Waits until `check` holds, looking every 20 ms, or `within` passes. Returns whether it
+/// held.
+pub(crate) async fn wait_until(within: Duration, check: impl Fn() -> bool) -> bool {
+    let end = Instant::now() + within;
+    // Bounded by `within`.
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
