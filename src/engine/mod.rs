@@ -7,6 +7,7 @@ mod control;
 mod error;
 mod family;
 mod gate_events;
+mod learn;
 mod namespaces;
 mod poller;
 mod records;

@@ -7,6 +7,7 @@
 
 use crate::config::Account;
 use crate::mqtt::connect::{ConnackCode, Connect};
+use crate::protocol::mac::{mac_colons, mac_hex};
 use crate::protocol::md5_hex;
 use crate::registry::moko::MokoPlugs;
 use subtle::ConstantTimeEq;
@@ -58,14 +59,6 @@ pub use crate::protocol::client_id::device_uuid;
 
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// The MAC as the end of a uuid: lowercase hex, colons removed.
-fn mac_hex(mac: &str) -> String {
-    mac.chars()
-        .filter(|c| *c != ':' && *c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase()
 }
 
 impl Identity {
@@ -131,20 +124,15 @@ pub fn authenticate(
         }
         // The password proves the MAC; the uuid must be that MAC's. Both as plugs write
         // them: lowercase hex, the MAC with colons.
-        let hex = mac_hex(&mac);
+        let hex = mac_hex(&mac).ok_or(ConnackCode::BadUserNameOrPassword)?;
         let lower_hex = |s: &str| {
             s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
-        if hex.len() != 12 || !lower_hex(&hex) || !lower_hex(uuid) || !uuid.ends_with(&hex) {
+        if !lower_hex(uuid) || !uuid.ends_with(&hex) {
             return Err(ConnackCode::BadUserNameOrPassword);
         }
-        let mac = hex
-            .as_bytes()
-            .chunks(2)
-            .map(|pair| String::from_utf8_lossy(pair).into_owned())
-            .collect::<Vec<_>>()
-            .join(":");
+        let mac = mac_colons(&hex);
         return Ok(Identity::Device {
             uuid: uuid.to_owned(),
             mac,
@@ -193,7 +181,9 @@ mod tests {
     fn a_moko_plug_logs_in_with_its_own_login_only() {
         let plugs = MokoPlugs::default();
         let prefix = "iot_plug/plug_one/us/11:22:33:44:55:66";
-        let given = plugs.enrol("11:22:33:44:55:66", prefix, "1234").unwrap();
+        let given = plugs
+            .enrol("11:22:33:44:55:66", prefix, "1234", false)
+            .unwrap();
         let login = |user: &str, password: &str, open| {
             let c = Connect::new(4, "112233445566", 60).login(user, password);
             authenticate(&c, &accounts(), &plugs, open)

@@ -2,6 +2,7 @@
 //! password, and typed payloads for the namespaces the engine reads.
 
 pub mod client_id;
+pub mod mac;
 pub mod moko;
 pub mod payloads;
 mod sign;
