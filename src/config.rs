@@ -63,6 +63,10 @@ pub struct MqttConfig {
     /// A plain MQTT listener for tools on this host; `""` disables it.
     #[serde(deserialize_with = "optional_addr")]
     pub local_listen: Option<SocketAddr>,
+    /// Plain MQTT listeners for MOKO plugs set to `connect_mode` 0 (no TLS); none by
+    /// default. Their logins and messages cross the network unencrypted, and only MOKO
+    /// plugs' logins are taken on them.
+    pub plain_device_listen: Vec<SocketAddr>,
     /// Seconds a new connection has to finish TLS and send its CONNECT.
     pub handshake_timeout_s: u64,
     /// Connections the gate holds at once, over all listeners; more are closed at once.
@@ -80,6 +84,7 @@ impl Default for MqttConfig {
         MqttConfig {
             tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 8883))],
             local_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1883))),
+            plain_device_listen: Vec::new(),
             handshake_timeout_s: 10,
             max_connections: 1024,
             local_login: false,

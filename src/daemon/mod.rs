@@ -53,6 +53,8 @@ pub struct Daemon {
     pub tls_addrs: Vec<SocketAddr>,
     /// Where the plain local listener is bound, if enabled.
     pub local_addr: Option<SocketAddr>,
+    /// Where the plain listeners for MOKO plugs are bound (`mqtt.plain_device_listen`).
+    pub plain_device_addrs: Vec<SocketAddr>,
     /// Where the admin API listens.
     pub api_addr: SocketAddr,
     /// Where the Meross cloud API listens, if enabled.
@@ -152,7 +154,8 @@ impl Daemon {
             tasks: JoinSet::new(),
         };
         let mut core = start.core(&accounts, &store, known, moko)?;
-        let gate = start.gate(&core, &accounts, tls, (bound.tls, bound.local))?;
+        let listeners = (bound.tls, bound.local, bound.plain_devices);
+        let gate = start.gate(&core, &accounts, tls, listeners)?;
         let bridge_stop = start.homeassistant(&mut core, &store);
         let cloud_addr = start.cloud(&core, &accounts, &gate, bound.cloud)?;
         let api_addr = start.api(&core, &store, &api_token, bound.api)?;
@@ -172,6 +175,7 @@ impl Daemon {
         Ok(Daemon {
             tls_addrs: gate.tls,
             local_addr: gate.local,
+            plain_device_addrs: gate.plain_devices,
             api_addr,
             cloud_addr,
             router_links: core.router_links(),

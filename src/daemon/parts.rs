@@ -36,6 +36,7 @@ fn database_error(path: &std::path::Path, e: &store::StoreError) -> StartError {
 pub(super) struct Bound {
     pub tls: Vec<TcpListener>,
     pub local: Option<TcpListener>,
+    pub plain_devices: Vec<TcpListener>,
     pub api: TcpListener,
     pub cloud: Option<TcpListener>,
 }
@@ -50,6 +51,10 @@ impl Bound {
             Some(addr) => Some(bind("mqtt.local_listen", addr).await?),
             None => None,
         };
+        let mut plain_devices = Vec::new();
+        for addr in &config.mqtt.plain_device_listen {
+            plain_devices.push(bind("mqtt.plain_device_listen", *addr).await?);
+        }
         let api = bind("api.listen", config.api.listen).await?;
         let cloud = match config.cloud.listen {
             Some(addr) => Some(bind("cloud.listen", addr).await?),
@@ -58,6 +63,7 @@ impl Bound {
         Ok(Bound {
             tls,
             local,
+            plain_devices,
             api,
             cloud,
         })

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tracing::warn;
 
 /// Gate events the engine may have waiting.
 const GATE_EVENTS: usize = 4096;
@@ -57,6 +58,7 @@ struct RouterParts {
 pub(super) struct GateAddrs {
     pub tls: Vec<SocketAddr>,
     pub local: Option<SocketAddr>,
+    pub plain_devices: Vec<SocketAddr>,
     /// The plugs' TLS configuration (the cloud API may serve with it too).
     pub tls_config: Arc<gate::tls::TlsConfigs>,
     /// Failed logins, shared with the cloud API's sign-in.
@@ -138,7 +140,7 @@ impl Start<'_> {
         core: &Core,
         accounts: &[Account],
         tls: gate::tls::TlsConfigs,
-        listeners: (Vec<TcpListener>, Option<TcpListener>),
+        listeners: (Vec<TcpListener>, Option<TcpListener>, Vec<TcpListener>),
     ) -> Result<GateAddrs, StartError> {
         let config = self.config;
         let guard = Arc::new(gate::guard::LoginGuard::default());
@@ -161,7 +163,7 @@ impl Start<'_> {
             registry: core.registry.clone(),
             hub: core.hub.clone(),
         }));
-        let (tls_listeners, local_listener) = listeners;
+        let (tls_listeners, local_listener, plain_listeners) = listeners;
         let mut tls_addrs = Vec::new();
         for listener in tls_listeners {
             tls_addrs.push(listener.local_addr().map_err(|e| listener_error(&e))?);
@@ -174,12 +176,30 @@ impl Start<'_> {
             let open = addr.ip().is_loopback() && !config.mqtt.local_login;
             local = Some(addr);
             let kind = Listener::Plain { open };
-            self.tasks
-                .spawn(gate::serve(gate, listener, kind, self.shutdown.clone()));
+            self.tasks.spawn(gate::serve(
+                gate.clone(),
+                listener,
+                kind,
+                self.shutdown.clone(),
+            ));
+        }
+        let mut plain_devices = Vec::new();
+        for listener in plain_listeners {
+            let addr = listener.local_addr().map_err(|e| listener_error(&e))?;
+            warn!(%addr, "plain MQTT listener for MOKO plugs (mqtt.plain_device_listen): their logins and messages cross the network unencrypted; pair them with TLS where they can");
+            plain_devices.push(addr);
+            let kind = Listener::PlainDevices;
+            self.tasks.spawn(gate::serve(
+                gate.clone(),
+                listener,
+                kind,
+                self.shutdown.clone(),
+            ));
         }
         Ok(GateAddrs {
             tls: tls_addrs,
             local,
+            plain_devices,
             tls_config,
             guard,
         })

@@ -53,6 +53,17 @@ pub(super) async fn handle(
             let session = Session {
                 addr,
                 open,
+                moko_only: false,
+                deadline,
+                tls: None,
+            };
+            run(gate, stream, session, pending, shutdown).await
+        }
+        Listener::PlainDevices => {
+            let session = Session {
+                addr,
+                open: false,
+                moko_only: true,
                 deadline,
                 tls: None,
             };
@@ -73,6 +84,7 @@ pub(super) async fn handle(
             let session = Session {
                 addr,
                 open: false,
+                moko_only: false,
                 deadline,
                 tls: Some(tls),
             };
@@ -86,6 +98,8 @@ struct Session {
     addr: SocketAddr,
     /// A loopback listener that lets clients in without credentials.
     open: bool,
+    /// A plain listener for MOKO plugs: no other login is taken.
+    moko_only: bool,
     deadline: Instant,
     /// How TLS was agreed (TLS listeners only).
     tls: Option<TlsInfo>,
@@ -104,6 +118,7 @@ async fn run<S>(
     let Session {
         addr,
         open,
+        moko_only,
         deadline,
         tls,
     } = session;
@@ -112,7 +127,7 @@ async fn run<S>(
     let login = Box::pin(async {
         let (mut connect, leftover) = read_connect(&mut client, deadline).await?;
         drop_bridge_notice(&mut connect);
-        let (identity, share) = admit(gate, &connect, open, addr)?;
+        let (identity, share) = admit(gate, &connect, (open, moko_only), addr)?;
         // A device is served by the gate itself (see `device`); anyone else gets a router
         // connection of its own.
         let upstream = match identity {
@@ -242,7 +257,7 @@ fn drop_bridge_notice(connect: &mut Connect) {
 fn admit(
     gate: &Gate,
     connect: &Connect,
-    open: bool,
+    (open, moko_only): (bool, bool),
     addr: SocketAddr,
 ) -> Result<(Identity, Share), GateError> {
     let refused = |code, why| GateError::Refused {
@@ -269,6 +284,12 @@ fn admit(
             return Err(refused(code, "credentials"));
         }
     };
+    if moko_only && !matches!(identity, Identity::Moko { .. }) {
+        return Err(refused(
+            ConnackCode::NotAuthorized,
+            "a plain device listener takes MOKO plugs only",
+        ));
+    }
     if let Some(user) = claimed {
         gate.guard.succeeded(addr.ip(), user);
     }

@@ -61,6 +61,9 @@ pub enum Listener {
         /// True when the listener is on loopback and `mqtt.local_login` is off.
         open: bool,
     },
+    /// Plain MQTT for MOKO plugs set to `connect_mode` 0 (`mqtt.plain_device_listen`): their
+    /// logins only, every other CONNACK 5.
+    PlainDevices,
 }
 
 /// Everything the gate is built from.
