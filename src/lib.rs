@@ -15,12 +15,14 @@
 //! discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
 //! MOKO MK102/MK112 plugs speak their own topics (`protocol::moko`): the gate admits them
 //! with the login their pairing gave them (`registry::moko`), and the engine serves them as
-//! plugs (`engine::family` and `model::family`, `moko`).
+//! plugs (`engine::family` and `model::family`, `moko`). MOKO plugs set to plain MQTT
+//! get a listener of their own only when the owner opens one (`mqtt.plain_device_listen`).
 //! [`daemon`] wires these together and tells systemd about them ([`notify`]).
 //!
-//! Around the daemon: [`pair`] takes a reset plug to merossd, [`backup`] copies its data
-//! while it runs, [`cli`] is the command line, and [`sim`] is a simulated plug (also one
-//! in pairing mode) for tests and trials.
+//! Around the daemon: [`pair`] takes a reset plug to merossd (a Meross plug over its HTTP
+//! pairing API, a MOKO plug over its AP-mode TCP provisioning, `pair::moko`), [`backup`]
+//! copies its data while it runs, [`cli`] is the command line, and [`sim`] is a simulated
+//! plug (Meross or MOKO, also in pairing mode) for tests and trials.
 //!
 //! # The floors
 //!

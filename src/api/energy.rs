@@ -44,6 +44,10 @@ async fn electricity(
     if !device.is_metering() {
         return Err(not_metering());
     }
+    // A MOKO plug says its power every second unasked, and has no way to be asked.
+    if device.moko().is_some() {
+        return Ok(Json(json!({"uuid": uuid, "channels": readings(&device)})));
+    }
     let (namespace, payload) = if device.has_ability(Ability::Electricity) {
         (
             "Appliance.Control.Electricity",

@@ -30,6 +30,9 @@ struct Enrol {
     topic_prefix: String,
     #[serde(default)]
     account: Option<String>,
+    /// It measures power (4001 `device_type` "1").
+    #[serde(default)]
+    metering: bool,
 }
 
 async fn enrol(
@@ -39,7 +42,12 @@ async fn enrol(
     let asked: Enrol = body(&bytes)?;
     let given = state
         .engine
-        .moko_enrol(&asked.mac, &asked.topic_prefix, asked.account.as_deref())
+        .moko_enrol(
+            &asked.mac,
+            &asked.topic_prefix,
+            asked.account.as_deref(),
+            asked.metering,
+        )
         .map_err(|e| match e {
             EnrolError::Mac(_) => ApiError::invalid_field("mac", &e.to_string()),
             EnrolError::Prefix(_) => ApiError::invalid_field("topic_prefix", &e.to_string()),

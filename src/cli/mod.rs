@@ -12,6 +12,8 @@ mod family;
 pub mod family_args;
 mod lan;
 mod pair;
+mod pair_moko;
+mod pair_wait;
 mod remote;
 mod resolve;
 mod sim;
@@ -312,6 +314,9 @@ impl Cli {
                 daemon::run(config, crate::notify::Notifier::from_env()).await?
             }
             Command::Account { json } => account::print(&config, *json)?,
+            Command::Pair(args) if args.moko => {
+                pair_moko::run(args, &config, self.client(&config).ok()).await?
+            }
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::CheckConfig { .. } => {
                 call::say(format!("{config:#?}"));

@@ -3,73 +3,70 @@
 //! and says what it saw last if it did not.
 
 use super::call::say;
+use super::pair_wait::{off, Counts, Follow, Kind};
 use super::CliError;
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Account, Config};
 use crate::pair::{self, Plug, Server};
 use crate::protocol::Method;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct PairArgs {
+    /// The plug is a MOKO MK102/MK112 (paired over its AP-mode TCP provisioning).
+    #[arg(long)]
+    pub(super) moko: bool,
     /// The Wi-Fi the plug is to join (its name as the plug lists it).
     #[arg(long, required_unless_present = "scan")]
-    wifi_ssid: Option<String>,
-    /// That Wi-Fi's password.
+    pub(super) wifi_ssid: Option<String>,
+    /// That Wi-Fi's password (`--wifi-pass ''` for an open one).
     #[arg(long, required_unless_present = "scan")]
-    wifi_pass: Option<String>,
-    /// The plug's pairing address: its own access point.
-    #[arg(long, default_value = "http://10.10.10.1")]
-    device: String,
+    pub(super) wifi_pass: Option<String>,
+    /// The plug's pairing address, on its own access point. Default: http://10.10.10.1,
+    /// or 192.168.4.1:8266 with --moko.
+    #[arg(long)]
+    pub(super) device: Option<String>,
     /// What the plug dials, HOST:PORT. Default: the address `[mqtt] tls_listen` is bound
     /// to, else this host's address on the home network (not the plug's own network), and
     /// the first `tls_listen` port.
     #[arg(long)]
-    server: Option<String>,
+    pub(super) server: Option<String>,
     /// Which `[[accounts]]` entry (its user id). Default: the first.
     #[arg(long)]
-    account: Option<String>,
-    /// Do not wait for the plug to connect and bind.
+    pub(super) account: Option<String>,
+    /// Do not wait for the plug to connect (and, for a Meross plug, bind).
     #[arg(long)]
-    no_wait: bool,
-    /// Only print who the plug is and the networks it sees, strongest first.
+    pub(super) no_wait: bool,
+    /// Only print who the plug is (and, for a Meross plug, the networks it sees, strongest
+    /// first).
     #[arg(long)]
-    scan: bool,
+    pub(super) scan: bool,
     /// Print every message that would be sent (secrets masked); send nothing that changes
     /// the plug.
     #[arg(long)]
-    dry_run: bool,
-    /// How long to wait for the plug to connect and bind.
+    pub(super) dry_run: bool,
+    /// With --moko: have it dial without TLS (`connect_mode` 0), to a listener in
+    /// `[mqtt] plain_device_listen`. Its login and messages then cross the network in clear.
+    #[arg(long, requires = "moko")]
+    pub(super) plain: bool,
+    /// How long to wait for the plug to connect.
     #[arg(long, default_value_t = 180)]
-    timeout_s: u64,
+    pub(super) timeout_s: u64,
 }
 
-/// Runs a blocking call off the runtime.
-async fn off<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CliError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CliError::Other(e.to_string()))
-}
+/// A Meross plug's pairing address in AP mode.
+const MEROSS_AP: &str = "http://10.10.10.1";
 
 pub(super) async fn run(
     args: &PairArgs,
     config: &Config,
     api: Option<Client>,
 ) -> Result<(), CliError> {
-    let accounts =
-        crate::datadir::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
-    let account = match &args.account {
-        Some(id) => accounts
-            .iter()
-            .find(|a| &a.user_id == id)
-            .cloned()
-            .ok_or_else(|| {
-                CliError::Other(format!("--account {id}: no such [[accounts]] entry"))
-            })?,
-        None => accounts[0].clone(),
-    };
-    let server = server(args.server.as_deref(), &args.device, config)?;
-    let plug = std::sync::Arc::new(Plug::new(&args.device, &account.key));
+    let account = account(args, config)?;
+    let device = args.device.as_deref().unwrap_or(MEROSS_AP);
+    let tls_port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
+    let server = server(args.server.as_deref(), device, config, tls_port)?;
+    let plug = std::sync::Arc::new(Plug::new(device, &account.key));
     let failed = |e: pair::PairError| CliError::Other(e.to_string());
 
     let p = plug.clone();
@@ -136,14 +133,14 @@ pub(super) async fn run(
     );
     match api {
         Some(api) if !args.no_wait => {
-            wait_bound(
-                &api,
-                &info.uuid,
+            let follow = Follow {
+                id: info.uuid.clone(),
+                kind: Kind::Meross,
                 started,
-                Duration::from_secs(args.timeout_s),
+                timeout: Duration::from_secs(args.timeout_s),
                 before,
-            )
-            .await
+            };
+            follow.run(&api).await
         }
         _ => {
             say(format!(
@@ -155,7 +152,30 @@ pub(super) async fn run(
     }
 }
 
-fn server(given: Option<&str>, device: &str, config: &Config) -> Result<Server, CliError> {
+/// The `[[accounts]]` entry `--account` names, else the first.
+pub(super) fn account(args: &PairArgs, config: &Config) -> Result<Account, CliError> {
+    let accounts =
+        crate::datadir::existing_accounts(config).map_err(|e| CliError::Other(e.to_string()))?;
+    match &args.account {
+        Some(id) => accounts
+            .iter()
+            .find(|a| &a.user_id == id)
+            .cloned()
+            .ok_or_else(|| CliError::Other(format!("--account {id}: no such [[accounts]] entry"))),
+        None => accounts
+            .first()
+            .cloned()
+            .ok_or_else(|| CliError::Other("no [[accounts]] entry".into())),
+    }
+}
+
+/// What the plug is told to dial: `given`, else a LAN address of this host and `port`.
+pub(super) fn server(
+    given: Option<&str>,
+    device: &str,
+    config: &Config,
+    port: u16,
+) -> Result<Server, CliError> {
     if let Some(text) = given {
         let (host, port) = text
             .rsplit_once(':')
@@ -166,75 +186,6 @@ fn server(given: Option<&str>, device: &str, config: &Config) -> Result<Server, 
     let host = super::lan::choose(&crate::host::addresses(), device, &config.mqtt.tls_listen)
         .map_err(CliError::Other)?
         .to_string();
-    let port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
     eprintln!("the plug will be told to dial {host}:{port} (--server to choose another)");
     Ok(Server { host, port })
-}
-
-/// Counters that tell why a plug did not get in.
-#[derive(Default)]
-struct Counts {
-    refused: u64,
-    tls_failed: u64,
-}
-
-impl Counts {
-    async fn read(api: &Client) -> Counts {
-        let api = api.clone();
-        off(move || Counts {
-            refused: api.counter("merossd_refused_logins").unwrap_or(0),
-            tls_failed: api.counter("merossd_handshake_failures").unwrap_or(0),
-        })
-        .await
-        .unwrap_or_default()
-    }
-}
-
-/// Follows the daemon until the plug is bound, printing each change of what it sees.
-async fn wait_bound(
-    api: &Client,
-    uuid: &str,
-    started: u64,
-    timeout: Duration,
-    before: Counts,
-) -> Result<(), CliError> {
-    let deadline = Instant::now() + timeout;
-    let mut said = String::new();
-    let mut connected = false;
-    loop {
-        let (a, path) = (api.clone(), format!("/devices/{uuid}"));
-        let detail = off(move || a.get_if_found(&path)).await??;
-        let now = match &detail {
-            None => "waiting for the plug to join the Wi-Fi and connect".to_owned(),
-            Some(d) if d["online"] != true => "known to merossd, not connected yet".to_owned(),
-            Some(d) if d["bound_at"].as_u64().is_some_and(|t| t >= started) => {
-                say(format!("{uuid} is connected and bound"));
-                return Ok(());
-            }
-            Some(_) => "connected; waiting for its Bind".to_owned(),
-        };
-        connected |= detail.as_ref().is_some_and(|d| d["online"] == true);
-        if now != said {
-            eprintln!("{now}");
-            said = now;
-        }
-        if Instant::now() >= deadline {
-            let after = Counts::read(api).await;
-            let why = if connected {
-                "it connected but did not bind (see the daemon's log)".to_owned()
-            } else if after.refused > before.refused {
-                "a login was refused: the plug has another key than this merossd (re-pair it, or check --account)".to_owned()
-            } else if after.tls_failed > before.tls_failed {
-                "a TLS handshake failed: the daemon's warn line names what the plug offered"
-                    .to_owned()
-            } else {
-                "it never connected: check the Wi-Fi name and password, and that the plug can reach this host".to_owned()
-            };
-            return Err(CliError::Other(format!(
-                "{uuid} did not bind within {} s: {why}",
-                timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }

@@ -240,7 +240,15 @@ fn device_view(d: &Value) -> String {
                 .as_u64()
                 .map(local)
                 .unwrap_or_else(|| seen.clone()),
-            text(&d["ip"], "?")
+            // A MOKO plug says no address of its own: where it connected from.
+            text(
+                if d["ip"].is_null() {
+                    &d["peer"]
+                } else {
+                    &d["ip"]
+                },
+                "?"
+            )
         ),
         _ => format!("offline   last seen {seen}"),
     });

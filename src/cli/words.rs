@@ -28,6 +28,41 @@ pub(super) fn lines(d: &Value) -> Vec<String> {
     if let Some(signal) = families["signal_percent"].as_u64() {
         out.push(format!("Wi-Fi signal {signal} %"));
     }
+    if families["moko"].is_object() {
+        out.extend(moko_lines(&families["moko"]));
+    }
+    out
+}
+
+/// A MOKO plug's countdown, maker, last upgrade and button reset.
+fn moko_lines(m: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(left) = m["countdown"]["seconds_left"].as_u64() {
+        let then = on_off(m["countdown"]["then_on"] == true);
+        out.push(format!(
+            "countdown: {then} in {}:{:02} (as it last said)",
+            left / 60,
+            left % 60
+        ));
+    }
+    if m["made"].is_object() {
+        out.push(format!(
+            "made by {} ({}), {}",
+            text(&m["made"]["company"], "?"),
+            text(&m["made"]["model"], "?"),
+            text(&m["made"]["production_date"], "?")
+        ));
+    }
+    if m["upgrade"].is_object() {
+        out.push(format!(
+            "last upgrade: {} ({})",
+            text(&m["upgrade"]["meaning"], "?"),
+            text(&m["upgrade"]["result"], "?")
+        ));
+    }
+    if !m["reset_at"].is_null() {
+        out.push("it was reset with its button: pair it again (merossd pair --moko)".to_owned());
+    }
     out
 }
 

@@ -35,6 +35,9 @@ pub struct MokoPlug {
     pub username: String,
     /// SHA-256 of its MQTT password, hex.
     password_sha256: String,
+    /// It said at pairing that it measures power (4001 `device_type` "1").
+    #[serde(default)]
+    pub metering: bool,
 }
 
 /// What pairing tells the plug.
@@ -54,13 +57,13 @@ pub struct Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum EnrolError {
     /// Not a MAC.
-    #[error("`mac`: {0:?} is not a MAC address (six hex bytes)")]
+    #[error("{0:?} is not a MAC address (six hex bytes)")]
     Mac(String),
     /// The prefix is not `<function>/<name>/<region>/<mac>` of this MAC.
-    #[error("`topic_prefix`: {0}")]
+    #[error("{0}")]
     Prefix(String),
     /// No such account.
-    #[error("`account`: no account {0:?}")]
+    #[error("no account {0:?}")]
     Account(String),
     /// [`MAX_PLUGS`] are paired already.
     #[error("{MAX_PLUGS} MOKO plugs are paired already; forget one first")]
@@ -130,9 +133,15 @@ impl MokoPlugs {
         })
     }
 
-    /// Gives the plug with `mac` and topic `prefix` a new login for account `user_id`,
-    /// replacing any it had.
-    pub fn enrol(&self, mac: &str, prefix: &str, user_id: &str) -> Result<Credentials, EnrolError> {
+    /// Gives the plug with `mac` and topic `prefix` (measuring power if `metering`) a new
+    /// login for account `user_id`, replacing any it had.
+    pub fn enrol(
+        &self,
+        mac: &str,
+        prefix: &str,
+        user_id: &str,
+        metering: bool,
+    ) -> Result<Credentials, EnrolError> {
         let hex = mac_hex(mac).ok_or_else(|| EnrolError::Mac(mac.to_owned()))?;
         check_prefix(prefix, &hex)?;
         let id = id_of(&hex).ok_or_else(|| EnrolError::Mac(mac.to_owned()))?;
@@ -144,6 +153,7 @@ impl MokoPlugs {
             user_id: user_id.to_owned(),
             username: username_of(&id),
             password_sha256: sha256_hex(&password),
+            metering,
         };
         let mut plugs = self.plugs.write().unwrap_or_else(|e| e.into_inner());
         if !plugs.contains_key(&plug.username) && plugs.len() >= MAX_PLUGS {
@@ -226,7 +236,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(FILE);
         let plugs = MokoPlugs::load(path.clone()).unwrap();
-        let c = plugs.enrol("11:22:33:44:55:66", PREFIX, "1234").unwrap();
+        let c = plugs
+            .enrol("11:22:33:44:55:66", PREFIX, "1234", true)
+            .unwrap();
         assert_eq!(c.id, "moko112233445566");
         assert_eq!(c.username, "moko_112233445566");
         assert_eq!(c.password.len(), 32);
@@ -244,7 +256,7 @@ mod tests {
         );
         assert!(again.check(&c.username, "wrong").is_none());
         // Paired again: the old password is no longer good.
-        let c2 = again.enrol("112233445566", PREFIX, "1234").unwrap();
+        let c2 = again.enrol("112233445566", PREFIX, "1234", true).unwrap();
         assert!(again.check(&c.username, &c.password).is_none());
         assert!(again.check(&c2.username, &c2.password).is_some());
         again.forget(&c2.id);
@@ -256,7 +268,7 @@ mod tests {
     fn a_bad_mac_or_prefix_is_named() {
         let plugs = MokoPlugs::default();
         assert!(matches!(
-            plugs.enrol("nope", PREFIX, "1"),
+            plugs.enrol("nope", PREFIX, "1", true),
             Err(EnrolError::Mac(_))
         ));
         for prefix in [
@@ -265,8 +277,11 @@ mod tests {
             "iot_plug/+/us/11:22:33:44:55:66",
             "iot_plug//us/11:22:33:44:55:66",
         ] {
-            let e = plugs.enrol("11:22:33:44:55:66", prefix, "1").unwrap_err();
-            assert!(e.to_string().starts_with("`topic_prefix`"), "{prefix}: {e}");
+            let e = plugs
+                .enrol("11:22:33:44:55:66", prefix, "1", true)
+                .unwrap_err();
+            assert!(matches!(e, EnrolError::Prefix(_)), "{prefix}: {e}");
+            assert!(e.to_string().contains(prefix), "{prefix}: {e}");
         }
     }
 }

@@ -2,7 +2,8 @@
 //! with 30 simulated metering plugs: every entity appears and is available, a plug added
 //! while it runs becomes available, switching from its REST API reaches the plug, and a
 //! plug that goes away goes unavailable; and a light, a thermostat and a garage door from
-//! their traces show as a light, a climate and a cover whose commands reach the device. `tests/homeassistant/ha.py` starts, onboards and
+//! their traces show as a light, a climate and a cover whose commands reach the device, and
+//! a MOKO plug as a switch, sensors and a countdown (`hass_moko`). `tests/homeassistant/ha.py` starts, onboards and
 //! stops it; `.ci/homeassistant-install` installs it (`.ci/run` does that beforehand and
 //! says where in `MEROSSD_HA_PYTHON`).
 
@@ -40,7 +41,7 @@ fn ha_script() -> PathBuf {
 }
 
 /// A running Home Assistant: its URL and token; stopped when dropped.
-struct Hass {
+pub(crate) struct Hass {
     dir: PathBuf,
     url: String,
     token: String,
@@ -74,7 +75,7 @@ impl Hass {
     }
 
     /// One call of Home Assistant's REST API.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.url);
         let auth = format!("Bearer {}", self.token);
         let method = method.to_owned();
@@ -206,6 +207,7 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
         known(&d, plug).await;
     }
     let families = FamilyDevices::start(&d).await;
+    let moko = crate::hass_moko::MokoInHass::start(&d).await;
     let dir = temp_dir("hass-config");
     // Off the test's runtime, which serves the daemon Home Assistant connects to.
     let hass = tokio::task::spawn_blocking(move || Hass::start(&dir, mqtt_port))
@@ -263,6 +265,7 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
         Some("unavailable".to_owned())
     );
     families.check(&hass).await;
+    moko.check(&hass).await;
 }
 
 /// A light, a thermostat and a garage door from their traces, beside the plugs.

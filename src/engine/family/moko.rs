@@ -27,6 +27,7 @@ impl Engine {
         mac: &str,
         prefix: &str,
         account: Option<&str>,
+        metering: bool,
     ) -> Result<Credentials, EnrolError> {
         let user_id = match account {
             Some(id) => self
@@ -43,7 +44,10 @@ impl Engine {
                 .map(|a| a.user_id.clone())
                 .unwrap_or_default(),
         };
-        self.shared.registry.moko().enrol(mac, prefix, &user_id)
+        self.shared
+            .registry
+            .moko()
+            .enrol(mac, prefix, &user_id, metering)
     }
 
     /// A MOKO plug connected: its record says where its topics are, and it is asked for
@@ -56,6 +60,7 @@ impl Engine {
             let families = d.families.get_or_insert_with(Default::default);
             let record = families.moko.get_or_insert_with(Default::default);
             record.topic_prefix = plug.prefix.clone();
+            record.metering |= plug.metering;
             record.reset_at = None;
         });
         let _ = self.moko_send(uuid, what::READ_FIRMWARE_INFOR, b"{}".to_vec());
