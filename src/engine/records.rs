@@ -1,8 +1,9 @@
 //! The device records as callers see and change them: all of them, one, a name, a
-//! channel's name, forgetting one, which meter.
+//! channel's name, forgetting one, which meter; and how each last tried to get in.
 
 use super::{read, write, Engine};
 use crate::model::{Change, Device, EventKind, Notice};
+use crate::registry::attempts::{DeviceAttempts, Unknown};
 
 impl Engine {
     /// Every known device, sorted by uuid.
@@ -65,5 +66,22 @@ impl Engine {
             .filter(|d| d.online && d.is_metering() && d.moko().is_none())
             .map(|d| d.uuid.clone())
             .collect()
+    }
+
+    /// How `uuid` last tried to get in (failures before a login matched by its last
+    /// address).
+    pub fn attempts(&self, uuid: &str) -> DeviceAttempts {
+        let peer = self
+            .device(uuid)
+            .and_then(|d| d.peer)
+            .and_then(|p| p.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.ip());
+        let now = crate::protocol::now_secs();
+        self.shared.registry.attempts().of(uuid, peer, now)
+    }
+
+    /// The last logins that named a device merossd does not know, newest first.
+    pub fn unknown_logins(&self) -> Vec<Unknown> {
+        self.shared.registry.attempts().unknown()
     }
 }

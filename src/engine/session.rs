@@ -41,6 +41,9 @@ impl Engine {
             }
         };
         let kind = Said::of(&message.header);
+        // A Bind is answered, sign or not: from then on the device is bound.
+        let attempts = self.shared.registry.attempts();
+        attempts.said(uuid, &message.header.namespace, kind == Said::Bind);
         debug!(%uuid, method = %message.header.method, namespace = %message.header.namespace, "received");
         let (verified, key) = self.check_sign(uuid, &message.header);
         if !verified {

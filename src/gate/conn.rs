@@ -71,15 +71,16 @@ pub(super) async fn handle(
         }
         Listener::Tls => {
             // Boxed: see the login in `run`.
-            let Some((stream, tls)) = Box::pin(handshake::accept(
+            let accepted = Box::pin(handshake::accept(
                 &gate.tls,
                 &gate.counters,
                 stream,
                 deadline,
             ))
-            .await
-            else {
-                return;
+            .await;
+            let (stream, tls) = match accepted {
+                Ok(ok) => ok,
+                Err(failed) => return super::tries::tls_failed(gate, addr, &failed),
             };
             let session = Session {
                 addr,
@@ -185,6 +186,7 @@ async fn run<S>(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_else(|| "none".into());
+    super::tries::connected(gate, uuid, addr, tls.as_ref().map(ToString::to_string));
     info!(%uuid, name = %gate.registry.name(uuid), mqtt = if connect.level == 3 { "3.1" } else { "3.1.1" }, tls = %tls_text, "device connected");
     let _ = gate
         .events
@@ -349,12 +351,14 @@ where
     let c = &gate.counters;
     let answer = match &error {
         GateError::Deadline => {
+            super::tries::no_login(gate, addr, true, "no CONNECT before the deadline");
             inc(&c.handshake_timeouts);
             debug!("no CONNECT before the deadline; dropped");
             None
         }
         GateError::ClosedEarly(0) => None,
         GateError::ClosedEarly(_) | GateError::BadConnect(_) => {
+            super::tries::no_login(gate, addr, false, &error.to_string());
             if let Some(total) = inc_logged(&c.bad_connects) {
                 warn!(%error, total, "bad first packet; connection closed");
             }
@@ -366,6 +370,7 @@ where
             }
         }
         GateError::Refused { code, connect, why } => {
+            super::tries::refused(gate, connect, addr, why, *code as u8);
             if let Some(total) = inc_logged(&c.refused_logins) {
                 let name =
                     super::auth::device_uuid(&connect.client_id).map(|u| gate.registry.name(u));

@@ -39,21 +39,32 @@ impl std::fmt::Display for TlsInfo {
     }
 }
 
+/// Why a handshake did not end in a TLS session.
+#[derive(Debug)]
+pub enum Failed {
+    /// The connection closed or broke before a whole first record.
+    Closed,
+    /// Nothing, or not all of it, before the deadline: which step was waited for.
+    Silent(&'static str),
+    /// The handshake failed: the stack's error and what the client offered.
+    Refused(String),
+}
+
 /// Runs the handshake within `deadline`; counts and logs a failure (with what the client
-/// offered) and returns `None` for it.
+/// offered) and says why.
 pub async fn accept(
     tls: &TlsConfigs,
     counters: &Counters,
     mut stream: TcpStream,
     deadline: Instant,
-) -> Option<(ClientIo, TlsInfo)> {
+) -> Result<(ClientIo, TlsInfo), Failed> {
     let first = match timeout_at(deadline, hello::read_first_record(&mut stream)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return None,
+        Ok(Err(_)) => return Err(Failed::Closed),
         Err(_) => {
             inc(&counters.handshake_timeouts);
             debug!("no ClientHello before the deadline; dropped");
-            return None;
+            return Err(Failed::Silent("no ClientHello before the deadline"));
         }
     };
     let offer = hello::parse(&first);
@@ -79,16 +90,27 @@ pub async fn accept(
                 inner: io,
                 max: tls.options.max_record,
             };
-            Some((Box::new(capped), info))
+            Ok((Box::new(capped), info))
         }
         Ok(Err(error)) => {
             failed(counters, stack, &error, offer.as_ref());
-            None
+            let offered = offer
+                .as_ref()
+                .map_or("no ClientHello seen".to_owned(), |o| {
+                    format!(
+                        "offered {} with {}",
+                        o.version_names().join(", "),
+                        o.suite_names().join(", ")
+                    )
+                });
+            Err(Failed::Refused(format!("{stack}: {error}; {offered}")))
         }
         Err(_) => {
             inc(&counters.handshake_timeouts);
             debug!(stack, "TLS handshake not done before the deadline; dropped");
-            None
+            Err(Failed::Silent(
+                "the TLS handshake was not done before the deadline",
+            ))
         }
     }
 }

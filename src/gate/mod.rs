@@ -34,6 +34,7 @@ mod routed;
 pub mod shares;
 mod slots;
 pub mod tls;
+mod tries;
 mod upstream;
 
 pub use accept::serve;

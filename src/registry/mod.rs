@@ -4,8 +4,10 @@
 //! (for the gate's log lines). Seeded from the store at start.
 //! An account holds at most [`MAX_DEVICES_PER_ACCOUNT`] devices: a stolen plug key must
 //! not let its holder fill the registry and the database with invented devices.
-//! MOKO plugs have a login each, given at pairing ([`moko`]).
+//! MOKO plugs have a login each, given at pairing ([`moko`]). How each device last tried
+//! to get in is kept beside, for "why is it offline" ([`attempts`]).
 
+pub mod attempts;
 pub mod moko;
 
 use std::collections::HashMap;
@@ -68,6 +70,8 @@ pub struct Registry {
     inner: RwLock<Inner>,
     /// MOKO plugs' logins.
     moko: moko::MokoPlugs,
+    /// How devices last tried to get in.
+    attempts: attempts::Attempts,
 }
 
 impl Registry {
@@ -95,6 +99,11 @@ impl Registry {
     /// The MOKO plugs' logins.
     pub fn moko(&self) -> &moko::MokoPlugs {
         &self.moko
+    }
+
+    /// How devices last tried to get in.
+    pub fn attempts(&self) -> &attempts::Attempts {
+        &self.attempts
     }
 
     /// Records a device login, or says why it conflicts with what is known.
@@ -126,6 +135,7 @@ impl Registry {
         inner.names.remove(uuid);
         drop(inner);
         self.moko.forget(uuid);
+        self.attempts.forget(uuid);
     }
 }
 

@@ -64,6 +64,8 @@ impl Engine {
             record.reset_at = None;
         });
         let _ = self.moko_send(uuid, what::READ_FIRMWARE_INFOR, b"{}".to_vec());
+        // A MOKO plug has no Bind: connected is all it needs.
+        self.shared.registry.attempts().said(uuid, "", true);
         true
     }
 
