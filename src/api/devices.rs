@@ -85,6 +85,7 @@ async fn detail(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let mut out = summary(&device);
+    let (connection, why) = super::why::view(&state, &device);
     let extra = json!({
         "mac": device.mac,
         "user_id": device.user_id,
@@ -99,6 +100,8 @@ async fn detail(
         "timezone": state.engine.zone_of(&device.uuid),
         "electricity": readings(&device),
         "events": events,
+        "connection": connection,
+        "why_offline": why,
     });
     if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
         out.extend(extra);

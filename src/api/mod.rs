@@ -10,6 +10,7 @@ mod moko;
 mod query;
 mod serve;
 mod view;
+mod why;
 
 pub use serve::{serve as serve_router, HEADER_TIMEOUT, IDLE_TIMEOUT};
 
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(families::routes())
         .merge(energy::routes())
         .merge(moko::routes())
+        .merge(why::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

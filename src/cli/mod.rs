@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod account;
 pub mod args;
 mod call;
+mod doctor;
 mod family;
 pub mod family_args;
 mod lan;
@@ -17,6 +18,7 @@ mod pair_wait;
 mod remote;
 mod resolve;
 mod sim;
+mod view;
 mod words;
 use std::path::{Path, PathBuf};
 
@@ -97,6 +99,10 @@ pub enum Command {
         /// The API's list as JSON, every field of every device.
         #[arg(long)]
         json: bool,
+        /// Instead, the last logins that named a device merossd does not know (a plug
+        /// whose key does not match, say), newest first.
+        #[arg(long)]
+        unknown: bool,
     },
     /// Show one device: name, type, firmware, online since, channels, power, its lights,
     /// thermostats, doors, shutters, sprays and sub-devices, last events.
@@ -208,6 +214,10 @@ pub enum Command {
     /// subdevice.
     #[command(flatten)]
     Family(family_args::FamilyCommand),
+    /// Check what most often goes wrong (listener, certificate, clock, disk, data
+    /// directory, API, unbound plugs, refused logins): one line each, with what to do.
+    /// Exit 0 when all pass, 1 otherwise.
+    Doctor,
 }
 
 impl Command {
@@ -234,6 +244,7 @@ impl Command {
             | Command::Backup { .. }
             | Command::Restore { .. }
             | Command::Sim(_)
+            | Command::Doctor
             | Command::Devices { .. } => None,
         }
     }
@@ -318,6 +329,7 @@ impl Cli {
                 pair_moko::run(args, &config, self.client(&config).ok()).await?
             }
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
+            Command::Doctor => doctor::run(&config, self.client(&config).ok()).await?,
             Command::CheckConfig { .. } => {
                 call::say(format!("{config:#?}"));
                 if let Some(warning) = self.config_file().and_then(|f| config.exposed_secrets(f)) {

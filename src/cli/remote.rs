@@ -3,7 +3,8 @@
 
 use super::call::{encode, print_json, say, Api};
 use super::resolve;
-use super::words::{on_off, text};
+use super::view::{device_view, events_table, unknown_table};
+use super::words::{local, on_off, text};
 use super::{CliError, Command};
 use crate::client::{devices_table, Client};
 use serde_json::{json, Value};
@@ -38,7 +39,18 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
         }
     }
     match &command {
-        Command::Devices { json } => {
+        Command::Devices {
+            json,
+            unknown: true,
+        } => {
+            let list = api.get("/logins/unknown".into()).await?;
+            if *json {
+                print_json(&list);
+            } else {
+                say(unknown_table(&list));
+            }
+        }
+        Command::Devices { json, .. } => {
             let list = api.get("/devices".into()).await?;
             if *json {
                 print_json(&list);
@@ -121,6 +133,7 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
         Command::Serve
         | Command::Account { .. }
         | Command::Sim(_)
+        | Command::Doctor
         | Command::CheckConfig { .. }
         | Command::Pair(_)
         | Command::Backup { .. }
@@ -205,88 +218,6 @@ fn power_lines(reply: &Value) -> String {
         })
         .collect();
     lines.join("\n")
-}
-
-/// Epoch seconds as local time, `2026-11-22 10:00:00`.
-fn local(t: u64) -> String {
-    jiff::Timestamp::from_second(t as i64)
-        .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// One device for a person.
-fn device_view(d: &Value) -> String {
-    let mut out = vec![
-        format!(
-            "{}  ({})",
-            text(&d["display_name"], "(no name)"),
-            text(&d["uuid"], "?")
-        ),
-        format!(
-            "type      {} firmware {}",
-            text(&d["type"], "?"),
-            text(&d["firmware"], "?")
-        ),
-    ];
-    let seen = d["last_seen"].as_u64().map(local).unwrap_or_default();
-    out.push(match d["online"].as_bool() {
-        Some(true) => format!(
-            "online    since {} from {}",
-            d["bound_at"]
-                .as_u64()
-                .map(local)
-                .unwrap_or_else(|| seen.clone()),
-            // A MOKO plug says no address of its own: where it connected from.
-            text(
-                if d["ip"].is_null() {
-                    &d["peer"]
-                } else {
-                    &d["ip"]
-                },
-                "?"
-            )
-        ),
-        _ => format!("offline   last seen {seen}"),
-    });
-    out.push(format!("mac       {}", text(&d["mac"], "?")));
-    if !d["tls"].is_null() {
-        out.push(format!("tls       {}", text(&d["tls"], "?")));
-    }
-    out.push(format!("time zone {}", text(&d["timezone"], "?")));
-    out.extend(super::words::lines(d));
-    let events = d["events"].as_array().cloned().unwrap_or_default();
-    if !events.is_empty() {
-        out.push("last events:".to_owned());
-        out.push(events_table(&Value::Array(
-            events.into_iter().take(10).collect(),
-        )));
-    }
-    out.join("\n")
-}
-
-fn events_table(events: &Value) -> String {
-    let rows: Vec<String> = events
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            format!(
-                "  {}  {:<14} {}",
-                local(e["at"].as_u64().unwrap_or(0)),
-                text(&e["kind"], "?"),
-                text(&e["detail"], "")
-            )
-        })
-        .collect();
-    if rows.is_empty() {
-        "  (no events)".to_owned()
-    } else {
-        rows.join("\n")
-    }
 }
 
 /// `30m`, `24h`, `7d` back from now, or a time as the API takes it.

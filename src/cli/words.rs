@@ -261,3 +261,14 @@ pub(super) fn text(v: &Value, absent: &str) -> String {
         other => other.to_string(),
     }
 }
+
+/// Epoch seconds as local time, `2026-11-22 10:00:00`.
+pub(super) fn local(t: u64) -> String {
+    jiff::Timestamp::from_second(t as i64)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}

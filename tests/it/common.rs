@@ -351,3 +351,26 @@ pub async fn families_read(d: &Daemon, dev: &merossd::sim::SimDevice) {
     })
     .await;
 }
+
+/// A client that logs in to `d`'s local listener as a plug (the `prefix` fleet's first:
+/// its uuid and MAC, the test account's key) and sends nothing itself; its uuid.
+pub fn plug_that_never_binds(d: &Daemon, prefix: &str) -> (String, rumqttc::AsyncClient) {
+    let (uuid, mac) = sim::identity(prefix, 1);
+    let addr = d.local_addr.unwrap();
+    let mut options = rumqttc::MqttOptions::new(
+        format!("fmware:{uuid}_mute"),
+        addr.ip().to_string(),
+        addr.port(),
+    );
+    let password = merossd::protocol::device_password(&mac, USER_ID, KEY);
+    options.set_credentials(mac, password);
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 10);
+    tokio::spawn(async move {
+        for _ in 0..1000 {
+            if events.poll().await.is_err() {
+                return;
+            }
+        }
+    });
+    (uuid, client)
+}
