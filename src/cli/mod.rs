@@ -2,13 +2,14 @@
 
 use crate::client::{Client, ClientError};
 use crate::config::{Config, ConfigError};
-use crate::daemon::{self, StartError};
+use crate::daemon;
 use clap::{Parser, Subcommand};
 
 mod account;
 pub mod args;
 mod call;
 mod doctor;
+mod error;
 mod family;
 pub mod family_args;
 mod lan;
@@ -18,8 +19,10 @@ mod pair_wait;
 mod remote;
 mod resolve;
 mod sim;
+mod trace;
 mod view;
 mod words;
+pub use error::CliError;
 use std::path::{Path, PathBuf};
 
 /// Your own cloud for Meross smart plugs.
@@ -214,6 +217,23 @@ pub enum Command {
     /// subdevice.
     #[command(flatten)]
     Family(family_args::FamilyCommand),
+    /// Record the device's protocol trace (every message to and from it; it is asked
+    /// everything its Ability lists meanwhile) and write it to a file to attach to a
+    /// report. Obfuscated: identifiers replaced, signs and passwords removed.
+    Trace {
+        /// The device: its uuid, a unique start of it (4 characters or more) or its name,
+        /// as `merossd devices` lists them.
+        uuid: String,
+        /// How long to record (at most 3600).
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Where to write it (default: `U<uuid>-merossd-<type>-<time>.csv` here).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Keep identifiers, keys and addresses as they are (do not share such a trace).
+        #[arg(long)]
+        no_obfuscate: bool,
+    },
     /// Check what most often goes wrong (listener, certificate, clock, disk, data
     /// directory, API, unbound plugs, refused logins): one line each, with what to do.
     /// Exit 0 when all pass, 1 otherwise.
@@ -234,6 +254,7 @@ impl Command {
             | Command::Consumption { uuid, .. }
             | Command::Timezone { uuid, .. }
             | Command::Power { uuid }
+            | Command::Trace { uuid, .. }
             | Command::History { uuid, .. }
             | Command::Request { uuid, .. } => Some(uuid),
             Command::Family(family) => Some(family.uuid_mut()),
@@ -246,34 +267,6 @@ impl Command {
             | Command::Sim(_)
             | Command::Doctor
             | Command::Devices { .. } => None,
-        }
-    }
-}
-
-/// What went wrong, with the exit code it deserves.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// A configuration that does not load, or a data directory in use (restore): exit code 2.
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    /// The daemon did not start: the exit code [`StartError::exit_code`] gives.
-    #[error("{0}")]
-    Start(#[from] StartError),
-    /// A client command had no token, could not reach the API, or the API said no: exit code 1.
-    #[error("{0}")]
-    Client(#[from] ClientError),
-    /// Anything else, said in one line: exit code 1.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl CliError {
-    /// The process's exit code: 2 for a bad configuration (also one found at start), else 1.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Config(_) => 2,
-            CliError::Start(e) => e.exit_code(),
-            CliError::Client(_) | CliError::Other(_) => 1,
         }
     }
 }

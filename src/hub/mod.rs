@@ -16,10 +16,13 @@
 //! imports the other: the gate hands it what devices say and the events of their
 //! sessions (`event`), the engine reads those and puts what it says on each device's
 //! queue (`queue`); every switch command on its way to a device keeps its pace (`pace`).
+//! Everything to and from a device passes here, so its protocol trace is recorded here
+//! too (`trace`).
 
 mod event;
 mod pace;
 pub mod queue;
+pub mod trace;
 
 use crate::broker::budget;
 use crate::broker::{Incoming, Link, LinkClosed, Outbox, RouterBudget};
@@ -93,6 +96,8 @@ pub struct DeviceHub {
     /// `from` said, which an app chose).
     budget: Arc<RouterBudget>,
     counters: Arc<Counters>,
+    /// Devices whose protocol trace is being recorded.
+    tracer: trace::Tracer,
 }
 
 impl DeviceHub {
@@ -114,9 +119,15 @@ impl DeviceHub {
             me: me.clone(),
             counters,
             tasks,
+            tracer: trace::Tracer::default(),
         });
         hub.tasks.spawn(route(hub.clone(), link));
         hub
+    }
+
+    /// The protocol traces being recorded.
+    pub fn tracer(&self) -> &trace::Tracer {
+        &self.tracer
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Routes> {
@@ -156,6 +167,7 @@ impl DeviceHub {
         topic: &str,
         payload: &[u8],
     ) -> Result<(), LinkClosed> {
+        self.tracer.tap(sender, true, topic, payload);
         let parsed = Topic::parse(topic);
         let moko = MokoTopic::parse(topic).filter(|t| t.side == Side::Device);
         let (to_engine, to_router) = match parsed {
@@ -282,6 +294,7 @@ impl DeviceHub {
 
     /// Puts a message on the queue of each connection of `uuid`; false if none took it.
     fn enqueue(&self, uuid: &str, topic: &str, payload: Bytes) -> bool {
+        self.tracer.tap(uuid, false, topic, &payload);
         let routes: Vec<Arc<DeviceQueue>> = self
             .lock()
             .get(uuid)

@@ -4,9 +4,11 @@
 pub mod client_id;
 pub mod mac;
 pub mod moko;
+pub mod obfuscate;
 pub mod payloads;
 mod sign;
 pub mod topic;
+pub mod trace;
 
 pub use sign::{device_password, md5_hex, message_id, sign};
 
