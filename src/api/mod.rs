@@ -9,6 +9,7 @@ mod metrics;
 mod moko;
 mod query;
 mod serve;
+mod trace;
 mod view;
 mod why;
 
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(energy::routes())
         .merge(moko::routes())
         .merge(why::routes())
+        .merge(trace::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -58,6 +58,20 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
                 say(devices_table(&list));
             }
         }
+        Command::Trace {
+            uuid,
+            seconds,
+            out,
+            no_obfuscate,
+        } => {
+            let asked = super::trace::Asked {
+                uuid,
+                seconds: *seconds,
+                out: out.as_ref(),
+                obfuscate: !no_obfuscate,
+            };
+            super::trace::run(&api, asked).await?
+        }
         Command::Device { uuid, json } => {
             let detail = api.get(format!("/devices/{}", encode(uuid))).await?;
             if *json {

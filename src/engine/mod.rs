@@ -14,10 +14,12 @@ mod records;
 mod said;
 mod session;
 mod time;
+mod trace;
 mod waiting;
 
 pub use error::RequestError;
 pub use poller::run_poller;
+pub use trace::StartError as TraceStartError;
 
 use crate::broker::{LinkClosed, Outbox};
 use crate::config::Account;

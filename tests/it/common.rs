@@ -374,3 +374,19 @@ pub fn plug_that_never_binds(d: &Daemon, prefix: &str) -> (String, rumqttc::Asyn
     });
     (uuid, client)
 }
+
+/// Waits until `dev` bound and the engine has its hardware and abilities (not every
+/// family has channels).
+pub async fn recognised(d: &Daemon, dev: &SimDevice) {
+    bound(dev).await;
+    eventually(
+        "hardware and abilities known",
+        Duration::from_secs(5),
+        || {
+            d.engine
+                .device(&dev.uuid)
+                .is_some_and(|x| x.hardware.is_some() && x.ability.is_some())
+        },
+    )
+    .await;
+}

@@ -38,6 +38,7 @@ mod sim;
 mod stop;
 mod store;
 mod tls;
+mod trace_record;
 mod traces;
 mod trust;
 mod why;

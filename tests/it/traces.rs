@@ -6,7 +6,8 @@ use merossd::sim::{self, Profile};
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn traces() -> Vec<PathBuf> {
+/// Every recorded device's file.
+pub(crate) fn traces() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/device-traces");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
@@ -34,17 +35,7 @@ async fn a_plug_from_each_of_the_eleven_traces_binds_and_is_recognised() {
         plugs.push((file, kind, firmware, plug));
     }
     for (file, kind, firmware, plug) in &plugs {
-        bound(plug).await;
-        eventually(
-            &format!("{} recognised", file.display()),
-            Duration::from_secs(5),
-            || {
-                d.engine
-                    .device(&plug.uuid)
-                    .is_some_and(|dev| dev.hardware.is_some() && dev.ability.is_some())
-            },
-        )
-        .await;
+        recognised(&d, plug).await;
         let dev = d.engine.device(&plug.uuid).unwrap();
         assert_eq!(dev.kind(), Some(kind.as_str()), "{}", file.display());
         assert_eq!(
