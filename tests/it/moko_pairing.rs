@@ -143,6 +143,23 @@ async fn a_moko_plug_in_ap_mode_is_paired_over_tls_and_switched_from_the_cli() {
     let (code, power, err) = crate::process::merossd(cli(&d, &config, &["power", &id])).await;
     assert_eq!(code, 0, "{err}");
     assert!(power.contains("0.0"), "{power}");
+
+    // Its protocol trace records its MOKO messages, its MAC obfuscated.
+    let path = format!("/api/v1/devices/{id}/trace");
+    let (status, _) = api(&d, "POST", &path, Some(r#"{"seconds": 2}"#), None).await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, trace) = api(&d, "GET", &path, None, None).await;
+    let trace = trace.as_str().unwrap_or_default();
+    assert!(
+        trace.contains("\tTX\tmoko\tPUBLISH\tread_firmware_infor\t"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("\tRX\tmoko\tPUBLISH\tfirmware_infor\t"),
+        "{trace}"
+    );
+    assert!(!trace.contains(&sim_info(1, true).device_mac), "{trace}");
     plug.stop();
     d.stop().await;
 }
