@@ -53,6 +53,10 @@ pub struct SimArgs {
     /// With `--pairing`: a plug without `Config.WifiX` (plain base64 Wi-Fi password).
     #[arg(long)]
     pairing_plain: bool,
+    /// With `--pairing`: a plug that encrypts its API (`Appliance.Encrypt.ECDHE`), as
+    /// plugs sold today do.
+    #[arg(long, requires = "pairing")]
+    ecdhe: bool,
     /// One simulated MOKO MK102/MK112 plug dialling `--host`/`--port` over TLS with
     /// `--moko-username` and `--moko-password`, until Ctrl-C.
     #[arg(long)]
@@ -170,6 +174,7 @@ async fn pairing(
         wifix: !args.pairing_plain,
         refuse: None,
         stays_away: false,
+        ecdhe: args.ecdhe,
     };
     let plug = sim::pairing::PairingPlug::start(listen, config, options)
         .await

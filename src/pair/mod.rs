@@ -4,6 +4,7 @@
 //! refusal names the step it happened at. MOKO plugs pair over their own raw TCP
 //! provisioning instead ([`moko`]).
 
+pub mod encrypt;
 pub mod moko;
 pub mod wifi;
 
@@ -70,9 +71,6 @@ pub enum PairError {
         /// What the code means (`protocol::moko::setup::code_meaning`).
         meaning: &'static str,
     },
-    /// The plug encrypts its local API (`Appliance.Encrypt.ECDHE`), which merossd does not speak.
-    #[error("the plug encrypts its local API (Appliance.Encrypt.ECDHE): merossd cannot pair it over HTTP yet. Nothing was changed on the plug.")]
-    Encrypted,
 }
 
 /// The plug's local HTTP API.
@@ -80,6 +78,8 @@ pub struct Plug {
     url: String,
     key: String,
     agent: ureq::Agent,
+    /// The AES key of its encrypted API, once agreed (`encrypt`); until then, plain.
+    cipher: std::sync::Mutex<Option<String>>,
 }
 
 impl Plug {
@@ -95,7 +95,20 @@ impl Plug {
             url: format!("{}/config", device.trim_end_matches('/')),
             key: key.to_owned(),
             agent,
+            cipher: std::sync::Mutex::new(None),
         }
+    }
+
+    /// From now on, requests and answers are encrypted with `key`.
+    pub fn encrypt_with(&self, key: String) {
+        *self.cipher.lock().unwrap_or_else(|e| e.into_inner()) = Some(key);
+    }
+
+    fn cipher(&self) -> Option<String> {
+        self.cipher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sends one request and returns the plug's answer; an `ERROR` answer is an error.
@@ -107,15 +120,23 @@ impl Plug {
         payload: Value,
     ) -> Result<Message, PairError> {
         let message = Message::new(method, namespace, payload, &self.url, &self.key);
+        let failed = |detail: String| PairError::Step { step, detail };
+        let cipher = self.cipher();
+        let (body, kind) = match &cipher {
+            Some(key) => (
+                encrypt::seal(key, &message.to_bytes())
+                    .map_err(|e| failed(e.to_string()))?
+                    .into_bytes(),
+                "text/plain",
+            ),
+            None => (message.to_bytes(), "application/json"),
+        };
         let request = ureq::http::Request::builder()
             .method("POST")
             .uri(&self.url)
-            .header("Content-Type", "application/json")
-            .body(message.to_bytes())
-            .map_err(|e| PairError::Step {
-                step,
-                detail: e.to_string(),
-            })?;
+            .header("Content-Type", kind)
+            .body(body)
+            .map_err(|e| failed(e.to_string()))?;
         let mut response = self.agent.run(request).map_err(|e| match e {
             ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                 PairError::Unreachable {
@@ -142,10 +163,15 @@ impl Plug {
                 detail: format!("HTTP {status}"),
             });
         }
-        let reply = Message::parse(&body).map_err(|e| PairError::Step {
-            step,
-            detail: format!("not a Meross message: {e}"),
-        })?;
+        let plain = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let body = match &cipher {
+            Some(key) if !plain => encrypt::open(key, &body).ok_or_else(|| {
+                failed("its encrypted answer does not open with the agreed key".to_owned())
+            })?,
+            _ => body,
+        };
+        let reply =
+            Message::parse(&body).map_err(|e| failed(format!("not a Meross message: {e}")))?;
         if reply.header.method == Method::Error {
             return Err(PairError::Refused {
                 step,
@@ -207,7 +233,7 @@ pub fn identify(plug: &Plug) -> Result<PlugInfo, PairError> {
         .cloned()
         .unwrap_or(Value::Null);
     if ability.get("Appliance.Encrypt.ECDHE").is_some() {
-        return Err(PairError::Encrypted);
+        encrypt::agree(plug)?;
     }
     let system = &all.payload["all"]["system"];
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();

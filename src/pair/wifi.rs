@@ -25,7 +25,11 @@ fn key(kind: &str, uuid: &str, mac: &str) -> String {
     md5_hex(&format!("{kind}{uuid}{mac}"))
 }
 
-fn crypt(mode: Mode, key: &str, data: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+pub(super) fn crypt(
+    mode: Mode,
+    key: &str,
+    data: &[u8],
+) -> Result<Vec<u8>, openssl::error::ErrorStack> {
     let cipher = Cipher::aes_256_cbc();
     let mut c = Crypter::new(cipher, mode, key.as_bytes(), Some(IV))?;
     c.pad(false);

@@ -5,10 +5,12 @@
 //! given with the key it was given, as a simulated plug.
 
 use super::{SimConfig, SimDevice};
-use crate::pair::wifi;
+use crate::pair::{encrypt, wifi};
 use crate::protocol::{Message, Method};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -33,6 +35,9 @@ pub struct PairingOptions {
     pub refuse: Option<String>,
     /// After the Wi-Fi is set it never comes back (a wrong Wi-Fi password, say).
     pub stays_away: bool,
+    /// It encrypts its API (`Appliance.Encrypt.ECDHE`): after the key exchange it takes
+    /// only encrypted requests (but the Ability), and answers them encrypted.
+    pub ecdhe: bool,
 }
 
 /// What the plug was told while pairing.
@@ -52,6 +57,10 @@ pub struct Told {
     pub password: Option<String>,
     /// The time zone `System.Time` gave it; `None` if it was not sent.
     pub zone: Option<String>,
+    /// Requests that came encrypted.
+    pub encrypted: u32,
+    /// Plain requests it dropped after the key exchange (a real plug resets the connection).
+    pub plain_dropped: u32,
 }
 
 struct Inner {
@@ -60,6 +69,8 @@ struct Inner {
     told: Told,
     device: Option<SimDevice>,
     stop: Option<oneshot::Sender<()>>,
+    /// The AES key agreed in the exchange.
+    cipher: Option<String>,
 }
 
 /// A plug in pairing mode; after pairing, the plug it became.
@@ -90,6 +101,9 @@ impl PairingPlug {
                 "Appliance.Config.Wifi"
             };
             map.insert(which.to_owned(), json!({}));
+            if options.ecdhe {
+                map.insert("Appliance.Encrypt.ECDHE".to_owned(), json!({}));
+            }
         }
         let (stop, stopped) = oneshot::channel();
         let plug = PairingPlug {
@@ -99,6 +113,7 @@ impl PairingPlug {
                 told: Told::default(),
                 device: None,
                 stop: Some(stop),
+                cipher: None,
             })),
             addr,
         };
@@ -144,6 +159,20 @@ impl PairingPlug {
         let p = &request.payload;
         let text = |v: &Value| v.as_str().map(str::to_owned);
         match (request.header.method, ns) {
+            (Method::Set, "Appliance.Encrypt.ECDHE") if inner.options.ecdhe => {
+                let ours = encrypt::Exchange::new().and_then(|o| Ok((o.public()?, o)));
+                let theirs = p["ecdhe"]["pubkey"].as_str().unwrap_or_default();
+                match ours.and_then(|(public, o)| Ok((public, o.key_with(theirs)?))) {
+                    Ok((public, key)) => {
+                        inner.cipher = Some(key);
+                        reply(Method::SetAck, json!({"ecdhe": {"pubkey": public}}))
+                    }
+                    Err(e) => reply(
+                        Method::Error,
+                        json!({"error": {"code": 5000, "detail": e.to_string()}}),
+                    ),
+                }
+            }
             (Method::Get, "Appliance.System.All") => {
                 let mut all = config.profile.all.clone();
                 all["system"]["hardware"]["uuid"] = json!(config.uuid);
@@ -238,8 +267,27 @@ impl PairingPlug {
     }
 }
 
-async fn config_request(State(plug): State<PairingPlug>, body: Bytes) -> Json<Value> {
-    let answer = match Message::parse(&body) {
+/// One `POST /config`: plain JSON, or (after the exchange) base64 of AES, answered in
+/// kind. After the exchange a plain request other than the Ability is dropped, as a real
+/// plug resets the connection.
+async fn config_request(State(plug): State<PairingPlug>, body: Bytes) -> Response {
+    let cipher = plug.lock().cipher.clone();
+    let plain = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let bytes = match (&cipher, plain) {
+        (Some(key), false) => match encrypt::open(key, &body) {
+            Some(bytes) => {
+                plug.lock().told.encrypted += 1;
+                bytes
+            }
+            None => return StatusCode::BAD_REQUEST.into_response(),
+        },
+        _ => body.to_vec(),
+    };
+    let answer = match Message::parse(&bytes) {
+        Ok(request) if cipher.is_some() && plain && !plain_allowed(&request) => {
+            plug.lock().told.plain_dropped += 1;
+            return StatusCode::BAD_REQUEST.into_response();
+        }
         Ok(request) => plug.answer(&request),
         Err(e) => Message::new(
             Method::Error,
@@ -249,5 +297,16 @@ async fn config_request(State(plug): State<PairingPlug>, body: Bytes) -> Json<Va
             "",
         ),
     };
-    Json(serde_json::to_value(&answer).unwrap_or_default())
+    match (&cipher, plain) {
+        (Some(key), false) => match encrypt::seal(key, &answer.to_bytes()) {
+            Ok(sealed) => sealed.into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        _ => Json(serde_json::to_value(&answer).unwrap_or_default()).into_response(),
+    }
+}
+
+/// What an encrypting plug still takes in plain.
+fn plain_allowed(request: &Message) -> bool {
+    request.header.namespace == "Appliance.System.Ability"
 }

@@ -30,6 +30,7 @@ fn options(wifix: bool) -> PairingOptions {
         wifix,
         refuse: None,
         stays_away: false,
+        ecdhe: false,
     }
 }
 
@@ -101,6 +102,35 @@ async fn a_reset_plug_is_paired_and_binds_with_wifix_and_with_plain_wifi() {
         assert!(told.zone.is_some(), "the time and zone were not set");
         assert!(plug.device_state().is_some_and(|s| s.bound));
     }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_plug_that_encrypts_its_api_is_paired_over_the_agreed_key() {
+    let d = daemon().await;
+    let encrypting = PairingOptions {
+        ecdhe: true,
+        ..options(true)
+    };
+    let plug = plug_in_pairing_mode(&d, "e3", encrypting).await;
+    let wifi = [
+        "--wifi-ssid",
+        "HomeNet",
+        "--wifi-pass",
+        "hunter2",
+        "--timeout-s",
+        "20",
+    ];
+    let (code, out, err, _) = pair(&d, &plug, &wifi).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("is connected and bound"), "{out}");
+    let told = plug.told();
+    assert_eq!(told.key.as_deref(), Some(KEY));
+    assert_eq!(told.password.as_deref(), Some("hunter2"));
+    // WifiList, Config.Key, Time and WifiX went encrypted; nothing plain was dropped.
+    assert!(told.encrypted >= 4, "{told:?}");
+    assert_eq!(told.plain_dropped, 0, "{told:?}");
+    assert!(plug.device_state().is_some_and(|s| s.bound));
     d.stop().await;
 }
 
@@ -203,4 +233,45 @@ async fn scan_and_dry_run_change_nothing_and_show_no_secret() {
     );
     assert!(plug.told().key.is_none(), "a dry run changed the plug");
     d.stop().await;
+}
+
+#[tokio::test]
+async fn a_plug_whose_http_lines_end_with_lf_alone_is_understood() {
+    // A plug's HTTP server ends header lines with LF, not CRLF.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", low_port())).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).unwrap();
+        let reply = merossd::protocol::Message::new(
+            merossd::protocol::Method::GetAck,
+            "Appliance.System.Runtime",
+            serde_json::json!({"runtime": {"signal": 77}}),
+            "",
+            "",
+        )
+        .to_bytes();
+        let head = format!(
+            "HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: {}\nConnection: close\n\n",
+            reply.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&reply).unwrap();
+    });
+    let plug = merossd::pair::Plug::new(&format!("http://{addr}"), KEY);
+    let answer = tokio::task::spawn_blocking(move || {
+        plug.call(
+            "reading its signal",
+            merossd::protocol::Method::Get,
+            "Appliance.System.Runtime",
+            serde_json::json!({}),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("an answer with LF line ends");
+    assert_eq!(answer.payload["runtime"]["signal"], 77);
+    server.join().unwrap();
 }
