@@ -15,6 +15,7 @@ pub mod family_args;
 mod lan;
 mod pair;
 mod pair_moko;
+mod pair_takeover;
 mod pair_wait;
 mod remote;
 mod resolve;
@@ -320,6 +321,9 @@ impl Cli {
             Command::Account { json } => account::print(&config, *json)?,
             Command::Pair(args) if args.moko => {
                 pair_moko::run(args, &config, self.client(&config).ok()).await?
+            }
+            Command::Pair(args) if args.current_key.is_some() => {
+                pair_takeover::run(args, &config, self.client(&config).ok()).await?
             }
             Command::Pair(args) => pair::run(args, &config, self.client(&config).ok()).await?,
             Command::Doctor => doctor::run(&config, self.client(&config).ok()).await?,

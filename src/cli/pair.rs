@@ -17,11 +17,16 @@ pub struct PairArgs {
     #[arg(long)]
     pub(super) moko: bool,
     /// The Wi-Fi the plug is to join (its name as the plug lists it).
-    #[arg(long, required_unless_present = "scan")]
+    #[arg(long, required_unless_present_any = ["scan", "current_key"])]
     pub(super) wifi_ssid: Option<String>,
     /// That Wi-Fi's password (`--wifi-pass ''` for an open one).
-    #[arg(long, required_unless_present = "scan")]
+    #[arg(long, required_unless_present_any = ["scan", "current_key"])]
     pub(super) wifi_pass: Option<String>,
+    /// Take over a plug already paired (to the Meross app or another server) and on your
+    /// Wi-Fi: its current account key. `--device` is then its address on your network
+    /// (`http://192.168.1.50`); its Wi-Fi is left as it is.
+    #[arg(long, requires = "device", conflicts_with = "moko")]
+    pub(super) current_key: Option<String>,
     /// The plug's pairing address, on its own access point. Default: http://10.10.10.1,
     /// or 192.168.4.1:8266 with --moko.
     #[arg(long)]
@@ -96,6 +101,24 @@ pub(super) async fn run(
         zone,
     )
     .map_err(failed)?;
+    let after = format!(
+        "the plug is rebooting onto {:?}; it will dial {}:{}",
+        network.ssid, server.host, server.port
+    );
+    deliver(args, &plug, &info.uuid, steps, api, after).await
+}
+
+/// Sends `steps` to `plug` (or, with `--dry-run`, prints them masked), says `after`, then
+/// follows the daemon until the plug `uuid` has bound (unless `--no-wait`).
+pub(super) async fn deliver(
+    args: &PairArgs,
+    plug: &std::sync::Arc<Plug>,
+    uuid: &str,
+    steps: Vec<pair::Step>,
+    api: Option<Client>,
+    after: String,
+) -> Result<(), CliError> {
+    let failed = |e: pair::PairError| CliError::Other(e.to_string());
     if args.dry_run {
         for (step, namespace, payload) in &steps {
             say(format!(
@@ -127,14 +150,11 @@ pub(super) async fn run(
             .await?
             .map_err(failed)?;
     }
-    eprintln!(
-        "the plug is rebooting onto {:?}; it will dial {}:{}",
-        network.ssid, server.host, server.port
-    );
+    eprintln!("{after}");
     match api {
         Some(api) if !args.no_wait => {
             let follow = Follow {
-                id: info.uuid.clone(),
+                id: uuid.to_owned(),
                 kind: Kind::Meross,
                 started,
                 timeout: Duration::from_secs(args.timeout_s),
@@ -143,10 +163,7 @@ pub(super) async fn run(
             follow.run(&api).await
         }
         _ => {
-            say(format!(
-                "{} paired (not waiting for it to connect)",
-                info.uuid
-            ));
+            say(format!("{uuid} paired (not waiting for it to connect)"));
             Ok(())
         }
     }

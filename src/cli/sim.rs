@@ -57,6 +57,10 @@ pub struct SimArgs {
     /// plugs sold today do.
     #[arg(long, requires = "pairing")]
     ecdhe: bool,
+    /// With `--pairing`: a plug already paired with `--key` and on your Wi-Fi, for
+    /// `merossd pair --current-key KEY --device http://ADDR`.
+    #[arg(long, requires = "pairing")]
+    already_paired: bool,
     /// One simulated MOKO MK102/MK112 plug dialling `--host`/`--port` over TLS with
     /// `--moko-username` and `--moko-password`, until Ctrl-C.
     #[arg(long)]
@@ -175,6 +179,7 @@ async fn pairing(
         refuse: None,
         stays_away: false,
         ecdhe: args.ecdhe,
+        paired: args.already_paired,
     };
     let plug = sim::pairing::PairingPlug::start(listen, config, options)
         .await

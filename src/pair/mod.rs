@@ -6,6 +6,7 @@
 
 pub mod encrypt;
 pub mod moko;
+pub mod takeover;
 pub mod wifi;
 
 use crate::config::Account;
@@ -213,29 +214,35 @@ pub struct Network {
     pub signal: i64,
 }
 
-/// Steps 1 and 2: `System.All` and `System.Ability`.
+const READ_ALL: &str = "reading the plug (System.All)";
+const READ_ABILITY: &str = "reading its abilities (System.Ability)";
+
+/// Steps 1 and 2: `System.All` and `System.Ability` (and, for a plug that encrypts its
+/// API, the key exchange).
 pub fn identify(plug: &Plug) -> Result<PlugInfo, PairError> {
-    let all = plug.call(
-        "reading the plug (System.All)",
-        Method::Get,
-        "Appliance.System.All",
-        json!({}),
-    )?;
-    let ability = plug.call(
-        "reading its abilities (System.Ability)",
+    let all = plug.call(READ_ALL, Method::Get, "Appliance.System.All", json!({}))?;
+    let (ability, _) = abilities(plug)?;
+    if ability.get("Appliance.Encrypt.ECDHE").is_some() {
+        encrypt::agree(plug)?;
+    }
+    info_of(&all.payload, &ability)
+}
+
+/// The plug's Ability (which every plug answers in plain), and the answer's header.
+fn abilities(plug: &Plug) -> Result<(Value, crate::protocol::Header), PairError> {
+    let reply = plug.call(
+        READ_ABILITY,
         Method::Get,
         "Appliance.System.Ability",
         json!({}),
     )?;
-    let ability = ability
-        .payload
-        .get("ability")
-        .cloned()
-        .unwrap_or(Value::Null);
-    if ability.get("Appliance.Encrypt.ECDHE").is_some() {
-        encrypt::agree(plug)?;
-    }
-    let system = &all.payload["all"]["system"];
+    let ability = reply.payload.get("ability").cloned().unwrap_or(Value::Null);
+    Ok((ability, reply.header))
+}
+
+/// Who the plug is, from its System.All answer and its Ability.
+fn info_of(all: &Value, ability: &Value) -> Result<PlugInfo, PairError> {
+    let system = &all["all"]["system"];
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let info = PlugInfo {
         kind: text(&system["hardware"]["type"]),
@@ -248,7 +255,7 @@ pub fn identify(plug: &Plug) -> Result<PlugInfo, PairError> {
     };
     if info.uuid.is_empty() || info.mac.is_empty() || info.kind.is_empty() {
         return Err(PairError::Step {
-            step: "reading the plug (System.All)",
+            step: READ_ALL,
             detail: "its answer names no type, uuid or MAC".to_owned(),
         });
     }
@@ -288,16 +295,14 @@ pub struct Server {
     pub port: u16,
 }
 
-/// The requests that take the plug to merossd, in order: time (if it wants it), server
-/// and key, Wi-Fi. `zone` is the time zone it gets.
-pub fn plan(
+/// The requests that point the plug at merossd, in order: its time (if it wants it), then
+/// the server and key.
+fn to_merossd(
     info: &PlugInfo,
-    network: &Network,
-    password: &str,
     account: &Account,
     server: &Server,
     zone: Option<(String, jiff::tz::TimeZone)>,
-) -> Result<Vec<(&'static str, &'static str, Value)>, PairError> {
+) -> Vec<Step> {
     let mut steps = Vec::new();
     if info.time {
         if let Some((name, tz)) = zone {
@@ -320,6 +325,23 @@ pub fn plan(
         "Appliance.Config.Key",
         json!({"key": {"userId": account.user_id, "key": account.key, "gateway": gateway}}),
     ));
+    steps
+}
+
+/// One request of pairing: its step in words, its namespace, its payload (a SET).
+pub type Step = (&'static str, &'static str, Value);
+
+/// The requests that take the plug to merossd, in order: time (if it wants it), server
+/// and key, Wi-Fi. `zone` is the time zone it gets.
+pub fn plan(
+    info: &PlugInfo,
+    network: &Network,
+    password: &str,
+    account: &Account,
+    server: &Server,
+    zone: Option<(String, jiff::tz::TimeZone)>,
+) -> Result<Vec<Step>, PairError> {
+    let mut steps = to_merossd(info, account, server, zone);
     let mut wifi = serde_json::Map::new();
     for field in ["bssid", "channel", "encryption", "cipher"] {
         if let Some(v) = network.raw.get(field) {

@@ -38,6 +38,11 @@ pub struct PairingOptions {
     /// It encrypts its API (`Appliance.Encrypt.ECDHE`): after the key exchange it takes
     /// only encrypted requests (but the Ability), and answers them encrypted.
     pub ecdhe: bool,
+    /// It is already paired, with its config's user id and key, and on the owner's Wi-Fi:
+    /// it checks every request's sign with that key, encrypts (with `ecdhe`) with the key
+    /// made of its uuid, that key and its MAC from the start, and once given a new server
+    /// and key (`Config.Key`) it leaves for them.
+    pub paired: bool,
 }
 
 /// What the plug was told while pairing.
@@ -106,6 +111,9 @@ impl PairingPlug {
             }
         }
         let (stop, stopped) = oneshot::channel();
+        let cipher = (options.ecdhe && options.paired)
+            .then(|| encrypt::paired_key(&config.uuid, &config.key, &config.mac))
+            .flatten();
         let plug = PairingPlug {
             inner: Arc::new(Mutex::new(Inner {
                 config,
@@ -113,7 +121,7 @@ impl PairingPlug {
                 told: Told::default(),
                 device: None,
                 stop: Some(stop),
-                cipher: None,
+                cipher,
             })),
             addr,
         };
@@ -148,8 +156,15 @@ impl PairingPlug {
         let mut inner = self.lock();
         let config = inner.config.clone();
         let ns = request.header.namespace.as_str();
+        let from = crate::protocol::device_publish_topic(&config.uuid);
         let reply =
-            |method: Method, payload: Value| request.reply(method, payload, "", &config.key);
+            |method: Method, payload: Value| request.reply(method, payload, &from, &config.key);
+        if inner.options.paired && !request.header.sign_ok(&config.key) {
+            return reply(
+                Method::Error,
+                json!({"error": {"code": 5001, "detail": "sign error"}}),
+            );
+        }
         if inner.options.refuse.as_deref() == Some(ns) {
             return reply(
                 Method::Error,
@@ -210,7 +225,12 @@ impl PairingPlug {
                 inner.told.key = text(&key["key"]);
                 inner.told.server = server("host", "port");
                 inner.told.second_server = server("secondHost", "secondPort");
-                reply(Method::SetAck, json!({}))
+                let answer = reply(Method::SetAck, json!({}));
+                if inner.options.paired {
+                    drop(inner);
+                    self.reboot();
+                }
+                answer
             }
             (Method::Set, "Appliance.Config.Wifi" | "Appliance.Config.WifiX") => {
                 let wifi_p = &p["wifi"];
@@ -254,7 +274,8 @@ impl PairingPlug {
             else {
                 return;
             };
-            if inner.options.stays_away || told.password.is_none() {
+            let joined = told.password.is_some() || inner.options.paired;
+            if inner.options.stays_away || !joined {
                 return;
             }
             let mut config = inner.config.clone();

@@ -390,3 +390,28 @@ pub async fn recognised(d: &Daemon, dev: &SimDevice) {
     )
     .await;
 }
+
+/// A config file for the command line naming the test account, in a directory of its own.
+pub fn account_config(tag: &str) -> PathBuf {
+    let config = temp_dir(tag).join("merossd.toml");
+    std::fs::write(
+        &config,
+        format!("[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n"),
+    )
+    .unwrap();
+    config
+}
+
+/// The CLI's connection to `d`, with `config` as its config file.
+pub fn cli_args(d: &Daemon, config: &std::path::Path, command: &[&str]) -> Vec<String> {
+    let mut args = crate::process::strings(&[
+        "--config",
+        &config.display().to_string(),
+        "--url",
+        &format!("http://{}", d.api_addr),
+        "--token",
+        &d.api_token,
+    ]);
+    args.extend(crate::process::strings(command));
+    args
+}

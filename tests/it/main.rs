@@ -37,6 +37,7 @@ mod shares;
 mod sim;
 mod stop;
 mod store;
+mod takeover;
 mod tls;
 mod trace_record;
 mod traces;

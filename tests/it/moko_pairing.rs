@@ -4,10 +4,8 @@
 //! daemon made for it; then it is switched from the CLI like any plug.
 
 use crate::common::*;
-use crate::process::strings;
 use merossd::sim::moko::{sim_info, MokoConfig};
 use merossd::sim::moko_pairing::MokoPairingPlug;
-use std::path::Path;
 use std::time::Duration;
 
 /// A MOKO plug in AP mode on a loopback port, the `n`-th simulated one.
@@ -21,38 +19,13 @@ async fn plug_in_ap_mode(n: u32) -> MokoPairingPlug {
         .unwrap()
 }
 
-/// The CLI's connection to `d`, with `config` as its config file.
-fn cli(d: &merossd::daemon::Daemon, config: &Path, command: &[&str]) -> Vec<String> {
-    let mut args = strings(&[
-        "--config",
-        &config.display().to_string(),
-        "--url",
-        &format!("http://{}", d.api_addr),
-        "--token",
-        &d.api_token,
-    ]);
-    args.extend(strings(command));
-    args
-}
-
-/// A config file naming the test account, as the CLI reads it.
-fn cli_config() -> std::path::PathBuf {
-    let config = temp_dir("moko-pair").join("merossd.toml");
-    std::fs::write(
-        &config,
-        format!("[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n"),
-    )
-    .unwrap();
-    config
-}
-
 /// Runs `merossd pair --moko` against `plug` and `d` with `extra` arguments.
 async fn pair(
     d: &merossd::daemon::Daemon,
     plug: &MokoPairingPlug,
     extra: &[&str],
 ) -> (i32, String, String) {
-    let config = cli_config();
+    let config = account_config("moko-pair");
     let device = plug.addr.to_string();
     let server = format!("127.0.0.1:{}", d.tls_addrs[0].port());
     let mut command = vec!["pair", "--moko", "--device", &device];
@@ -61,7 +34,7 @@ async fn pair(
         command.extend(["--server", &server]);
     }
     command.extend(extra);
-    crate::process::merossd(cli(d, &config, &command)).await
+    crate::process::merossd(cli_args(d, &config, &command)).await
 }
 
 const WIFI: &[&str] = &[
@@ -113,10 +86,10 @@ async fn a_moko_plug_in_ap_mode_is_paired_over_tls_and_switched_from_the_cli() {
     assert_eq!(mode & 0o777, 0o600);
 
     // Switched from the CLI: the plug's relay follows, and `merossd device` says so.
-    let config = cli_config();
+    let config = account_config("moko-pair");
     for (word, on) in [("on", true), ("off", false)] {
         let (code, _, err) =
-            crate::process::merossd(cli(&d, &config, &["toggle", &id, word])).await;
+            crate::process::merossd(cli_args(&d, &config, &["toggle", &id, word])).await;
         assert_eq!(code, 0, "{err}");
         let inner = plug.plug().expect("the plug it became");
         assert!(
@@ -130,7 +103,7 @@ async fn a_moko_plug_in_ap_mode_is_paired_over_tls_and_switched_from_the_cli() {
             .is_some_and(|x| !x.electricity.is_empty())
     })
     .await;
-    let (code, shown, err) = crate::process::merossd(cli(&d, &config, &["device", &id])).await;
+    let (code, shown, err) = crate::process::merossd(cli_args(&d, &config, &["device", &id])).await;
     assert_eq!(code, 0, "{err}");
     assert!(
         shown.contains("MOKO") && shown.contains("made by"),
@@ -140,7 +113,7 @@ async fn a_moko_plug_in_ap_mode_is_paired_over_tls_and_switched_from_the_cli() {
         shown.contains("channel 0 off") && shown.contains(" W"),
         "{shown}"
     );
-    let (code, power, err) = crate::process::merossd(cli(&d, &config, &["power", &id])).await;
+    let (code, power, err) = crate::process::merossd(cli_args(&d, &config, &["power", &id])).await;
     assert_eq!(code, 0, "{err}");
     assert!(power.contains("0.0"), "{power}");
 

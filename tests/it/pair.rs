@@ -31,6 +31,7 @@ fn options(wifix: bool) -> PairingOptions {
         refuse: None,
         stays_away: false,
         ecdhe: false,
+        paired: false,
     }
 }
 
@@ -40,13 +41,7 @@ async fn pair(
     plug: &PairingPlug,
     extra: &[&str],
 ) -> (i32, String, String, Duration) {
-    let dir = temp_dir("pair");
-    let config = dir.join("merossd.toml");
-    std::fs::write(
-        &config,
-        format!("[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n"),
-    )
-    .unwrap();
+    let config = account_config("pair");
     let mut args: Vec<String> = vec![
         "--config".into(),
         config.display().to_string(),
