@@ -7,6 +7,7 @@
 //! network, and [`moko_pairing`] one in AP mode, to be provisioned.
 
 mod answer;
+pub mod ble;
 mod connection;
 mod device;
 mod families;

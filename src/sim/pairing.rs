@@ -111,20 +111,7 @@ impl PairingPlug {
             }
         }
         let (stop, stopped) = oneshot::channel();
-        let cipher = (options.ecdhe && options.paired)
-            .then(|| encrypt::paired_key(&config.uuid, &config.key, &config.mac))
-            .flatten();
-        let plug = PairingPlug {
-            inner: Arc::new(Mutex::new(Inner {
-                config,
-                options,
-                told: Told::default(),
-                device: None,
-                stop: Some(stop),
-                cipher,
-            })),
-            addr,
-        };
+        let plug = PairingPlug::new(config, options, Some(stop), addr);
         let app = Router::new()
             .route("/config", post(config_request))
             .with_state(plug.clone());
@@ -136,6 +123,35 @@ impl PairingPlug {
                 .await;
         });
         Ok(plug)
+    }
+
+    fn new(
+        config: SimConfig,
+        options: PairingOptions,
+        stop: Option<oneshot::Sender<()>>,
+        addr: SocketAddr,
+    ) -> PairingPlug {
+        let cipher = (options.ecdhe && options.paired)
+            .then(|| encrypt::paired_key(&config.uuid, &config.key, &config.mac))
+            .flatten();
+        PairingPlug {
+            inner: Arc::new(Mutex::new(Inner {
+                config,
+                options,
+                told: Told::default(),
+                device: None,
+                stop,
+                cipher,
+            })),
+            addr,
+        }
+    }
+
+    /// A plug in pairing mode reached by radio only (`sim::ble`): no HTTP server; `addr`
+    /// is unspecified.
+    pub fn radio_only(config: SimConfig, options: PairingOptions) -> PairingPlug {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        PairingPlug::new(config, options, None, nowhere)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -152,7 +168,8 @@ impl PairingPlug {
         self.lock().device.as_ref().map(SimDevice::state)
     }
 
-    fn answer(&self, request: &Message) -> Message {
+    /// Its answer to one request (the HTTP server's and the radio's).
+    pub(crate) fn answer(&self, request: &Message) -> Message {
         let mut inner = self.lock();
         let config = inner.config.clone();
         let ns = request.header.namespace.as_str();
@@ -193,6 +210,17 @@ impl PairingPlug {
                 all["system"]["hardware"]["uuid"] = json!(config.uuid);
                 all["system"]["hardware"]["macAddress"] = json!(config.mac);
                 reply(Method::GetAck, json!({ "all": all }))
+            }
+            (Method::Get, "Appliance.System.Hardware") => {
+                let system = &config.profile.all["system"];
+                let mut hardware = system["hardware"].clone();
+                hardware["uuid"] = json!(config.uuid);
+                hardware["macAddress"] = json!(config.mac);
+                let firmware = system["firmware"].clone();
+                reply(
+                    Method::GetAck,
+                    json!({"hardware": hardware, "firmware": firmware}),
+                )
             }
             (Method::Get, "Appliance.System.Ability") => {
                 reply(Method::GetAck, json!({"ability": config.profile.ability}))

@@ -415,3 +415,17 @@ pub fn cli_args(d: &Daemon, config: &std::path::Path, command: &[&str]) -> Vec<S
     args.extend(crate::process::strings(command));
     args
 }
+
+/// A metering plug's config for a plug in pairing mode, the `prefix` fleet's first: what
+/// it dials after pairing comes from pairing, not from here.
+pub fn unpaired_config(d: &Daemon, prefix: &str) -> SimConfig {
+    let (uuid, mac) = sim::identity(prefix, 1);
+    let mut config = sim_config(d, Profile::metering_plug());
+    config.host = "192.0.2.1".into();
+    config.port = 1;
+    config.user_id = "0".into();
+    config.key = String::new();
+    config.uuid = uuid;
+    config.mac = mac;
+    config
+}

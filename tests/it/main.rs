@@ -3,6 +3,7 @@
 
 mod api;
 mod api_rules;
+mod ble;
 mod bridge;
 mod common;
 mod diskfull;

@@ -3,7 +3,6 @@
 
 use crate::common::*;
 use merossd::sim::pairing::{PairingOptions, PairingPlug};
-use merossd::sim::Profile;
 use std::time::{Duration, Instant};
 
 async fn plug_in_pairing_mode(
@@ -11,15 +10,7 @@ async fn plug_in_pairing_mode(
     prefix: &str,
     options: PairingOptions,
 ) -> PairingPlug {
-    let (uuid, mac) = merossd::sim::identity(prefix, 1);
-    let mut config = sim_config(d, Profile::metering_plug());
-    // What it dials after pairing comes from pairing, not from here.
-    config.host = "192.0.2.1".into();
-    config.port = 1;
-    config.user_id = "0".into();
-    config.key = String::new();
-    config.uuid = uuid;
-    config.mac = mac;
+    let config = unpaired_config(d, prefix);
     PairingPlug::start("127.0.0.1:0".parse().unwrap(), config, options)
         .await
         .unwrap()

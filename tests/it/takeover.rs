@@ -5,20 +5,14 @@
 
 use crate::common::*;
 use merossd::sim::pairing::{PairingOptions, PairingPlug};
-use merossd::sim::Profile;
 
 /// The key the plug was paired with elsewhere (a Meross account key is 32 characters).
 const OLD_KEY: &str = "0ld4cc0untk3y0123456789abcdefghi";
 
 async fn paired_plug(d: &merossd::daemon::Daemon, prefix: &str, ecdhe: bool) -> PairingPlug {
-    let (uuid, mac) = merossd::sim::identity(prefix, 1);
-    let mut config = sim_config(d, Profile::metering_plug());
-    config.host = "192.0.2.1".into();
-    config.port = 1;
+    let mut config = unpaired_config(d, prefix);
     config.user_id = "777".into();
     config.key = OLD_KEY.into();
-    config.uuid = uuid;
-    config.mac = mac;
     let options = PairingOptions {
         wifix: true,
         refuse: None,
