@@ -32,6 +32,8 @@ pub struct Config {
     pub homeassistant: HomeAssistantConfig,
     /// The `[cloud]` table: the Meross cloud HTTP API for MerossIot clients (off by default).
     pub cloud: CloudConfig,
+    /// The `[mdns]` table: announcing merossd on the LAN.
+    pub mdns: MdnsConfig,
     /// The `[log]` table: level and format.
     pub log: LogConfig,
 }
@@ -49,6 +51,7 @@ impl Default for Config {
             energy: EnergyConfig::default(),
             homeassistant: HomeAssistantConfig::default(),
             cloud: CloudConfig::default(),
+            mdns: MdnsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -246,6 +249,27 @@ pub struct CloudConfig {
     /// Serve it over TLS with the daemon's certificate (the one the plugs get) instead
     /// of plain HTTP; clients must then trust that certificate.
     pub tls: bool,
+}
+
+/// The `[mdns]` table: merossd announced by mDNS/DNS-SD as `_meross-mqtt._tcp` (and
+/// `_meross-api._tcp` with the cloud API), for pairing apps that browse for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnsConfig {
+    /// Announce at all.
+    pub enabled: bool,
+    /// The IPv4 addresses to announce on (their interfaces only); empty: every IPv4
+    /// address of this host but loopback.
+    pub interfaces: Vec<std::net::Ipv4Addr>,
+}
+
+impl Default for MdnsConfig {
+    fn default() -> Self {
+        MdnsConfig {
+            enabled: true,
+            interfaces: Vec::new(),
+        }
+    }
 }
 
 /// The `[energy]` table: how often metering plugs are read and how long samples are kept.

@@ -17,7 +17,8 @@
 //! with the login their pairing gave them (`registry::moko`), and the engine serves them as
 //! plugs (`engine::family` and `model::family`, `moko`). MOKO plugs set to plain MQTT
 //! get a listener of their own only when the owner opens one (`mqtt.plain_device_listen`).
-//! [`daemon`] wires these together and tells systemd about them ([`notify`]).
+//! [`daemon`] wires these together, tells systemd about them ([`notify`]) and announces
+//! merossd on the LAN ([`mdns`]).
 //!
 //! Around the daemon: [`pair`] takes a reset plug to merossd (a Meross plug over its HTTP
 //! pairing API, encrypted where it encrypts, `pair::encrypt`; one paired elsewhere where
@@ -38,7 +39,7 @@
 //! | 2 | [`datadir`], [`registry`], [`store`], [`broker`] | infrastructure with state: files, who owns what, SQLite, the router |
 //! | 3 | [`hub`] | what joins the two halves of the device road: device messages and events, each device's queue, the pace of switch commands |
 //! | 4 | [`gate`], [`engine`] | the two halves, which never import each other: the front door and the brain |
-//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd |
+//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`], [`mdns`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd, the LAN's service browsers |
 //! | 6 | [`daemon`], [`cli`], [`client`], [`backup`], [`pair`], [`sim`] | wiring and tools |
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -58,6 +59,7 @@ pub mod homeassistant;
 pub mod host;
 pub mod hub;
 pub mod logging;
+pub mod mdns;
 pub mod metrics;
 pub mod model;
 pub mod mqtt;

@@ -159,6 +159,10 @@ impl Daemon {
         let bridge_stop = start.homeassistant(&mut core, &store);
         let cloud_addr = start.cloud(&core, &accounts, &gate, bound.cloud)?;
         let api_addr = start.api(&core, &store, &api_token, bound.api)?;
+        start.mdns(
+            gate.tls.first().map(SocketAddr::port),
+            cloud_addr.map(|a| a.port()),
+        );
 
         let tls_text: Vec<String> = gate.tls.iter().map(ToString::to_string).collect();
         let local_text = gate.local.map_or("off".to_owned(), |a| a.to_string());

@@ -278,6 +278,60 @@ impl Start<'_> {
         Ok(Some(addr))
     }
 
+    /// Announces merossd on the LAN (`[mdns]`): the TLS port and, when on, the cloud API.
+    pub(super) fn mdns(&mut self, tls: Option<u16>, cloud: Option<u16>) {
+        let config = &self.config.mdns;
+        let Some(tls) = tls.filter(|_| config.enabled) else {
+            return;
+        };
+        let addresses: Vec<std::net::Ipv4Addr> = if config.interfaces.is_empty() {
+            crate::host::addresses()
+                .into_iter()
+                .filter_map(|ip| match ip {
+                    std::net::IpAddr::V4(v4) => Some(v4),
+                    std::net::IpAddr::V6(_) => None,
+                })
+                .collect()
+        } else {
+            config.interfaces.clone()
+        };
+        let host: String = gethostname::gethostname()
+            .to_string_lossy()
+            .split('.')
+            .next()
+            .unwrap_or("merossd")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let host = if host.is_empty() {
+            "merossd".to_owned()
+        } else {
+            host
+        };
+        let mut services = vec![crate::mdns::Service {
+            kind: "_meross-mqtt._tcp",
+            port: tls,
+        }];
+        if let Some(port) = cloud {
+            services.push(crate::mdns::Service {
+                kind: "_meross-api._tcp",
+                port,
+            });
+        }
+        let announce = crate::mdns::Announce {
+            instance: format!("merossd on {host}"),
+            host,
+            addresses,
+            services,
+        };
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            if let Err(error) = crate::mdns::run(announce, shutdown).await {
+                warn!(%error, "cannot announce merossd by mDNS ([mdns] enabled = false turns this off)");
+            }
+        });
+    }
+
     /// Starts the admin API on its listener.
     pub(super) fn api(
         &mut self,

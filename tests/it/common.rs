@@ -42,6 +42,8 @@ pub fn config(data_dir: PathBuf) -> Config {
     c.mqtt.handshake_timeout_s = 2;
     c.api.listen = "127.0.0.1:0".parse().unwrap();
     c.api.request_timeout_s = 2;
+    // Tests talk to loopback only: no announcements on the host's networks.
+    c.mdns.enabled = false;
     c.accounts = vec![Account {
         user_id: USER_ID.into(),
         key: KEY.into(),

@@ -22,7 +22,7 @@ const ENTITIES_PER_PLUG: usize = 7;
 const PLUGS: u32 = 30;
 
 /// The venv's python, installed on first use when `.ci/run` did not.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(given) = std::env::var_os("MEROSSD_HA_PYTHON") {
         return PathBuf::from(given);
     }

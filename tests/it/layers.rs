@@ -36,6 +36,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("homeassistant", 5),
     ("cloud", 5),
     ("notify", 5),
+    ("mdns", 5),
     // 6: wiring and tools
     ("daemon", 6),
     ("cli", 6),

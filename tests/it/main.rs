@@ -22,6 +22,7 @@ mod house;
 mod humidifiers;
 mod layers;
 mod limits;
+mod mdns;
 mod merossiot;
 mod merossiot_families;
 mod merosslan;

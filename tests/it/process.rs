@@ -41,7 +41,7 @@ pub fn spawn_daemon_with(mqtt: &str, tail: &str, args: &[&str]) -> Process {
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let tls = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = format!(
-        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"{local}\"\n{extra}\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n{tail}\n",
+        "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"{local}\"\n{extra}\n[mdns]\nenabled = false\n[api]\nlisten = \"127.0.0.1:{}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n{tail}\n",
         dir.join("data"),
         free_port(),
     );

@@ -86,7 +86,7 @@ async fn sigkill_during_a_burst_leaves_a_sound_database_with_every_bound_device(
     std::fs::write(
         &config_path,
         format!(
-            "data_dir = \"{}\"\n[mqtt]\ntls_listen = [\"127.0.0.1:{mqtt}\"]\nlocal_listen = \"\"\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
+            "data_dir = \"{}\"\n[mqtt]\ntls_listen = [\"127.0.0.1:{mqtt}\"]\nlocal_listen = \"\"\n[mdns]\nenabled = false\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n[[accounts]]\nuser_id = \"{USER_ID}\"\nkey = \"{KEY}\"\n",
             dir.join("data").display()
         ),
     )
