@@ -22,8 +22,8 @@
 //!
 //! Around the daemon: [`pair`] takes a reset plug to merossd (a Meross plug over its HTTP
 //! pairing API, encrypted where it encrypts, `pair::encrypt`; one paired elsewhere where
-//! it is, `pair::takeover`; one on hardware 8.x over Bluetooth, `pair::ble`, with no radio
-//! link yet; a MOKO plug over its AP-mode TCP provisioning, `pair::moko`), [`backup`]
+//! it is, `pair::takeover`; one on hardware 8.x over Bluetooth, `pair::ble`, through BlueZ
+//! with the cargo feature `ble`, `pair::bluez`; a MOKO plug over its AP-mode TCP provisioning, `pair::moko`), [`backup`]
 //! copies its data while it runs, [`cli`] is the command line, and [`sim`] is a simulated
 //! plug (Meross or MOKO, also in pairing mode) for tests and trials.
 //!

@@ -14,6 +14,7 @@ mod family;
 pub mod family_args;
 mod lan;
 mod pair;
+mod pair_ble;
 mod pair_moko;
 mod pair_takeover;
 mod pair_wait;
@@ -321,6 +322,9 @@ impl Cli {
             Command::Account { json } => account::print(&config, *json)?,
             Command::Pair(args) if args.moko => {
                 pair_moko::run(args, &config, self.client(&config).ok()).await?
+            }
+            Command::Pair(args) if args.ble => {
+                pair_ble::run(args, &config, self.client(&config).ok()).await?
             }
             Command::Pair(args) if args.current_key.is_some() => {
                 pair_takeover::run(args, &config, self.client(&config).ok()).await?

@@ -27,6 +27,11 @@ pub struct PairArgs {
     /// (`http://192.168.1.50`); its Wi-Fi is left as it is.
     #[arg(long, requires = "device", conflicts_with = "moko")]
     pub(super) current_key: Option<String>,
+    /// The plug is on hardware 8.x and pairs over Bluetooth LE (needs a merossd built
+    /// with `--features ble` and a Bluetooth adapter); `--device` is then its Bluetooth
+    /// address (default: the first plug in pairing mode found).
+    #[arg(long, conflicts_with_all = ["moko", "current_key"])]
+    pub(super) ble: bool,
     /// The plug's pairing address, on its own access point. Default: http://10.10.10.1,
     /// or 192.168.4.1:8266 with --moko.
     #[arg(long)]

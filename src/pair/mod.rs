@@ -5,6 +5,8 @@
 //! provisioning instead ([`moko`]).
 
 pub mod ble;
+#[cfg(feature = "ble")]
+pub mod bluez;
 pub mod encrypt;
 pub mod moko;
 mod plug;

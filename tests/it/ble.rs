@@ -102,3 +102,19 @@ async fn a_frame_broken_on_the_way_is_refused_and_changes_nothing() {
     assert_eq!(plug.told().key, None);
     d.stop().await;
 }
+
+#[cfg(not(feature = "ble"))]
+#[tokio::test]
+async fn without_the_ble_feature_pair_ble_says_how_to_get_it() {
+    let args = crate::process::strings(&[
+        "pair",
+        "--ble",
+        "--wifi-ssid",
+        "HomeNet",
+        "--wifi-pass",
+        "x",
+    ]);
+    let (code, _, err) = crate::process::merossd(args).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("--features ble"), "{err}");
+}
