@@ -74,7 +74,7 @@ pub(super) async fn run(
 ) -> Result<(), CliError> {
     let account = account(args, config)?;
     let device = args.device.as_deref().unwrap_or(MEROSS_AP);
-    let tls_port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
+    let tls_port = tls_port(config);
     let server = server(args.server.as_deref(), device, config, tls_port)?;
     let plug = std::sync::Arc::new(Plug::new(device, &account.key));
     let failed = |e: pair::PairError| CliError::Other(e.to_string());
@@ -189,6 +189,11 @@ pub(super) fn account(args: &PairArgs, config: &Config) -> Result<Account, CliEr
             .cloned()
             .ok_or_else(|| CliError::Other("no [[accounts]] entry".into())),
     }
+}
+
+/// The port plugs are told to dial over TLS: the first `[mqtt] tls_listen`.
+pub(super) fn tls_port(config: &Config) -> u16 {
+    config.mqtt.tls_listen.first().map_or(8883, |a| a.port())
 }
 
 /// What the plug is told to dial: `given`, else a LAN address of this host and `port`.

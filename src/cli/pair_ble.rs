@@ -22,14 +22,14 @@ pub(super) async fn run(
     api: Option<Client>,
 ) -> Result<(), CliError> {
     use super::call::say;
-    use super::pair::{account, server};
+    use super::pair::{account, server, tls_port};
     use super::pair_wait::{off, Counts, Follow, Kind};
     use crate::pair::ble::{self, BlePlug};
     use crate::protocol::Method;
     use std::time::Duration;
 
     let account = account(args, config)?;
-    let tls_port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
+    let tls_port = tls_port(config);
     // The plug is on no network yet: any of this host's LAN addresses will do.
     let server = server(
         args.server.as_deref(),

@@ -4,7 +4,7 @@
 //! daemon until the plug has connected with it.
 
 use super::call::say;
-use super::pair::{account, server, PairArgs};
+use super::pair::{account, server, tls_port, PairArgs};
 use super::pair_wait::{off, Counts, Follow, Kind};
 use super::CliError;
 use crate::client::Client;
@@ -62,7 +62,7 @@ pub(super) async fn run(
             }
         }
     } else {
-        config.mqtt.tls_listen.first().map_or(8883, |a| a.port())
+        tls_port(config)
     };
     let tls = !args.plain;
     let server = server(

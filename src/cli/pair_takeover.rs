@@ -4,7 +4,7 @@
 //! followed until it has bound. Its Wi-Fi is not touched.
 
 use super::call::say;
-use super::pair::{account, deliver, server, PairArgs};
+use super::pair::{account, deliver, server, tls_port, PairArgs};
 use super::pair_wait::off;
 use super::CliError;
 use crate::client::Client;
@@ -27,7 +27,7 @@ pub(super) async fn run(
         ));
     };
     let account = account(args, config)?;
-    let tls_port = config.mqtt.tls_listen.first().map_or(8883, |a| a.port());
+    let tls_port = tls_port(config);
     let server = server(
         args.server.as_deref(),
         NOT_THE_PLUGS_NETWORK,

@@ -30,6 +30,22 @@ pub fn parse_switch(text: &str) -> Result<Switch, String> {
 
 /// Runs one client command against the API; a device named by its name or a start of its
 /// uuid is first looked up in the device list (a whole uuid goes as it is).
+/// `GET path`: as JSON with `--json`, else in words.
+async fn show(
+    api: &Api,
+    path: String,
+    json: bool,
+    words: fn(&Value) -> String,
+) -> Result<(), CliError> {
+    let answer = api.get(path).await?;
+    if json {
+        print_json(&answer);
+    } else {
+        say(words(&answer));
+    }
+    Ok(())
+}
+
 pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliError> {
     let api = Api(client);
     if let Some(uuid) = command.uuid_mut() {
@@ -42,43 +58,19 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
         Command::Devices {
             json,
             unknown: true,
-        } => {
-            let list = api.get("/logins/unknown".into()).await?;
-            if *json {
-                print_json(&list);
-            } else {
-                say(unknown_table(&list));
-            }
-        }
+        } => show(&api, "/logins/unknown".into(), *json, unknown_table).await?,
         Command::Devices { json, .. } => {
-            let list = api.get("/devices".into()).await?;
-            if *json {
-                print_json(&list);
-            } else {
-                say(devices_table(&list));
-            }
+            show(&api, "/devices".into(), *json, devices_table).await?
         }
         Command::Trace {
             uuid,
             seconds,
             out,
             no_obfuscate,
-        } => {
-            let asked = super::trace::Asked {
-                uuid,
-                seconds: *seconds,
-                out: out.as_ref(),
-                obfuscate: !no_obfuscate,
-            };
-            super::trace::run(&api, asked).await?
-        }
+        } => super::trace::run(&api, uuid, *seconds, out.as_ref(), !no_obfuscate).await?,
         Command::Device { uuid, json } => {
-            let detail = api.get(format!("/devices/{}", encode(uuid))).await?;
-            if *json {
-                print_json(&detail);
-            } else {
-                say(device_view(&detail));
-            }
+            let path = format!("/devices/{}", encode(uuid));
+            show(&api, path, *json, device_view).await?
         }
         Command::Toggle {
             uuid,

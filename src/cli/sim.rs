@@ -211,9 +211,7 @@ async fn pairing(
 
 /// The TLS port the plugs dial: `--port`, else the config's first `[mqtt] tls_listen`.
 fn tls_port(args: &SimArgs, config: &Config) -> u16 {
-    args.port
-        .or_else(|| config.mqtt.tls_listen.first().map(|a| a.port()))
-        .unwrap_or(8883)
+    args.port.unwrap_or_else(|| super::pair::tls_port(config))
 }
 
 /// The simulated MOKO plug's identity: `--first`'s, with `--moko-mac` when given.

@@ -12,33 +12,32 @@ use std::time::Duration;
 /// How often the wait says how long is left.
 const SAY_EVERY: Duration = Duration::from_secs(30);
 
-/// What `merossd trace` was asked.
-pub(super) struct Asked<'a> {
-    pub(super) uuid: &'a str,
-    pub(super) seconds: u64,
-    pub(super) out: Option<&'a PathBuf>,
-    pub(super) obfuscate: bool,
-}
-
-pub(super) async fn run(api: &Api, asked: Asked<'_>) -> Result<(), CliError> {
-    let path = format!("/devices/{}/trace", encode(asked.uuid));
-    let body = json!({"seconds": asked.seconds, "obfuscate": asked.obfuscate});
+/// Records `uuid` for `seconds` and writes the trace to `out` (default: the name the
+/// daemon gives it).
+pub(super) async fn run(
+    api: &Api,
+    uuid: &str,
+    seconds: u64,
+    out: Option<&PathBuf>,
+    obfuscate: bool,
+) -> Result<(), CliError> {
+    let path = format!("/devices/{}/trace", encode(uuid));
+    let body = json!({"seconds": seconds, "obfuscate": obfuscate});
     let started = api.send("POST", path.clone(), Some(body)).await?;
-    let out = asked
-        .out
+    let out = out
         .cloned()
         .unwrap_or_else(|| PathBuf::from(started["file"].as_str().unwrap_or("merossd-trace.csv")));
     eprintln!(
         "recording {} for {} s{} (the plug is asked everything it lists meanwhile)",
-        asked.uuid,
-        asked.seconds,
-        if asked.obfuscate {
+        uuid,
+        seconds,
+        if obfuscate {
             ", obfuscated"
         } else {
             ", NOT obfuscated"
         }
     );
-    let total = Duration::from_secs(asked.seconds);
+    let total = Duration::from_secs(seconds);
     let deadline = tokio::time::Instant::now() + total;
     // Bounded by the trace's own length.
     loop {

@@ -4,7 +4,7 @@
 //! (u32 BE) | aa 55` and written in pieces of the MTU less 3; in pairing mode the sign is
 //! md5(messageId + timestamp), an empty key, with a random messageId. The radio is behind
 //! [`Transport`], so that the framing and the flow are tested without one.
-//! Sources: `../shared/PROTOCOL.md` §6 (MerossBLE's README, kennedn/meross).
+//! Sources: the MerossBLE README and kennedn/meross (`merossBLE.py`).
 
 use super::{wifi, PairError, PlugInfo, Server, Step};
 use crate::config::Account;

@@ -4,7 +4,8 @@
 //! exchange on P-256 (`SET Appliance.Encrypt.ECDHE`, our public key as an uncompressed
 //! point in base64): the 32 ASCII characters of md5hex(the shared x-coordinate). A plug
 //! already paired takes a key made of its uuid, its current account key and its MAC
-//! instead ([`paired_key`]). Sources: `../shared/PROTOCOL.md` §6.
+//! instead ([`paired_key`]). Sources: meross_lan (`compute_message_encryption_key`),
+//! MerossIot (`EncryptionSuiteMixin`), bytespider 2.x (`exchangeKeys`).
 
 use super::wifi::crypt;
 use super::{PairError, Plug};

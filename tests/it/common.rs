@@ -431,3 +431,20 @@ pub fn unpaired_config(d: &Daemon, prefix: &str) -> SimConfig {
     config.mac = mac;
     config
 }
+
+/// The trace of `uuid` as the daemon holds it, once it has a row holding `part` (asked
+/// every 100 ms, for 10 s at most; as it stands then, if never).
+pub async fn trace_with(d: &Daemon, uuid: &str, part: &str) -> String {
+    let path = format!("/api/v1/devices/{uuid}/trace");
+    let mut text = String::new();
+    for _ in 0..100 {
+        let (status, body) = api(d, "GET", &path, None, None).await;
+        assert_eq!(status, 200, "{body}");
+        text = body.as_str().unwrap_or_default().to_owned();
+        if text.contains(part) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}

@@ -121,9 +121,7 @@ async fn a_moko_plug_in_ap_mode_is_paired_over_tls_and_switched_from_the_cli() {
     let path = format!("/api/v1/devices/{id}/trace");
     let (status, _) = api(&d, "POST", &path, Some(r#"{"seconds": 2}"#), None).await;
     assert_eq!(status, 202);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (_, trace) = api(&d, "GET", &path, None, None).await;
-    let trace = trace.as_str().unwrap_or_default();
+    let trace = &trace_with(&d, &id, "\tRX\tmoko\tPUBLISH\tfirmware_infor\t").await;
     assert!(
         trace.contains("\tTX\tmoko\tPUBLISH\tread_firmware_infor\t"),
         "{trace}"

@@ -9,7 +9,6 @@ use merossd::sim::{self, Profile};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
 /// One device of each family among the recordings.
 const FAMILIES: [&str; 8] = [
@@ -33,12 +32,9 @@ async fn a_trace_of_each_family_replays_as_a_simulated_device_that_binds() {
         let _ = started["file"].as_str().expect("a file name");
         let _ = name;
     }
-    tokio::time::sleep(Duration::from_secs(5)).await;
     for (i, (name, dev)) in devices.iter().enumerate() {
-        let path = format!("/api/v1/devices/{}/trace", dev.uuid);
-        let (status, body) = api(&d, "GET", &path, None, None).await;
-        assert_eq!(status, 200, "{name}");
-        let text = body.as_str().unwrap_or_default();
+        let ability = "\tRX\tmqtt\tGETACK\tAppliance.System.Ability\t";
+        let text = &trace_with(&d, &dev.uuid, ability).await;
         assert!(
             !text.contains(&dev.uuid),
             "{name}: its uuid is in the trace"
@@ -73,12 +69,8 @@ async fn a_trace_of_each_family_replays_as_a_simulated_device_that_binds() {
         202,
         "{name}"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, text) = api(&d, "GET", &path, None, None).await;
-    assert!(
-        text.as_str().unwrap_or_default().contains(&dev.uuid),
-        "{name}"
-    );
+    let text = trace_with(&d, &dev.uuid, &dev.uuid).await;
+    assert!(text.contains(&dev.uuid), "{name}");
     // The command line records one and writes it where it is told.
     let out = dir.join("from-the-cli.csv");
     let args = crate::process::strings(&[
