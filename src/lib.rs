@@ -13,6 +13,8 @@
 //! [`store`] remembers it in SQLite (keeping what a full disk will not take yet,
 //! `store::health`); the [`api`] serves it over HTTP, [`homeassistant`] over MQTT
 //! discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
+//! Timers and auto-off rules live on the devices themselves: merossd reads and writes them
+//! (`model::family::timer`, `trigger`) and keeps a copy in step with what devices PUSH.
 //! MOKO MK102/MK112 plugs speak their own topics (`protocol::moko`): the gate admits them
 //! with the login their pairing gave them (`registry::moko`), and the engine serves them as
 //! plugs (`engine::family` and `model::family`, `moko`). MOKO plugs set to plain MQTT

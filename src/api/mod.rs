@@ -8,6 +8,7 @@ mod families;
 mod metrics;
 mod moko;
 mod query;
+mod schedules;
 mod serve;
 mod trace;
 mod view;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(devices::routes())
         .merge(families::routes())
+        .merge(schedules::routes())
         .merge(energy::routes())
         .merge(moko::routes())
         .merge(why::routes())

@@ -21,15 +21,24 @@ pub enum Ability {
     ElectricityX,
     /// `Appliance.Control.ConsumptionX`: the plug's own per-day Wh, read hourly.
     ConsumptionX,
+    /// `Appliance.Control.TimerX`: timers the device keeps and runs.
+    TimerX,
+    /// `Appliance.Control.TriggerX`: auto-off rules the same way.
+    TriggerX,
+    /// TimerX's `{"sunOffsetSupport": 1}`: timers that count from sunrise or sunset.
+    SunOffset,
 }
 
 impl Ability {
-    const ALL: [Ability; 5] = [
+    const ALL: [Ability; 8] = [
         Ability::ToggleX,
         Ability::Toggle,
         Ability::Electricity,
         Ability::ElectricityX,
         Ability::ConsumptionX,
+        Ability::TimerX,
+        Ability::TriggerX,
+        Ability::SunOffset,
     ];
 
     /// The namespace's name as it is listed in the Ability answer and sent in requests.
@@ -40,6 +49,8 @@ impl Ability {
             Ability::Electricity => "Appliance.Control.Electricity",
             Ability::ElectricityX => "Appliance.Control.ElectricityX",
             Ability::ConsumptionX => "Appliance.Control.ConsumptionX",
+            Ability::TimerX | Ability::SunOffset => "Appliance.Control.TimerX",
+            Ability::TriggerX => "Appliance.Control.TriggerX",
         }
     }
 
@@ -58,7 +69,12 @@ impl Abilities {
         Abilities(
             Ability::ALL
                 .iter()
-                .filter(|a| ability.get(a.namespace()).is_some())
+                .filter(|a| match (a, ability.get(a.namespace())) {
+                    (Ability::SunOffset, Some(options)) => {
+                        options.get("sunOffsetSupport").and_then(Value::as_u64) == Some(1)
+                    }
+                    (_, listed) => listed.is_some(),
+                })
                 .fold(0, |bits, a| bits | a.bit()),
         )
     }

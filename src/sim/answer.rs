@@ -81,6 +81,8 @@ fn answer_signed(ask: Ask<'_>) -> Answer {
             ask.ack(json!({ "time": time }))
         }
         "Appliance.Control.Multiple" => multiple(&ask),
+        _ if super::schedule::handles(ns) => super::schedule::answer(&ask, ns)
+            .unwrap_or_else(|| ask.error(5000, "unknown namespace")),
         _ if is_get => super::families::get(&ask, ns).unwrap_or_else(|| {
             let recorded = config.profile.recorded.get(ns).cloned();
             ask.ack(recorded.unwrap_or(json!({})))
@@ -97,6 +99,11 @@ fn all(config: &SimConfig, state: &Mutex<SimState>) -> Value {
         // The family state as SETs left it, and the relays'.
         let mut digest = s.digest.clone();
         digest["togglex"] = json!(togglex_list(&s));
+        for key in ["timerx", "triggerx"] {
+            if digest.get(key).is_some() {
+                digest[key] = super::schedule::digest(&s.schedules, key);
+            }
+        }
         all["digest"] = digest;
     } else if let Some(control) = config.profile.all.get("control") {
         let mut control = control.clone();

@@ -121,6 +121,9 @@ async fn due(
             link.publish(&pub_topic, &push).await?;
         }
     }
+    for push in super::schedule::due(config, state, &pub_topic) {
+        link.publish(&pub_topic, &push).await?;
+    }
     if now >= when.next_ping {
         let mut out = BytesMut::new();
         PingReq.write(&mut out).map_err(std::io::Error::other)?;
@@ -174,7 +177,7 @@ async fn on_publish(
                 .and_then(Value::as_u64);
             when.next_clock = None;
         }
-        (Method::Get | Method::Set, _) => {
+        (Method::Get | Method::Set | Method::Delete, _) => {
             let pub_topic = device_publish_topic(&config.uuid);
             let (reply, push) = answer(config, state, &message);
             let to = if message.header.from.is_empty() {
@@ -218,8 +221,12 @@ async fn session(
         let wake = {
             let s = lock(state);
             let later = s.later.iter().map(|l| l.at).min();
+            let schedule = super::schedule::next_wake(&s);
             let wake = when.wake(s.bound);
-            later.map_or(wake, |at| wake.min(at))
+            [later, schedule]
+                .into_iter()
+                .flatten()
+                .fold(wake, Instant::min)
         };
         tokio::select! {
             packet = link.read() => {

@@ -55,6 +55,8 @@ pub struct SimState {
     pub kept: std::collections::HashMap<String, Value>,
     /// Changes under way (a door closing, a shutter moving), made and PUSHed when due.
     pub later: Vec<Later>,
+    /// Its timers and auto-off rules, and what it does of them.
+    pub schedules: super::book::Book,
 }
 
 #[derive(Debug)]
@@ -98,6 +100,7 @@ pub(super) fn initial_state(config: &SimConfig) -> SimState {
         relays,
         digest: all.get("digest").cloned().unwrap_or(Value::Null),
         kept: kept(config),
+        schedules: super::book::Book::new(config.timings.clock_speed),
         timezone: all
             .pointer("/system/time/timezone")
             .and_then(Value::as_str)

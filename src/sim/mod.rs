@@ -8,6 +8,7 @@
 
 mod answer;
 pub mod ble;
+mod book;
 mod connection;
 mod device;
 mod families;
@@ -17,6 +18,7 @@ pub mod moko;
 pub mod moko_pairing;
 pub mod pairing;
 mod says;
+mod schedule;
 pub mod tls;
 pub mod trace;
 
@@ -49,6 +51,9 @@ pub struct Timings {
     pub connect_timeout: Duration,
     /// How long a garage door or a shutter takes to get where it was sent.
     pub motion: Duration,
+    /// How many times as fast as real time its clock runs for its timers and auto-off
+    /// rules (1: real time; tests use 60, a minute a second).
+    pub clock_speed: u32,
 }
 
 impl Default for Timings {
@@ -62,6 +67,7 @@ impl Default for Timings {
             keepalive: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             motion: Duration::from_secs(3),
+            clock_speed: 1,
         }
     }
 }
@@ -185,6 +191,20 @@ impl SimDevice {
     /// A copy of what it is now: connected, bound, relays, what it received, ...
     pub fn state(&self) -> SimState {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Its clock's local time, as its timers see it: (minute of the day, weekday with
+    /// Sunday 0), by `Timings::clock_speed` and the `timeRule` it was given.
+    pub fn local_time(&self) -> (u16, u8) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        schedule::local(&s, s.schedules.now())
+    }
+
+    /// Puts a timer (`"timerx"`) or auto-off rule (`"triggerx"`) item in its flash without
+    /// a word to anyone: what the Meross app left on a plug before it came to merossd.
+    pub fn hold(&self, key: &str, item: serde_json::Value) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        schedule::hold(&mut s.schedules, key, item);
     }
 
     /// Presses its button: flips `channel`'s relay and PUSHes ToggleX (once connected).

@@ -74,6 +74,7 @@ pub fn fast() -> Timings {
         keepalive: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(5),
         motion: Duration::from_millis(300),
+        clock_speed: 1,
     }
 }
 

@@ -9,7 +9,7 @@ use merossd::daemon::Daemon;
 use merossd::sim::{self, Profile, SimDevice};
 use serde_json::{json, Value};
 
-mod doc;
+pub(crate) mod doc;
 use doc::Doc;
 
 /// One call: method, the path as sent, the path as the document writes it, and a body.

@@ -18,4 +18,5 @@ pub(super) const DIFFUSER: Family = Family {
     ],
     ability: &[],
     asks: &[(NS_SPRAY, |_| Some(everything("spray")))],
+    each: &[],
 };

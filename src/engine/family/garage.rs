@@ -9,4 +9,5 @@ pub(super) const GARAGE: Family = Family {
     digest: &[("garageDoor", garage::read)],
     ability: &[],
     asks: &[(NS_STATE, |_| Some(everything("state")))],
+    each: &[],
 };

@@ -61,4 +61,5 @@ pub(super) const HUB: Family = Family {
             ids(f, &["ms", "gs"]).map(|all| json!({ "all": all }))
         }),
     ],
+    each: &[],
 };

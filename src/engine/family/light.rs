@@ -10,4 +10,5 @@ pub(super) const LIGHT: Family = Family {
     digest: &[("light", light::read)],
     ability: &[(NS_LIGHT, light::read_ability)],
     asks: &[(NS_LIGHT, |_| Some(everything("light")))],
+    each: &[],
 };

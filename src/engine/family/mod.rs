@@ -10,6 +10,7 @@ mod garage;
 mod hub;
 mod light;
 mod moko;
+mod schedule;
 mod shutter;
 mod system;
 mod thermostat;
@@ -37,7 +38,13 @@ pub(super) struct Family {
     pub ability: &'static [(&'static str, Reader)],
     /// What it asks after a bind, when the Ability lists the namespace, in order.
     pub asks: &'static [Ask],
+    /// Then what it asks item by item, from what the first answers said (a timer's by
+    /// its id): a GET for each payload.
+    pub each: &'static [Each],
 }
+
+/// A namespace and the payloads of the GETs to send of it, built from what is known.
+pub(super) type Each = (&'static str, fn(&Families) -> Vec<Value>);
 
 /// Every family the engine understands beyond plugs' switches and meters.
 pub(super) const FAMILIES: &[&Family] = &[
@@ -48,6 +55,7 @@ pub(super) const FAMILIES: &[&Family] = &[
     &hub::HUB,
     &diffuser::DIFFUSER,
     &system::SYSTEM,
+    &schedule::SCHEDULE,
 ];
 
 /// A GET payload that asks for everything under `key` (`{"<key>": {}}`).
@@ -138,13 +146,26 @@ impl Engine {
                 let Some(payload) = families.as_ref().and_then(payload) else {
                     continue;
                 };
-                if let Err(error) = self
-                    .request(uuid, Method::Get, namespace, payload, REQUEST_TIMEOUT)
-                    .await
-                {
-                    debug!(%uuid, namespace, %error, "no answer for a family's state");
+                self.ask_family(uuid, namespace, payload).await;
+            }
+            for (namespace, payloads) in family.each {
+                if ability.get(*namespace).is_none() {
+                    continue;
+                }
+                let families = self.device(uuid).map(|d| crate::model::family::of(&d));
+                for payload in families.as_ref().map(payloads).unwrap_or_default() {
+                    self.ask_family(uuid, namespace, payload).await;
                 }
             }
+        }
+    }
+
+    async fn ask_family(&self, uuid: &str, namespace: &str, payload: Value) {
+        if let Err(error) = self
+            .request(uuid, Method::Get, namespace, payload, REQUEST_TIMEOUT)
+            .await
+        {
+            debug!(%uuid, namespace, %error, "no answer for a family's state");
         }
     }
 
@@ -162,7 +183,7 @@ impl Engine {
             .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?;
         let sets = command.sets(&device).map_err(RequestError::from)?;
         for set in sets {
-            self.request(uuid, Method::Set, set.namespace, set.payload, timeout)
+            self.request(uuid, command.method(), set.namespace, set.payload, timeout)
                 .await?;
         }
         let updated = self.update(uuid, |d| {

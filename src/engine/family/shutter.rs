@@ -16,4 +16,5 @@ pub(super) const SHUTTER: Family = Family {
         (NS_POSITION, |_| Some(json!({"position": []}))),
         (NS_STATE, |_| Some(json!({"state": []}))),
     ],
+    each: &[],
 };

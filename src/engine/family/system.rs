@@ -19,4 +19,5 @@ pub(super) const SYSTEM: Family = Family {
             f.signal_percent.is_none().then(|| everything("runtime"))
         }),
     ],
+    each: &[],
 };

@@ -22,4 +22,5 @@ pub(super) const THERMOSTAT: Family = Family {
             Some(json!({"windowOpened": [{"channel": 0}]}))
         }),
     ],
+    each: &[],
 };

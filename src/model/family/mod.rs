@@ -1,6 +1,7 @@
 //! What a device is beyond its switches and meters: one typed model per family (lights,
-//! thermostats, garage doors, shutters, a hub's sub-devices, sprays) and what every
-//! device has (do-not-disturb, signal). Each family's file reads its payloads (from
+//! thermostats, garage doors, shutters, a hub's sub-devices, sprays), what every
+//! device has (do-not-disturb, signal), and what it keeps and runs by itself (timers and
+//! auto-off, `schedule`). Each family's file reads its payloads (from
 //! `System.All`'s digest, a GET's answer or a PUSH: the same shapes) and builds the SETs
 //! its firmware takes. State is in SI units (°C, %, 0-100 positions), held compactly: a
 //! plug with none of these holds nothing (see [`crate::model::Device::families`]).
@@ -8,12 +9,17 @@
 pub mod diffuser;
 pub mod garage;
 pub mod hub;
+pub mod items;
 pub mod light;
 pub mod moko;
+pub mod schedule;
 pub mod shutter;
 pub mod system;
 pub mod thermostat;
+pub mod timer;
+pub mod trigger;
 pub mod valve;
+pub mod week;
 
 use super::Device;
 use serde::de::DeserializeOwned;
@@ -24,6 +30,7 @@ pub use diffuser::{Spray, SprayCommand};
 pub use garage::{GarageCommand, GarageDoor};
 pub use hub::SubDevice;
 pub use light::{Light, LightCommand};
+pub use schedule::Schedules;
 pub use shutter::{Shutter, ShutterCommand};
 pub use system::DndCommand;
 pub use thermostat::{Thermostat, ThermostatCommand};
@@ -56,6 +63,9 @@ pub struct Families {
     /// Wi-Fi signal strength in percent (`System.Runtime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_percent: Option<u8>,
+    /// Timers and auto-off rules the device keeps (`model::family::schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<Box<schedule::Schedules>>,
     /// A MOKO plug's countdown, maker and upgrade (`model::family::moko`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moko: Option<Box<moko::Moko>>,
@@ -106,6 +116,10 @@ pub trait Command: Send + Sync + std::fmt::Debug {
     /// acknowledgement nor a PUSH says so (`System.DNDMode` sends none). Most families
     /// need nothing here: the engine reads their SETACKs and PUSHes.
     fn acknowledged(&self, _families: &mut Families) {}
+    /// The method its requests are sent with: SET, or DELETE for what removes.
+    fn method(&self) -> crate::protocol::Method {
+        crate::protocol::Method::Set
+    }
 }
 
 /// The families of a device, for a command to check against: none reported yet is empty.
@@ -187,6 +201,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<Option<Box<Families>>>(), 8);
         // The record itself, boxed once a family is known (lists are empty until then).
         eprintln!("Families: {} bytes", std::mem::size_of::<Families>());
-        assert!(std::mem::size_of::<Families>() <= 160);
+        assert!(std::mem::size_of::<Families>() <= 168);
     }
 }
