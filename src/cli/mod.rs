@@ -20,6 +20,8 @@ mod pair_takeover;
 mod pair_wait;
 mod remote;
 mod resolve;
+pub mod schedule_args;
+mod schedules;
 mod sim;
 mod trace;
 mod view;
@@ -219,6 +221,9 @@ pub enum Command {
     /// subdevice.
     #[command(flatten)]
     Family(family_args::FamilyCommand),
+    /// Timers and auto-off rules: timers, timer, autooff.
+    #[command(flatten)]
+    Schedule(schedule_args::ScheduleCommand),
     /// Record the device's protocol trace (every message to and from it; it is asked
     /// everything its Ability lists meanwhile) and write it to a file to attach to a
     /// report. Obfuscated: identifiers replaced, signs and passwords removed.
@@ -260,6 +265,7 @@ impl Command {
             | Command::History { uuid, .. }
             | Command::Request { uuid, .. } => Some(uuid),
             Command::Family(family) => Some(family.uuid_mut()),
+            Command::Schedule(schedule) => Some(schedule.uuid_mut()),
             Command::Serve
             | Command::Account { .. }
             | Command::Pair(_)

@@ -130,6 +130,7 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
             print_json(&api.send("POST", path, Some(body)).await?);
         }
         Command::Family(family) => super::family::run(family, &api).await?,
+        Command::Schedule(schedule) => super::schedules::run(schedule, &api).await?,
         Command::NameChannel {
             uuid,
             channel,

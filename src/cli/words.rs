@@ -31,7 +31,80 @@ pub(super) fn lines(d: &Value) -> Vec<String> {
     if families["moko"].is_object() {
         out.extend(moko_lines(&families["moko"]));
     }
+    out.extend(each(&families["schedules"]["timers"]).map(timer_line));
+    out.extend(each(&families["schedules"]["triggers"]).map(trigger_line));
     out
+}
+
+/// Days as a person reads them: `mon-fri`, `every day`, `sat, sun`.
+fn days_words(days: &Value) -> String {
+    let names: Vec<&str> = each(days).filter_map(Value::as_str).collect();
+    match names.as_slice() {
+        [] => "no day".to_owned(),
+        ["mon", "tue", "wed", "thu", "fri"] => "mon-fri".to_owned(),
+        ["sat", "sun"] => "weekends".to_owned(),
+        n if n.len() == 7 => "every day".to_owned(),
+        n => n.join(", "),
+    }
+}
+
+/// `timer 07:00 mon-fri: on (channel 0) "Coffee" [k3x9a0c2m4p6r8t1]`.
+pub(super) fn timer_line(t: &Value) -> String {
+    if t["pending"] == true {
+        return format!(
+            "timer [{}] on channel {}: not read yet",
+            text(&t["id"], "?"),
+            t["channel"]
+        );
+    }
+    let when = if t["repeat"] == true { "" } else { " (once)" };
+    let off = if t["enabled"] == true {
+        ""
+    } else {
+        ", disabled"
+    };
+    let old = if t["read_only"] == true {
+        ", read only"
+    } else {
+        ""
+    };
+    format!(
+        "timer {} {}{when}: {} (channel {}) \"{}\" [{}]{off}{old}",
+        text(&t["at"], "?"),
+        days_words(&t["days"]),
+        on_off(t["on"] == true),
+        t["channel"],
+        text(&t["name"], ""),
+        text(&t["id"], "?"),
+    )
+}
+
+/// `auto-off channel 0: off 20 min after on, every day [q7w2e4r6t8y0u1i3]`.
+pub(super) fn trigger_line(t: &Value) -> String {
+    if t["pending"] == true {
+        return format!(
+            "auto-off [{}] on channel {}: not read yet",
+            text(&t["id"], "?"),
+            t["channel"]
+        );
+    }
+    let seconds = t["seconds"].as_u64().unwrap_or(0);
+    let after = if seconds % 60 == 0 {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} s")
+    };
+    let off = if t["enabled"] == true {
+        ""
+    } else {
+        ", disabled"
+    };
+    format!(
+        "auto-off channel {}: off {after} after on, {} [{}]{off}",
+        t["channel"],
+        days_words(&t["days"]),
+        text(&t["id"], "?"),
+    )
 }
 
 /// A MOKO plug's countdown, maker, last upgrade and button reset.

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Runs `merossd <args>` against the daemon: exit code, stdout, stderr.
-async fn merossd(d: &merossd::daemon::Daemon, args: &[&str]) -> (i32, String, String) {
+pub(crate) async fn merossd(d: &merossd::daemon::Daemon, args: &[&str]) -> (i32, String, String) {
     let (url, token) = (format!("http://{}", d.api_addr), d.api_token.clone());
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {

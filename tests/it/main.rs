@@ -32,6 +32,7 @@ mod openapi;
 mod pair;
 mod process;
 mod raw;
+mod schedule_cli;
 mod schedules;
 mod schemas;
 mod service;
