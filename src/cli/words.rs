@@ -89,7 +89,7 @@ pub(super) fn trigger_line(t: &Value) -> String {
         );
     }
     let seconds = t["seconds"].as_u64().unwrap_or(0);
-    let after = if seconds % 60 == 0 {
+    let after = if seconds.is_multiple_of(60) {
         format!("{} min", seconds / 60)
     } else {
         format!("{seconds} s")
