@@ -97,3 +97,71 @@ async fn shutter_spray_valve_and_dnd_commands_from_home_assistant_reach_the_devi
     assert_eq!(sets(&diffuser, "Appliance.Control.Diffuser.Spray").len(), 1);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn an_auto_off_number_from_home_assistant_makes_changes_and_removes_the_plugs_rule() {
+    let d = daemon().await;
+    let plug = sim::fleet(&sim_config(&d, trace("mss310")), "ho", 1, 1).remove(0);
+    families_read(&d, &plug).await;
+    let uuid = plug.uuid.clone();
+    let config = format!("homeassistant/number/{uuid}/autooff_0/config");
+    let (_, mut discovered) = listen(&d, "ha-autooff-config", &config).await;
+    // The device's state topic, `<base>/<uuid>`.
+    let state = format!("merossd/{uuid}");
+    let (client, mut events) = listen(&d, "ha-autooff", &state).await;
+    let found = receive_until(&mut discovered, Duration::from_secs(10), |topic, _| {
+        topic == config
+    })
+    .await;
+    let discovery: serde_json::Value =
+        serde_json::from_slice(&found.expect("an auto-off number").1).unwrap();
+    assert_eq!(discovery["unit_of_measurement"], "min");
+    assert_eq!(
+        discovery["command_topic"],
+        format!("merossd/{uuid}/autooff_0/set")
+    );
+    let say = |payload: &'static str| {
+        let client = client.clone();
+        let topic = format!("merossd/{uuid}/autooff_0/set");
+        async move {
+            client
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .await
+                .unwrap();
+        }
+    };
+    let state_says = |minutes: u64| {
+        let topic = state.clone();
+        move |t: &str, p: &[u8]| {
+            t == topic
+                && serde_json::from_slice::<serde_json::Value>(p)
+                    .is_ok_and(|s| s["autooff_0"] == minutes)
+        }
+    };
+    say("20").await;
+    let shown = receive_until(&mut events, Duration::from_secs(10), state_says(20)).await;
+    assert!(shown.is_some(), "the state shows 20 minutes");
+    let rule = &sets(&plug, "Appliance.Control.TriggerX")[0]["triggerx"];
+    assert_eq!(
+        (rule["channel"].clone(), rule["rule"]["duration"].clone()),
+        (json!(0), json!(1200))
+    );
+    say("45").await;
+    assert!(
+        receive_until(&mut events, Duration::from_secs(10), state_says(45))
+            .await
+            .is_some()
+    );
+    let second = &sets(&plug, "Appliance.Control.TriggerX")[1]["triggerx"];
+    assert_eq!(second["id"], rule["id"], "the same rule, changed");
+    say("0").await;
+    assert!(
+        receive_until(&mut events, Duration::from_secs(10), state_says(0))
+            .await
+            .is_some()
+    );
+    assert!(
+        plug.state().schedules.triggers.is_empty(),
+        "0 removes it from the plug"
+    );
+}

@@ -1,12 +1,13 @@
 //! Home Assistant entities for the device families beyond plugs: lights, thermostats,
 //! garage doors and shutters, sprays, a hub's sub-devices, and what every device has
-//! (do-not-disturb, signal). Each file builds its family's discovery configs and its keys
+//! (do-not-disturb, signal, auto-off). Each file builds its family's discovery configs and its keys
 //! of the device's state, and reads Home Assistant's commands for it back into the
 //! engine's family commands.
 //!
 //! Every command topic is `<base>/<uuid>/<object>/set`, so the bridge's one filter
 //! `<base>/+/+/set` hears them all: [`parse`] takes the object and the payload.
 
+pub mod autooff;
 pub mod climate;
 pub mod cover;
 pub mod hub;
@@ -43,6 +44,8 @@ pub enum Order {
     SubDevice(SubDeviceCommand),
     /// A MOKO plug's countdown, in minutes (0 cancels): not a Meross command.
     Countdown(u32),
+    /// A channel's auto-off, in minutes (0: none).
+    AutoOff(crate::model::family::autooff::AutoOff),
 }
 
 impl Order {
@@ -56,6 +59,7 @@ impl Order {
             Order::Spray(c) => c,
             Order::Dnd(c) => c,
             Order::SubDevice(c) => c,
+            Order::AutoOff(c) => c,
             Order::Countdown(_) => return None,
         })
     }
@@ -63,11 +67,13 @@ impl Order {
 
 /// Every discovery config of the device's families (none for a plain plug).
 pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<Entity> {
-    let Some(f) = d.families.as_deref() else {
-        return Vec::new();
-    };
     let url = configuration_url;
-    let mut out = light::entities(t, d, url, f);
+    // Auto-off is the Ability's, before any rule exists.
+    let mut out = autooff::entities(t, d, url);
+    let Some(f) = d.families.as_deref() else {
+        return out;
+    };
+    out.extend(light::entities(t, d, url, f));
     out.extend(climate::entities(t, d, url, f));
     out.extend(cover::entities(t, d, url, f));
     out.extend(spray::entities(t, d, url, f));
@@ -80,6 +86,7 @@ pub fn entities(t: &Topics, d: &Device, configuration_url: Option<&str>) -> Vec<
 /// Adds the families' keys to the device's state `s` (a JSON object). A light's state is
 /// not among them: it has a topic of its own (see [`retained`]).
 pub fn state(d: &Device, s: &mut Value) {
+    autooff::state(d, s);
     let Some(f) = d.families.as_deref() else {
         return;
     };
@@ -113,6 +120,9 @@ pub fn parse(object: &str, payload: &str, d: &Device) -> Result<Order, String> {
     }
     if object == "countdown" && f.moko.is_some() {
         return moko::parse(payload);
+    }
+    if let Some(rest) = object.strip_prefix("autooff_") {
+        return autooff::parse(rest, payload);
     }
     if let Some(rest) = object.strip_prefix("light_") {
         return light::parse(rest, payload);

@@ -6,6 +6,7 @@
 //! its firmware takes. State is in SI units (°C, %, 0-100 positions), held compactly: a
 //! plug with none of these holds nothing (see [`crate::model::Device::families`]).
 
+pub mod autooff;
 pub mod diffuser;
 pub mod garage;
 pub mod hub;
