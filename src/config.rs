@@ -178,6 +178,9 @@ pub struct ApiConfig {
     pub metrics_public: bool,
     /// HTTP connections served at once; more are closed at once.
     pub max_connections: usize,
+    /// The port firmware images are served on while `merossd upgrade` runs, on the
+    /// address the device reaches this host by (0: any free port).
+    pub firmware_port: u16,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -188,6 +191,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("request_timeout_s", &self.request_timeout_s)
             .field("metrics_public", &self.metrics_public)
             .field("max_connections", &self.max_connections)
+            .field("firmware_port", &self.firmware_port)
             .finish()
     }
 }
@@ -200,6 +204,7 @@ impl Default for ApiConfig {
             request_timeout_s: 10,
             metrics_public: false,
             max_connections: 64,
+            firmware_port: 0,
         }
     }
 }

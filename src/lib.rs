@@ -41,7 +41,7 @@
 //! | 2 | [`datadir`], [`registry`], [`store`], [`broker`] | infrastructure with state: files, who owns what, SQLite, the router |
 //! | 3 | [`hub`] | what joins the two halves of the device road: device messages and events, each device's queue, the pace of switch commands |
 //! | 4 | [`gate`], [`engine`] | the two halves, which never import each other: the front door and the brain |
-//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`], [`mdns`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd, the LAN's service browsers |
+//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`], [`mdns`], [`firmware`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd, the LAN's service browsers, the image server for upgrades |
 //! | 6 | [`daemon`], [`cli`], [`client`], [`backup`], [`pair`], [`sim`] | wiring and tools |
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -56,6 +56,7 @@ pub mod config;
 pub mod daemon;
 pub mod datadir;
 pub mod engine;
+pub mod firmware;
 pub mod gate;
 pub mod homeassistant;
 pub mod host;

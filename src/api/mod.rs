@@ -11,6 +11,7 @@ mod query;
 mod schedules;
 mod serve;
 mod trace;
+mod upgrade;
 mod view;
 mod why;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub metrics_public: bool,
     /// Whether the router links are up.
     health: crate::broker::Health,
+    /// Where firmware images are served during an upgrade (`api.firmware_port`; 0: any).
+    pub firmware_port: u16,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             request_timeout,
             metrics_public,
             health,
+            firmware_port: 0,
         }
     }
 }
@@ -90,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(moko::routes())
         .merge(why::routes())
         .merge(trace::routes())
+        .merge(upgrade::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -20,7 +20,6 @@ pub fn routes() -> Router<AppState> {
         .route("/moko/plugs", post(enrol))
         .route("/devices/:uuid/countdown", post(countdown))
         .route("/devices/:uuid/firmware", post(firmware))
-        .route("/devices/:uuid/upgrade", post(upgrade))
 }
 
 #[derive(Deserialize)]
@@ -111,13 +110,14 @@ struct Upgrade {
     url: String,
 }
 
-async fn upgrade(
-    State(state): State<AppState>,
-    Path(uuid): Path<String>,
-    bytes: Bytes,
+/// `POST /devices/{uuid}/upgrade` for a MOKO plug (`upgrade` routes it here): the URL of
+/// the owner's server, in a JSON body.
+pub(super) async fn upgrade(
+    state: &AppState,
+    uuid: String,
+    bytes: &Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    moko_only(&state, &uuid)?;
-    let asked: Upgrade = body(&bytes)?;
+    let asked: Upgrade = body(bytes)?;
     state.engine.moko_upgrade(&uuid, &asked.url)?;
     Ok((
         StatusCode::ACCEPTED,

@@ -342,7 +342,7 @@ impl Start<'_> {
     ) -> Result<SocketAddr, StartError> {
         let addr = listener.local_addr().map_err(|e| listener_error(&e))?;
         let api = &self.config.api;
-        let state = crate::api::AppState::new(
+        let mut state = crate::api::AppState::new(
             core.engine.clone(),
             store.clone(),
             api_token.to_owned(),
@@ -350,6 +350,7 @@ impl Start<'_> {
             api.metrics_public,
             core.router.health.clone(),
         );
+        state.firmware_port = api.firmware_port;
         let serve = crate::api::serve(listener, state, api.max_connections, self.shutdown.clone());
         self.tasks.spawn(serve);
         Ok(addr)

@@ -85,6 +85,10 @@ impl Engine {
                 }
                 None
             }
+            super::upgrade::NS_UPGRADE => {
+                self.learn_upgrade(uuid, payload);
+                None
+            }
             namespace => {
                 if !self.learn_family(uuid, namespace, payload) {
                     debug!(%uuid, namespace, "a namespace no family reads");

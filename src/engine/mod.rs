@@ -15,6 +15,7 @@ mod said;
 mod session;
 mod time;
 mod trace;
+pub mod upgrade;
 mod waiting;
 
 pub use error::RequestError;
@@ -84,6 +85,8 @@ struct Shared {
     sample_every_s: std::sync::atomic::AtomicU64,
     /// When each MOKO plug's power was last sampled, epoch seconds.
     moko_sampled: Mutex<HashMap<String, u64>>,
+    /// Each device's last firmware upgrade (see `upgrade`).
+    upgrades: Mutex<HashMap<String, upgrade::UpgradeRun>>,
 }
 
 /// How often the engine's loop beats.
@@ -146,6 +149,7 @@ impl Engine {
                 push_bridge: Default::default(),
                 sample_every_s: std::sync::atomic::AtomicU64::new(30),
                 moko_sampled: Mutex::default(),
+                upgrades: Mutex::default(),
             }),
         }
     }

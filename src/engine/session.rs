@@ -217,6 +217,7 @@ impl Engine {
             return; // a repeated Bind on this connection: the SETACK was all it needed
         }
         info!(%uuid, name = %device.display_name(), kind = device.kind().unwrap_or("?"), firmware = device.firmware_version().unwrap_or("?"), "device bound");
+        self.upgrade_bound(uuid, device.firmware_version());
         self.event(
             Some(uuid),
             EventKind::Bound,

@@ -27,10 +27,12 @@ pub enum Ability {
     TriggerX,
     /// TimerX's `{"sunOffsetSupport": 1}`: timers that count from sunrise or sunset.
     SunOffset,
+    /// `Appliance.Control.Upgrade`: a firmware upgrade from a URL.
+    Upgrade,
 }
 
 impl Ability {
-    const ALL: [Ability; 8] = [
+    const ALL: [Ability; 9] = [
         Ability::ToggleX,
         Ability::Toggle,
         Ability::Electricity,
@@ -39,6 +41,7 @@ impl Ability {
         Ability::TimerX,
         Ability::TriggerX,
         Ability::SunOffset,
+        Ability::Upgrade,
     ];
 
     /// The namespace's name as it is listed in the Ability answer and sent in requests.
@@ -51,17 +54,18 @@ impl Ability {
             Ability::ConsumptionX => "Appliance.Control.ConsumptionX",
             Ability::TimerX | Ability::SunOffset => "Appliance.Control.TimerX",
             Ability::TriggerX => "Appliance.Control.TriggerX",
+            Ability::Upgrade => "Appliance.Control.Upgrade",
         }
     }
 
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         1 << (self as u8)
     }
 }
 
 /// Which [`Ability`]s a device listed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Abilities(u8);
+pub struct Abilities(u16);
 
 impl Abilities {
     /// From the answer's `ability` object (namespace -> parameters).

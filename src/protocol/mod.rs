@@ -10,7 +10,7 @@ mod sign;
 pub mod topic;
 pub mod trace;
 
-pub use sign::{device_password, md5_hex, message_id, sign};
+pub use sign::{device_password, md5_bytes_hex, md5_hex, message_id, sign};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

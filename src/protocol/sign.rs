@@ -6,7 +6,12 @@ use rand::RngCore;
 
 /// Lowercase hex MD5 of `text`.
 pub fn md5_hex(text: &str) -> String {
-    hex::encode(Md5::digest(text.as_bytes()))
+    md5_bytes_hex(text.as_bytes())
+}
+
+/// The md5 of some bytes (a firmware image), as lowercase hex.
+pub fn md5_bytes_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
 }
 
 /// A message's sign: `md5hex(messageId + key + timestamp)`, the timestamp in decimal.

@@ -81,6 +81,7 @@ fn answer_signed(ask: Ask<'_>) -> Answer {
             ask.ack(json!({ "time": time }))
         }
         "Appliance.Control.Multiple" => multiple(&ask),
+        "Appliance.Control.Upgrade" if !is_get => super::upgrade::answer(&ask),
         _ if super::schedule::handles(ns) => super::schedule::answer(&ask, ns)
             .unwrap_or_else(|| ask.error(5000, "unknown namespace")),
         _ if is_get => super::families::get(&ask, ns).unwrap_or_else(|| {

@@ -121,6 +121,13 @@ async fn due(
             link.publish(&pub_topic, &push).await?;
         }
     }
+    if let Some((push, why)) = super::upgrade::run(config, state, &pub_topic).await {
+        if let Some(push) = push {
+            link.publish(&pub_topic, &push).await?;
+        }
+        let _ = link.write(&[0xe0, 0x00]).await; // DISCONNECT
+        return Ok(Some(why));
+    }
     for push in super::schedule::due(config, state, &pub_topic) {
         link.publish(&pub_topic, &push).await?;
     }

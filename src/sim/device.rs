@@ -57,6 +57,12 @@ pub struct SimState {
     pub later: Vec<Later>,
     /// Its timers and auto-off rules, and what it does of them.
     pub schedules: super::book::Book,
+    /// Its firmware version once an upgrade changed it (else its profile's).
+    pub firmware: Option<String>,
+    /// An upgrade it was sent and has not fetched yet.
+    pub upgrade: Option<super::upgrade::Asked>,
+    /// Images it fetches arrive damaged (a bad network): their md5 does not match.
+    pub damage_downloads: bool,
 }
 
 #[derive(Debug)]

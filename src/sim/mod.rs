@@ -21,6 +21,7 @@ mod says;
 mod schedule;
 pub mod tls;
 pub mod trace;
+mod upgrade;
 
 use crate::protocol::Message;
 pub use device::SimState;
@@ -205,6 +206,14 @@ impl SimDevice {
     pub fn hold(&self, key: &str, item: serde_json::Value) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         schedule::hold(&mut s.schedules, key, item);
+    }
+
+    /// Makes the images it fetches arrive damaged (their md5 no longer matches).
+    pub fn damage_downloads(&self, damaged: bool) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .damage_downloads = damaged;
     }
 
     /// Presses its button: flips `channel`'s relay and PUSHes ToggleX (once connected).

@@ -43,6 +43,9 @@ pub(super) fn system(config: &SimConfig, state: &Mutex<SimState>) -> Value {
     }
     if let Some(fw) = system.get_mut("firmware").and_then(Value::as_object_mut) {
         fw.insert("wifiMac".into(), json!(config.mac));
+        if let Some(version) = &s.firmware {
+            fw.insert("version".into(), json!(version));
+        }
         fw.insert("innerIp".into(), json!("127.0.0.1"));
         fw.insert("server".into(), json!(config.host));
         fw.insert("port".into(), json!(config.port));

@@ -37,6 +37,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("cloud", 5),
     ("notify", 5),
     ("mdns", 5),
+    ("firmware", 5),
     // 6: wiring and tools
     ("daemon", 6),
     ("cli", 6),

@@ -46,5 +46,6 @@ mod tls;
 mod trace_record;
 mod traces;
 mod trust;
+mod upgrade;
 mod why;
 mod withdraw;
