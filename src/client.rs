@@ -120,6 +120,24 @@ impl Client {
                 .header("Authorization", &auth)
                 .send_json(body.unwrap_or(json!({}))),
         };
+        self.answer(result)
+    }
+
+    /// `POST path` with raw bytes (a firmware image) as the body.
+    pub fn post_bytes(&self, path: &str, bytes: &[u8]) -> Result<Value, ClientError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let result = (self.agent.post(&url))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes);
+        self.answer(result)
+    }
+
+    /// The API's answer as JSON, or its error's message.
+    fn answer(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, ClientError> {
         let mut response = result.map_err(|e| match e {
             ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                 ClientError(format!(

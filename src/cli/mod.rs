@@ -24,6 +24,7 @@ pub mod schedule_args;
 mod schedules;
 mod sim;
 mod trace;
+pub mod upgrade;
 mod view;
 mod words;
 pub use error::CliError;
@@ -221,6 +222,9 @@ pub enum Command {
     /// subdevice.
     #[command(flatten)]
     Family(family_args::FamilyCommand),
+    /// Send a Meross device a firmware image and follow it until it is back with the new
+    /// version (or say why not).
+    Upgrade(upgrade::UpgradeArgs),
     /// Timers and auto-off rules: timers, timer, autooff.
     #[command(flatten)]
     Schedule(schedule_args::ScheduleCommand),
@@ -266,6 +270,7 @@ impl Command {
             | Command::Request { uuid, .. } => Some(uuid),
             Command::Family(family) => Some(family.uuid_mut()),
             Command::Schedule(schedule) => Some(schedule.uuid_mut()),
+            Command::Upgrade(args) => Some(&mut args.uuid),
             Command::Serve
             | Command::Account { .. }
             | Command::Pair(_)

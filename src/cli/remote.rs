@@ -131,6 +131,7 @@ pub(super) async fn run(mut command: Command, client: Client) -> Result<(), CliE
         }
         Command::Family(family) => super::family::run(family, &api).await?,
         Command::Schedule(schedule) => super::schedules::run(schedule, &api).await?,
+        Command::Upgrade(args) => super::upgrade::run(args, &api).await?,
         Command::NameChannel {
             uuid,
             channel,

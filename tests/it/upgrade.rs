@@ -10,6 +10,9 @@ use merossd::sim::{self, SimDevice};
 use serde_json::Value;
 use std::time::Duration;
 
+/// The route, as the document writes it.
+const ROUTE: &str = "/api/v1/devices/{uuid}/upgrade";
+
 /// An image the simulated firmware reads its new version from.
 fn image(version: &str) -> Vec<u8> {
     let mut image = format!("merossd-sim-firmware {version}\n").into_bytes();
@@ -60,7 +63,9 @@ async fn post_image(
             .unwrap();
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        crate::schemas::doc::Doc::load().check_response("POST", ROUTE, status, &body);
+        (status, body)
     })
     .await
     .unwrap()
@@ -197,4 +202,22 @@ async fn what_is_no_image_a_wrong_md5_or_no_confirmation_is_refused_before_the_p
     .await;
     assert_eq!(status, 404, "no upgrade was started");
     assert!(upgrades_sent(&dev).is_empty());
+}
+
+#[tokio::test]
+async fn merossd_upgrade_says_the_version_before_and_after() {
+    let d = upgrade_daemon("upgrade-cli").await;
+    let dev = plug(&d, "uc").await;
+    let file = temp_dir("upgrade-cli-image").join("mss310-2.1.19.bin");
+    std::fs::write(&file, image("2.1.19")).unwrap();
+    let file = file.display().to_string();
+    let (code, _, err) = crate::family_cli::merossd(&d, &["upgrade", &dev.uuid, &file]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("--yes"), "{err}");
+    assert!(upgrades_sent(&dev).is_empty());
+    let (code, out, err) =
+        crate::family_cli::merossd(&d, &["upgrade", &dev.uuid, &file, "--yes"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("upgrade from 2.1.17 sent"), "{out}");
+    assert!(out.contains("done: firmware 2.1.17 -> 2.1.19"), "{out}");
 }
