@@ -59,8 +59,8 @@ pub struct SimState {
     pub schedules: super::book::Book,
     /// Its firmware version once an upgrade changed it (else its profile's).
     pub firmware: Option<String>,
-    /// An upgrade it was sent and has not fetched yet.
-    pub upgrade: Option<super::upgrade::Asked>,
+    /// An upgrade it was sent and has not fetched yet: (url, md5).
+    pub upgrade: Option<(String, String)>,
     /// Images it fetches arrive damaged (a bad network): their md5 does not match.
     pub damage_downloads: bool,
 }

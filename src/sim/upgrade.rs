@@ -14,9 +14,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tracing::info;
 
-/// An upgrade the device was sent: (url, md5).
-pub type Asked = (String, String);
-
 /// `SET Appliance.Control.Upgrade`: acknowledged; the fetch starts on the device's loop.
 pub(super) fn answer(ask: &Ask<'_>) -> Answer {
     let url = ask

@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A metering plug's entities: its switch; power, voltage, current and energy; its
-/// do-not-disturb switch and its signal.
-const ENTITIES_PER_PLUG: usize = 7;
+/// do-not-disturb switch, its signal and its auto-off minutes.
+const ENTITIES_PER_PLUG: usize = 8;
 
 const PLUGS: u32 = 30;
 
@@ -250,6 +250,30 @@ async fn a_real_home_assistant_sees_every_plug_switches_them_and_sees_them_go() 
     })
     .await;
     switch_becomes(&hass, plug, want, Duration::from_secs(10)).await;
+
+    // Auto-off minutes set in Home Assistant become the plug's own rule.
+    let entities = hass.entities_of(plug).await;
+    let (number, _) = (entities.iter())
+        .find(|(id, _)| id.starts_with("number.") && id.ends_with("_auto_off"))
+        .expect("an auto-off number");
+    hass.call(
+        "POST",
+        "/api/services/number/set_value",
+        Some(json!({"entity_id": number, "value": 25})),
+    )
+    .await;
+    eventually(
+        "the plug holds a 25-minute auto-off",
+        Duration::from_secs(10),
+        || {
+            let triggers = plug.state().schedules.triggers;
+            triggers
+                .first()
+                .and_then(|t| t.pointer("/rule/duration").cloned())
+                == Some(json!(1500))
+        },
+    )
+    .await;
 
     // A plug that goes away goes unavailable; the others stay.
     let gone = &plugs[7];

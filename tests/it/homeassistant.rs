@@ -51,15 +51,19 @@ async fn a_metering_plug_appears_with_a_switch_and_energy_dashboard_sensors() {
     let plug = &plugs(&d, "h1", 1)[0];
     known(&d, plug).await;
     first_reading(&d, plug).await;
-    // A switch, four energy sensors, a do-not-disturb switch and the signal.
-    let found = configs(&d, &plug.uuid, 7).await;
-    assert_eq!(found.len(), 7, "{found:?}");
+    // A switch, four energy sensors, a do-not-disturb switch, the signal and the
+    // auto-off minutes (its Ability lists TriggerX).
+    let found = configs(&d, &plug.uuid, 8).await;
+    assert_eq!(found.len(), 8, "{found:?}");
 
     for (topic, p) in &found {
         let parts: Vec<&str> = topic.split('/').collect();
         assert_eq!(parts.len(), 5, "{topic}");
         assert_eq!((parts[0], parts[4]), ("homeassistant", "config"));
-        assert!(["switch", "sensor"].contains(&parts[1]), "{topic}");
+        assert!(
+            ["switch", "sensor", "number"].contains(&parts[1]),
+            "{topic}"
+        );
         assert!(valid_id(parts[2]) && valid_id(parts[3]), "{topic}");
         assert!(valid_id(p["unique_id"].as_str().unwrap()), "{p}");
         assert_eq!(p["state_topic"], format!("merossd/{}", plug.uuid));
@@ -276,7 +280,7 @@ async fn mosquitto_sub_sees_the_retained_discovery_topics() {
                 "-W",
                 "3",
                 "-C",
-                "7",
+                "8",
                 "-i",
                 "mosquitto-sub-test",
             ])
@@ -289,7 +293,14 @@ async fn mosquitto_sub_sees_the_retained_discovery_topics() {
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for object in [
-        "switch_0", "power", "voltage", "current", "energy", "dnd", "signal",
+        "switch_0",
+        "power",
+        "voltage",
+        "current",
+        "energy",
+        "dnd",
+        "signal",
+        "autooff_0",
     ] {
         assert!(
             text.contains(&format!("/{}/{object}/config {{", plug.uuid)),
