@@ -80,6 +80,10 @@ pub struct SimArgs {
     /// it dials what it was told, until Ctrl-C.
     #[arg(long)]
     moko_pairing: Option<std::net::SocketAddr>,
+    /// Run the plugs' clocks this many times as fast for their timers and auto-off
+    /// rules (60: a minute a second), to try schedules without waiting.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    clock_speed: u32,
 }
 
 pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError> {
@@ -111,6 +115,7 @@ pub(super) async fn run(args: &SimArgs, config: &Config) -> Result<(), CliError>
     let mut base = SimConfig::new(host, port, &user_id, &key, profile);
     base.mqtt311 = args.mqtt311;
     base.tls = args.tls.clone();
+    base.timings.clock_speed = args.clock_speed;
     if let Some(listen) = args.pairing {
         return pairing(listen, base, args).await;
     }
