@@ -14,8 +14,13 @@ pub struct UpgradeArgs {
     /// The device: its uuid, a unique start of it (4 characters or more) or its name,
     /// as `merossd devices` lists them.
     pub uuid: String,
-    /// The firmware image (a .bin file for this model).
-    pub file: PathBuf,
+    /// The firmware image (a .bin file for this model); for a MOKO plug, `--from` instead.
+    #[arg(required_unless_present = "from")]
+    pub file: Option<PathBuf>,
+    /// A MOKO plug: the directory on your own HTTP server it is to fetch its upgrade from
+    /// (http://HOST[:PORT]/DIRECTORY/); the outcome comes later in `merossd device`.
+    #[arg(long, conflicts_with = "file")]
+    pub from: Option<String>,
     /// Yes, upgrade: a wrong or broken image can leave a plug that does not start.
     #[arg(long)]
     pub yes: bool,
@@ -38,8 +43,11 @@ pub(super) async fn run(args: &UpgradeArgs, api: &Api) -> Result<(), CliError> {
                 .into(),
         ));
     }
-    let image = std::fs::read(&args.file)
-        .map_err(|e| CliError::Other(format!("cannot read {}: {e}", args.file.display())))?;
+    let Some(file) = &args.file else {
+        return moko(args, api).await;
+    };
+    let image = std::fs::read(file)
+        .map_err(|e| CliError::Other(format!("cannot read {}: {e}", file.display())))?;
     let mut path = format!(
         "/devices/{}/upgrade?confirm=yes&wait_s={}",
         encode(&args.uuid),
@@ -80,6 +88,24 @@ pub(super) async fn run(args: &UpgradeArgs, api: &Api) -> Result<(), CliError> {
     Err(CliError::Other(
         "the upgrade did not end in time; `merossd device` shows the firmware now".into(),
     ))
+}
+
+/// A MOKO plug's upgrade from the owner's server: told, and the outcome comes later.
+async fn moko(args: &UpgradeArgs, api: &Api) -> Result<(), CliError> {
+    let body = serde_json::json!({"url": args.from});
+    let path = format!("/devices/{}/upgrade", encode(&args.uuid));
+    let answer = api.send("POST", path, Some(body)).await?;
+    if args.json {
+        print_json(&answer);
+    } else {
+        say(format!(
+            "{}: told to upgrade from {}; `merossd device {}` shows how it went",
+            args.uuid,
+            text(&answer["url"]),
+            args.uuid
+        ));
+    }
+    Ok(())
 }
 
 fn finish(answer: &Value, args: &UpgradeArgs, done: bool) -> Result<(), CliError> {

@@ -221,3 +221,61 @@ async fn merossd_upgrade_says_the_version_before_and_after() {
     assert!(out.contains("upgrade from 2.1.17 sent"), "{out}");
     assert!(out.contains("done: firmware 2.1.17 -> 2.1.19"), "{out}");
 }
+
+#[tokio::test]
+async fn a_moko_plug_is_told_to_upgrade_from_the_owners_server_on_the_same_route() {
+    use merossd::sim::moko::{sim_info, MokoConfig, MokoPlug};
+    let d = upgrade_daemon("upgrade-moko").await;
+    let info = sim_info(12, false);
+    let id = format!(
+        "moko{}",
+        info.device_mac.replace(':', "").to_ascii_lowercase()
+    );
+    let body = serde_json::json!({"mac": info.device_mac, "topic_prefix": info.prefix()});
+    let (status, login) = api(
+        &d,
+        "POST",
+        "/api/v1/moko/plugs",
+        Some(&body.to_string()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{login}");
+    let config = MokoConfig::new(
+        "127.0.0.1",
+        d.tls_addrs[0].port(),
+        login["username"].as_str().unwrap(),
+        login["password"].as_str().unwrap(),
+        info,
+    );
+    let plug = MokoPlug::start(config);
+    assert!(
+        plug.wait_for(Duration::from_secs(10), |s| s.connected)
+            .await
+    );
+    // The owner's firmware server: the plug only has to reach it.
+    let server = tokio::net::TcpListener::bind(("127.0.0.1", low_port()))
+        .await
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/fw/",
+        server.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        for _ in 0..4 {
+            if server.accept().await.is_err() {
+                return;
+            }
+        }
+    });
+    let (code, out, err) =
+        crate::family_cli::merossd(&d, &["upgrade", &id, "--from", &url, "--yes"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("told to upgrade from"), "{out}");
+    assert!(
+        plug.wait_for(Duration::from_secs(15), |s| s.firmware_version == "000002")
+            .await,
+        "the MOKO plug upgraded: {:?}",
+        plug.state().firmware_version
+    );
+}
