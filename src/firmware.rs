@@ -30,10 +30,18 @@ pub struct Offer {
     pub until: Duration,
 }
 
-/// An offer being served: its URL.
+/// An offer being served: its URL, and the way to end it early.
 pub struct Serving {
     /// `http://<address>:<port>/firmware/<token>.bin`.
     pub url: String,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Serving {
+    /// Ends the offer now (the upgrade could not be sent).
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
 }
 
 /// The address this host reaches `device` by: the source the kernel picks for it (a UDP
@@ -84,8 +92,8 @@ pub fn check(image: &[u8], chip: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts serving `offer` on `(address, port)`; `fetched` runs once the device has the
-/// image whole. The server ends then, or when the offer's time is up.
+/// Starts serving `offer` on `(address, port)`; `fetched` runs once the device was sent
+/// the image. The server ends then, when the offer's time is up, or on `Serving::stop`.
 pub async fn serve(
     offer: Offer,
     address: IpAddr,
@@ -101,11 +109,18 @@ pub async fn serve(
         v4 => v4.to_string(),
     };
     let url = format!("http://{host}:{}{path}", bound.port());
-    tokio::spawn(run(listener, offer, path, fetched));
-    Ok(Serving { url })
+    let stop = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(run(listener, offer, path, stop.clone(), fetched));
+    Ok(Serving { url, stop })
 }
 
-async fn run(listener: TcpListener, offer: Offer, path: String, fetched: impl FnOnce() + Send) {
+async fn run(
+    listener: TcpListener,
+    offer: Offer,
+    path: String,
+    stop: Arc<tokio::sync::Notify>,
+    fetched: impl FnOnce() + Send,
+) {
     let deadline = tokio::time::Instant::now() + offer.until;
     let offer = Arc::new(offer);
     let path: Arc<str> = path.into();
@@ -115,6 +130,7 @@ async fn run(listener: TcpListener, offer: Offer, path: String, fetched: impl Fn
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = done.notified() => break,
+            _ = stop.notified() => return,
             _ = tokio::time::sleep_until(deadline) => return,
         };
         let Ok((stream, peer)) = accepted else {
@@ -135,8 +151,10 @@ async fn run(listener: TcpListener, offer: Offer, path: String, fetched: impl Fn
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
             let finished = tokio::time::timeout(Duration::from_secs(120), conn).await;
-            // The whole body went out when the connection ended cleanly after a 200.
-            if matches!(finished, Ok(Ok(()))) && served.load(Ordering::SeqCst) {
+            // A 200 went out and the device ended the connection (cleanly, or with a reset
+            // once it had read it, as some firmware does): it has the image. One that
+            // broke off early comes back with its old version, which says the same.
+            if finished.is_ok() && served.load(Ordering::SeqCst) {
                 whole.store(true, Ordering::SeqCst);
                 done.notify_one();
             }

@@ -9,6 +9,7 @@
 use super::error::ApiError;
 use super::view::known;
 use super::AppState;
+use crate::engine::upgrade::UpgradeState;
 use crate::firmware::{self, Offer, MAX_IMAGE_BYTES};
 use crate::model::Ability;
 use axum::body::Bytes;
@@ -62,6 +63,14 @@ async fn start(
             "must be `yes`: a bad image can leave a device that does not start (merossd upgrade --yes)",
         ));
     }
+    let open = state.engine.upgrade_status(&uuid).map(|r| r.state);
+    if matches!(open, Some(UpgradeState::Sent | UpgradeState::Downloaded)) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upgrade_running",
+            "An upgrade of this device is under way: GET .../upgrade follows it.",
+        ));
+    }
     let wait = asked.wait_s.unwrap_or(DEFAULT_WAIT_S).clamp(10, 3600);
     if !device.ability.is_some_and(|a| a.has(Ability::Upgrade)) {
         return Err(ApiError::bad_body(
@@ -79,10 +88,10 @@ async fn start(
             return Err(ApiError::invalid_query("md5", &detail));
         }
     }
-    let peer = device
-        .peer
-        .as_deref()
-        .and_then(|p| p.parse::<std::net::SocketAddr>().ok());
+    // An IPv4 plug on a dual-stack listener is seen as ::ffff:a.b.c.d: it takes a.b.c.d.
+    let peer = (device.peer.as_deref())
+        .and_then(|p| p.parse::<std::net::SocketAddr>().ok())
+        .map(|p| std::net::SocketAddr::new(p.ip().to_canonical(), p.port()));
     let (Some(peer), true) = (peer, device.online) else {
         return Err(crate::engine::RequestError::Offline(uuid).into());
     };
@@ -104,8 +113,7 @@ async fn start(
             state.firmware_port
         ))
     })?;
-    let run = state
-        .engine
+    let sent = (state.engine)
         .upgrade(
             &uuid,
             &md5,
@@ -113,7 +121,8 @@ async fn start(
             Duration::from_secs(wait),
             state.request_timeout,
         )
-        .await?;
+        .await;
+    let run = sent.inspect_err(|_| serving.stop())?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"uuid": uuid, "upgrade": run})),

@@ -22,8 +22,14 @@ pub(super) async fn run(command: &ScheduleCommand, api: &Api) -> Result<(), CliE
         } => {
             let path = format!("/devices/{}/triggers", encode(uuid));
             let listed = api.get(path.clone()).await?;
-            let mine: Vec<String> = each(&listed["triggers"])
-                .filter(|t| t["channel"] == *channel && t["read_only"] != true)
+            // The enabled rule first: the one `merossd timers` shows as the channel's.
+            let mut rules: Vec<&Value> = each(&listed["triggers"]).collect();
+            rules.sort_by_key(|t| t["enabled"] != true);
+            let mine: Vec<String> = rules
+                .into_iter()
+                .filter(|t| {
+                    t["channel"] == *channel && t["read_only"] != true && t["pending"] != true
+                })
                 .filter_map(|t| t["id"].as_str().map(str::to_owned))
                 .collect();
             let answer = match (minutes, *remove) {

@@ -68,9 +68,8 @@ impl Engine {
             .ok_or_else(|| RequestError::UnknownDevice(uuid.to_owned()))?
             .firmware_version()
             .map(str::to_owned);
-        let payload = json!({"upgrade": {"md5": md5, "url": url}});
-        self.request(uuid, Method::Set, NS_UPGRADE, payload, timeout)
-            .await?;
+        // Kept before the SET goes: a device on a fast link fetches the image before
+        // its acknowledgement is read here.
         let now = protocol::now_secs();
         let run = UpgradeRun {
             state: UpgradeState::Sent,
@@ -84,13 +83,18 @@ impl Engine {
             deadline: now + wait.as_secs(),
         };
         lock(&self.shared.upgrades).insert(uuid.to_owned(), run.clone());
+        let payload = json!({"upgrade": {"md5": md5, "url": url}});
+        if let Err(e) = (self.request(uuid, Method::Set, NS_UPGRADE, payload, timeout)).await {
+            lock(&self.shared.upgrades).remove(uuid);
+            return Err(e);
+        }
         let from = before.as_deref().unwrap_or("?");
         self.event(
             Some(uuid),
             EventKind::StateChanged,
             format!("firmware upgrade from {from} sent"),
         );
-        Ok(run)
+        Ok(self.upgrade_status(uuid).unwrap_or(run))
     }
 
     /// The device's last upgrade, its deadline applied.
@@ -114,7 +118,7 @@ impl Engine {
         let mut runs = lock(&self.shared.upgrades);
         if let Some(run) = runs.get_mut(uuid).filter(|r| r.state == UpgradeState::Sent) {
             run.state = UpgradeState::Downloaded;
-            run.detail = "the device fetched the image; waiting for it to come back".into();
+            run.detail = "the device was sent the image; waiting for it to come back".into();
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Book {
     pub(super) origin: Option<(Instant, u64)>,
     /// The device minute each timer last fired in.
     pub(super) fired: HashMap<String, u64>,
+    /// The last device minute the timers were checked for.
+    pub(super) checked: Option<u64>,
     /// Channels to turn off, and when.
     pub(super) off_at: BTreeMap<u32, Instant>,
     /// Each relay as last seen, to tell when one was turned on.

@@ -146,10 +146,56 @@ pub(super) fn due(
 ) -> Vec<Message> {
     let mut s = lock(state);
     let now = s.schedules.now();
-    let (minute, weekday) = local(&s, now);
+    let (_, weekday) = local(&s, now);
     let mut switch: Vec<(u32, bool)> = Vec::new();
     let mut pushes = Vec::new();
-    let minute_index = now / 60;
+    // Every device minute since the last look (a fast clock can pass one between two
+    // wakes), the last day's at most.
+    let last = now / 60;
+    let first = s
+        .schedules
+        .checked
+        .map_or(last, |c| (c + 1).max(last.saturating_sub(1439)));
+    s.schedules.checked = Some(last);
+    for minute_index in first..=last {
+        let (minute, weekday) = local(&s, minute_index * 60);
+        fire(
+            config,
+            &mut s,
+            (minute, weekday, minute_index),
+            pub_topic,
+            &mut switch,
+            &mut pushes,
+        );
+    }
+    let real = Instant::now();
+    let offs: Vec<u32> = (s.schedules.off_at.iter())
+        .filter(|(_, at)| **at <= real)
+        .map(|(c, _)| *c)
+        .collect();
+    for channel in offs {
+        s.schedules.off_at.remove(&channel);
+        switch.push((channel, false));
+    }
+    for (channel, on) in switch {
+        if s.relays.insert(channel, on) != Some(on) {
+            s.switches += 1;
+            pushes.push(togglex_push(config, channel, on, pub_topic));
+        }
+    }
+    watch_relays(&mut s, weekday);
+    pushes
+}
+
+/// Runs the timers due at one device minute: (minute of the day, weekday, minute index).
+fn fire(
+    config: &super::SimConfig,
+    s: &mut SimState,
+    (minute, weekday, minute_index): (u16, u8, u64),
+    pub_topic: &str,
+    switch: &mut Vec<(u32, bool)>,
+    pushes: &mut Vec<Message>,
+) {
     for timer in s.schedules.timers.clone() {
         let week = timer["week"].as_u64().unwrap_or(0) as u8;
         let id = timer["id"].as_str().unwrap_or_default().to_owned();
@@ -182,23 +228,6 @@ pub(super) fn due(
             }
         }
     }
-    let real = Instant::now();
-    let offs: Vec<u32> = (s.schedules.off_at.iter())
-        .filter(|(_, at)| **at <= real)
-        .map(|(c, _)| *c)
-        .collect();
-    for channel in offs {
-        s.schedules.off_at.remove(&channel);
-        switch.push((channel, false));
-    }
-    for (channel, on) in switch {
-        if s.relays.insert(channel, on) != Some(on) {
-            s.switches += 1;
-            pushes.push(togglex_push(config, channel, on, pub_topic));
-        }
-    }
-    watch_relays(&mut s, weekday);
-    pushes
 }
 
 /// Starts an auto-off for each channel just turned on that a rule covers today, and
@@ -221,8 +250,10 @@ fn watch_relays(s: &mut SimState, weekday: u8) {
                     != 0
         });
         if let Some(seconds) = rule.and_then(|t| t.pointer("/rule/duration")?.as_u64()) {
-            let after = Duration::from_millis(seconds * 1000 / s.schedules.speed());
-            s.schedules.off_at.insert(channel, Instant::now() + after);
+            let after = Duration::from_millis(seconds.saturating_mul(1000) / s.schedules.speed());
+            if let Some(at) = Instant::now().checked_add(after) {
+                s.schedules.off_at.insert(channel, at);
+            }
         }
     }
 }

@@ -41,7 +41,10 @@ async fn a_second_daemon_on_the_same_data_dir_is_refused_naming_the_first() {
             Err(e) => panic!("{e}"),
         }
     }
-    again.expect("the data directory is free once the first stopped").stop().await;
+    again
+        .expect("the data directory is free once the first stopped")
+        .stop()
+        .await;
 }
 
 #[tokio::test]

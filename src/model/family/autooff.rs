@@ -20,20 +20,22 @@ pub struct AutoOff {
     pub now: u64,
 }
 
-/// The ids of the channel's writable rules.
+/// The ids of the channel's writable rules, the enabled ones first (the first is the one
+/// [`minutes`] reports, and so the one a new value changes).
 pub fn rules(families: &Families, channel: u32) -> Vec<String> {
     let triggers = families.schedules.as_deref().map(|s| &s.triggers[..]);
-    (triggers.unwrap_or_default().iter())
+    let mut mine: Vec<_> = (triggers.unwrap_or_default().iter())
         .filter(|t| t.channel == channel && !t.read_only && !t.pending)
-        .map(|t| t.id.clone())
-        .collect()
+        .collect();
+    mine.sort_by_key(|t| !t.enabled);
+    mine.into_iter().map(|t| t.id.clone()).collect()
 }
 
 /// The minutes of the channel's enabled auto-off, 0 when it has none.
 pub fn minutes(families: &Families, channel: u32) -> u64 {
     let triggers = families.schedules.as_deref().map(|s| &s.triggers[..]);
     (triggers.unwrap_or_default().iter())
-        .find(|t| t.channel == channel && t.enabled && !t.pending)
+        .find(|t| t.channel == channel && t.enabled && !t.pending && !t.read_only)
         .map_or(0, |t| t.seconds.div_ceil(60))
 }
 

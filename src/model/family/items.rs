@@ -87,9 +87,16 @@ pub(crate) trait Item: Clone + PartialEq {
     fn placeholder(channel: u32, id: String) -> Self;
 }
 
-/// Keeps `item` by its id; what changed, in words.
-pub(crate) fn keep<T: Item>(list: &mut Vec<T>, item: T) -> Option<String> {
-    match list.iter_mut().find(|t| t.id() == item.id()) {
+/// The most timers, or auto-off rules, kept per device (the Meross app offers far fewer):
+/// a device that says more is not believed.
+pub const MAX_ITEMS: usize = 64;
+
+/// Keeps `item` by its id; what changed, in words. An item past [`MAX_ITEMS`] is an error.
+pub(crate) fn keep<T: Item>(list: &mut Vec<T>, item: T) -> Result<Option<String>, String> {
+    if list.len() >= MAX_ITEMS && !list.iter().any(|t| t.id() == item.id()) {
+        return Err(format!("more than {MAX_ITEMS} items"));
+    }
+    Ok(match list.iter_mut().find(|t| t.id() == item.id()) {
         Some(old) if *old == item => None,
         Some(old) => {
             let was_pending = old.pending();
@@ -101,7 +108,7 @@ pub(crate) fn keep<T: Item>(list: &mut Vec<T>, item: T) -> Option<String> {
             list.push(item);
             Some(said)
         }
-    }
+    })
 }
 
 /// Holds `list` to a digest: what it no longer lists is gone, what is new is pending.
@@ -110,6 +117,12 @@ pub(crate) fn follow_digest<T: Item>(
     value: &Value,
 ) -> Result<Vec<String>, String> {
     let ids = digest_ids(value)?;
+    if ids.len() > MAX_ITEMS {
+        return Err(format!(
+            "a digest of {} items: more than {MAX_ITEMS}",
+            ids.len()
+        ));
+    }
     let mut changed = Vec::new();
     list.retain(|t| {
         let kept = t.read_only() || ids.iter().any(|(_, id)| id == t.id());

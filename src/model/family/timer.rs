@@ -123,7 +123,7 @@ impl Wire {
             id: t.id.clone(),
             channel: t.channel,
             alias: t.name.clone(),
-            kind: if t.repeat { 1 } else { 2 },
+            kind: t.kind,
             enable: u8::from(t.enabled),
             week: days | if t.repeat { REPEAT } else { 0 },
             time: parse_time(&t.at)?,
@@ -170,7 +170,7 @@ pub fn read(families: &mut Families, value: &Value) -> Result<Vec<String>, Strin
     let mut changed = Vec::new();
     for v in wires.iter().filter(|v| v.get("id").is_some()) {
         let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
-        changed.extend(keep(&mut of_mut(families).timers, wire.timer()?));
+        changed.extend(keep(&mut of_mut(families).timers, wire.timer()?)?);
     }
     Ok(changed)
 }
@@ -186,6 +186,13 @@ pub fn read_digest(families: &mut Families, value: &Value) -> Result<Vec<String>
 /// Reads old firmware's `Appliance.Control.Timer` list (all of them, on channel 0).
 pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
     let wires: Vec<Wire> = super::items(value)?;
+    if wires.len() > super::items::MAX_ITEMS {
+        return Err(format!(
+            "{} timers: more than {}",
+            wires.len(),
+            super::items::MAX_ITEMS
+        ));
+    }
     let legacy: Vec<Timer> = wires
         .iter()
         .map(|w| {
@@ -294,7 +301,7 @@ impl Command for NewTimer {
 
     fn acknowledged(&self, families: &mut Families) {
         if let Ok(timer) = self.timer() {
-            keep(&mut of_mut(families).timers, timer);
+            let _ = keep(&mut of_mut(families).timers, timer);
         }
     }
 }
@@ -346,8 +353,10 @@ impl TimerChange {
         t.on = self.on.unwrap_or(t.on);
         t.name = self.name.clone().unwrap_or(t.name);
         t.enabled = self.enabled.unwrap_or(t.enabled);
-        t.repeat = self.repeat.unwrap_or(t.repeat);
-        t.kind = if t.repeat { 1 } else { 2 };
+        if let Some(repeat) = self.repeat {
+            t.repeat = repeat;
+            t.kind = if repeat { 1 } else { 2 };
+        }
         Ok(t)
     }
 }
@@ -360,7 +369,7 @@ impl Command for TimerChange {
 
     fn acknowledged(&self, families: &mut Families) {
         if let Ok(timer) = self.changed(families) {
-            keep(&mut of_mut(families).timers, timer);
+            let _ = keep(&mut of_mut(families).timers, timer);
         }
     }
 }

@@ -148,7 +148,7 @@ pub fn read(families: &mut Families, value: &Value) -> Result<Vec<String>, Strin
     for v in items.iter().filter(|v| v.get("id").is_some()) {
         let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
         let trigger = wire.trigger(&wire.rule);
-        changed.extend(keep(&mut of_mut(families).triggers, trigger));
+        changed.extend(keep(&mut of_mut(families).triggers, trigger)?);
     }
     Ok(changed)
 }
@@ -163,6 +163,13 @@ pub fn read_digest(families: &mut Families, value: &Value) -> Result<Vec<String>
 /// Reads old firmware's `Appliance.Control.Trigger` list (channel 0).
 pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
     let items: Vec<Value> = super::items(value)?;
+    if items.len() > super::items::MAX_ITEMS {
+        return Err(format!(
+            "{} rules: more than {}",
+            items.len(),
+            super::items::MAX_ITEMS
+        ));
+    }
     let mut legacy = Vec::new();
     for v in items.iter().filter(|v| v.get("id").is_some()) {
         let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
@@ -273,7 +280,7 @@ impl Command for NewTrigger {
 
     fn acknowledged(&self, families: &mut Families) {
         if let Ok(trigger) = self.trigger() {
-            keep(&mut of_mut(families).triggers, trigger);
+            let _ = keep(&mut of_mut(families).triggers, trigger);
         }
     }
 }
@@ -327,7 +334,7 @@ impl Command for TriggerChange {
 
     fn acknowledged(&self, families: &mut Families) {
         if let Ok(trigger) = self.changed(families) {
-            keep(&mut of_mut(families).triggers, trigger);
+            let _ = keep(&mut of_mut(families).triggers, trigger);
         }
     }
 }

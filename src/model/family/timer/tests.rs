@@ -167,3 +167,16 @@ fn a_change_keeps_what_it_does_not_name_and_a_delete_is_a_delete() {
         json!({"timerx": {"id": "t1"}})
     );
 }
+
+#[test]
+fn a_device_that_says_it_keeps_too_many_is_not_believed() {
+    let mut f = Families::default();
+    let ids: Vec<_> = (0..65)
+        .map(|i| json!({"channel": 0, "id": format!("t{i}"), "count": 1}))
+        .collect();
+    assert!(read_digest(&mut f, &json!(ids)).is_err());
+    let items: Vec<_> = (0..65)
+        .map(|i| json!({"id": format!("t{i}"), "channel": 0, "type": 1, "enable": 1, "time": 60, "week": 129}))
+        .collect();
+    assert!(read(&mut f, &json!(items)).is_err());
+}
