@@ -20,7 +20,8 @@
 //! plugs (`engine::family` and `model::family`, `moko`). MOKO plugs set to plain MQTT
 //! get a listener of their own only when the owner opens one (`mqtt.plain_device_listen`).
 //! [`daemon`] wires these together, tells systemd about them ([`notify`]) and announces
-//! merossd on the LAN ([`mdns`]).
+//! merossd on the LAN ([`mdns`]). During a firmware upgrade, [`firmware`] serves the image
+//! to the one device being upgraded (`engine::upgrade` follows it).
 //!
 //! Around the daemon: [`pair`] takes a reset plug to merossd (a Meross plug over its HTTP
 //! pairing API, encrypted where it encrypts, `pair::encrypt`; one paired elsewhere where
