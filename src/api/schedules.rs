@@ -83,7 +83,7 @@ impl Kind for Timers {
         Box::new(TimerChange { id, ..change })
     }
     fn remove(id: String) -> Box<dyn Command> {
-        Box::new(DeleteTimer { id })
+        Box::new(DeleteTimer::new(id))
     }
 }
 
@@ -107,7 +107,7 @@ impl Kind for Triggers {
         Box::new(TriggerChange { id, ..change })
     }
     fn remove(id: String) -> Box<dyn Command> {
-        Box::new(DeleteTrigger { id })
+        Box::new(DeleteTrigger::new(id))
     }
 }
 

@@ -251,39 +251,6 @@ pub enum Command {
     Doctor,
 }
 
-impl Command {
-    /// The device a client command is for, as typed (`None`: a command for no one device),
-    /// for `remote::run` to turn a name or a start of a uuid into the uuid.
-    fn uuid_mut(&mut self) -> Option<&mut String> {
-        match self {
-            Command::Device { uuid, .. }
-            | Command::Toggle { uuid, .. }
-            | Command::Forget { uuid }
-            | Command::Rename { uuid, .. }
-            | Command::NameChannel { uuid, .. }
-            | Command::Events { uuid, .. }
-            | Command::Consumption { uuid, .. }
-            | Command::Timezone { uuid, .. }
-            | Command::Power { uuid }
-            | Command::Trace { uuid, .. }
-            | Command::History { uuid, .. }
-            | Command::Request { uuid, .. } => Some(uuid),
-            Command::Family(family) => Some(family.uuid_mut()),
-            Command::Schedule(schedule) => Some(schedule.uuid_mut()),
-            Command::Upgrade(args) => Some(&mut args.uuid),
-            Command::Serve
-            | Command::Account { .. }
-            | Command::Pair(_)
-            | Command::CheckConfig { .. }
-            | Command::Backup { .. }
-            | Command::Restore { .. }
-            | Command::Sim(_)
-            | Command::Doctor
-            | Command::Devices { .. } => None,
-        }
-    }
-}
-
 impl Cli {
     /// The configuration the command runs with: the file (`--config`, else the installed
     /// package's when there is one), then the command line.

@@ -2,6 +2,7 @@
 //! client commands turn that text into the uuid the API wants, from the API's device
 //! list, before they run.
 
+use super::Command;
 use serde_json::Value;
 
 /// The fewest characters of a uuid that count as its start.
@@ -65,6 +66,39 @@ pub fn resolve(text: &str, devices: &Value) -> Result<String, String> {
                 "`{text}` could be: {}; give more of the uuid",
                 each.join(", ")
             ))
+        }
+    }
+}
+
+impl Command {
+    /// The device a client command is for, as typed (`None`: a command for no one device),
+    /// for `remote::run` to turn a name or a start of a uuid into the uuid.
+    pub(super) fn uuid_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Device { uuid, .. }
+            | Command::Toggle { uuid, .. }
+            | Command::Forget { uuid }
+            | Command::Rename { uuid, .. }
+            | Command::NameChannel { uuid, .. }
+            | Command::Events { uuid, .. }
+            | Command::Consumption { uuid, .. }
+            | Command::Timezone { uuid, .. }
+            | Command::Power { uuid }
+            | Command::Trace { uuid, .. }
+            | Command::History { uuid, .. }
+            | Command::Request { uuid, .. } => Some(uuid),
+            Command::Family(family) => Some(family.uuid_mut()),
+            Command::Schedule(schedule) => Some(schedule.uuid_mut()),
+            Command::Upgrade(args) => Some(&mut args.uuid),
+            Command::Serve
+            | Command::Account { .. }
+            | Command::Pair(_)
+            | Command::CheckConfig { .. }
+            | Command::Backup { .. }
+            | Command::Restore { .. }
+            | Command::Sim(_)
+            | Command::Doctor
+            | Command::Devices { .. } => None,
         }
     }
 }

@@ -130,11 +130,22 @@ pub async fn api(
     body: Option<&str>,
     token: Option<&str>,
 ) -> (u16, Value) {
+    let body = body.map(|b| (b.as_bytes().to_vec(), "application/json"));
+    api_raw(d, method, path, body, token).await
+}
+
+/// Calls the admin API with a body of `content_type` (a firmware image, say).
+pub async fn api_raw(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    body: Option<(Vec<u8>, &'static str)>,
+    token: Option<&str>,
+) -> (u16, Value) {
     let url = format!("http://{}{path}", d.api_addr);
     let token = token
         .map(str::to_owned)
         .unwrap_or_else(|| d.api_token.clone());
-    let body = body.map(str::to_owned);
     let method = method.to_owned();
     tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -162,16 +173,17 @@ fn http_request(
     method: &str,
     url: &str,
     auth: &str,
-    body: Option<String>,
+    body: Option<(Vec<u8>, &'static str)>,
 ) -> ureq::http::Request<Vec<u8>> {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     if !auth.ends_with(' ') {
         b = b.header("Authorization", auth);
     }
-    if body.is_some() {
-        b = b.header("Content-Type", "application/json");
+    if let Some((_, content_type)) = &body {
+        b = b.header("Content-Type", *content_type);
     }
-    b.body(body.unwrap_or_default().into_bytes()).unwrap()
+    b.body(body.map(|(bytes, _)| bytes).unwrap_or_default())
+        .unwrap()
 }
 
 /// A plain MQTT client on the daemon's local listener.

@@ -47,6 +47,17 @@ impl MokoInHass {
         MokoInHass { plug }
     }
 
+    /// The simulated plug.
+    pub(crate) fn plug(&self) -> &MokoPlug {
+        &self.plug
+    }
+
+    /// Its id in merossd: `moko` and its MAC's hex digits.
+    pub(crate) fn id(&self) -> String {
+        let mac = sim_info(N, true).device_mac;
+        format!("moko{}", mac.replace(':', "").to_ascii_lowercase())
+    }
+
     /// Its available entity of `domain` whose name has `part`, waited for.
     async fn entity(hass: &Hass, domain: &str, part: &str) -> Value {
         let name = "MOKO plug_one 00:09";

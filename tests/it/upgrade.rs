@@ -44,31 +44,11 @@ async fn post_image(
     query: &str,
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let url = format!(
-        "http://{}/api/v1/devices/{uuid}/upgrade?{query}",
-        d.api_addr
-    );
-    let token = d.api_token.clone();
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(20)))
-            .build()
-            .into();
-        let mut response = agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", "application/octet-stream")
-            .send(&body[..])
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        crate::schemas::doc::Doc::load().check_response("POST", ROUTE, status, &body);
-        (status, body)
-    })
-    .await
-    .unwrap()
+    let path = format!("/api/v1/devices/{uuid}/upgrade?{query}");
+    let image = Some((body, "application/octet-stream"));
+    let (status, body) = api_raw(d, "POST", &path, image, None).await;
+    crate::schemas::doc::Doc::load().check_response("POST", ROUTE, status, &body);
+    (status, body)
 }
 
 async fn outcome(d: &merossd::daemon::Daemon, uuid: &str) -> Value {
@@ -224,35 +204,9 @@ async fn merossd_upgrade_says_the_version_before_and_after() {
 
 #[tokio::test]
 async fn a_moko_plug_is_told_to_upgrade_from_the_owners_server_on_the_same_route() {
-    use merossd::sim::moko::{sim_info, MokoConfig, MokoPlug};
     let d = upgrade_daemon("upgrade-moko").await;
-    let info = sim_info(12, false);
-    let id = format!(
-        "moko{}",
-        info.device_mac.replace(':', "").to_ascii_lowercase()
-    );
-    let body = serde_json::json!({"mac": info.device_mac, "topic_prefix": info.prefix()});
-    let (status, login) = api(
-        &d,
-        "POST",
-        "/api/v1/moko/plugs",
-        Some(&body.to_string()),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{login}");
-    let config = MokoConfig::new(
-        "127.0.0.1",
-        d.tls_addrs[0].port(),
-        login["username"].as_str().unwrap(),
-        login["password"].as_str().unwrap(),
-        info,
-    );
-    let plug = MokoPlug::start(config);
-    assert!(
-        plug.wait_for(Duration::from_secs(10), |s| s.connected)
-            .await
-    );
+    let moko = crate::hass_moko::MokoInHass::start(&d).await;
+    let (plug, id) = (moko.plug(), moko.id());
     // The owner's firmware server: the plug only has to reach it.
     let server = tokio::net::TcpListener::bind(("127.0.0.1", low_port()))
         .await

@@ -5,22 +5,24 @@
 //! the store is in step with the devices.
 
 use super::Family;
-use crate::model::family::{timer, trigger};
+use crate::model::family::items;
+use crate::model::family::timer::{self, Timer};
+use crate::model::family::trigger::{self, Trigger};
 use serde_json::json;
 
 /// Timers and auto-off.
 pub(super) const SCHEDULE: Family = Family {
     reads: &[
         (timer::NS_TIMERX, "timerx", timer::read),
-        (timer::NS_DIGEST, "digest", timer::read_digest),
+        (timer::NS_DIGEST, "digest", items::read_digest::<Timer>),
         (timer::NS_TIMER, "timer", timer::read_legacy),
         (trigger::NS_TRIGGERX, "triggerx", trigger::read),
-        (trigger::NS_DIGEST, "digest", trigger::read_digest),
+        (trigger::NS_DIGEST, "digest", items::read_digest::<Trigger>),
         (trigger::NS_TRIGGER, "trigger", trigger::read_legacy),
     ],
     digest: &[
-        ("timerx", timer::read_digest),
-        ("triggerx", trigger::read_digest),
+        ("timerx", items::read_digest::<Timer>),
+        ("triggerx", items::read_digest::<Trigger>),
     ],
     ability: &[],
     // Old firmware lists its timers and rules whole, in one answer each (asked only when
@@ -30,7 +32,7 @@ pub(super) const SCHEDULE: Family = Family {
         (trigger::NS_TRIGGER, |_| Some(json!({}))),
     ],
     each: &[
-        (timer::NS_TIMERX, timer::pending_asks),
-        (trigger::NS_TRIGGERX, trigger::pending_asks),
+        (timer::NS_TIMERX, items::pending_asks::<Timer>),
+        (trigger::NS_TRIGGERX, items::pending_asks::<Trigger>),
     ],
 };

@@ -46,7 +46,7 @@ impl AutoOff {
         let ids = rules(families, self.channel);
         if self.minutes == 0 {
             return (ids.into_iter())
-                .map(|id| Box::new(DeleteTrigger { id }) as Box<dyn Command>)
+                .map(|id| Box::new(DeleteTrigger::new(id)) as Box<dyn Command>)
                 .collect();
         }
         match ids.into_iter().next() {

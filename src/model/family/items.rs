@@ -62,7 +62,7 @@ pub fn new_id() -> String {
 }
 
 /// The ids of a digest (`[{channel, id, count}]`): the device's list of what it keeps.
-pub(crate) fn digest_ids(value: &Value) -> Result<Vec<(u32, String)>, String> {
+fn digest_ids(value: &Value) -> Result<Vec<(u32, String)>, String> {
     let list = value.as_array().ok_or("expected a list")?;
     list.iter()
         .filter_map(|entry| {
@@ -73,8 +73,21 @@ pub(crate) fn digest_ids(value: &Value) -> Result<Vec<(u32, String)>, String> {
         .collect()
 }
 
-/// What timers and auto-off rules have in common, for the code that keeps their lists.
-pub(crate) trait Item: Clone + PartialEq {
+/// What timers and auto-off rules have in common, for the code that keeps their lists
+/// and removes them.
+pub trait Item: Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// Their namespace (`Appliance.Control.TimerX`).
+    const NAMESPACE: &'static str;
+    /// Their payload key (`timerx`).
+    const KEY: &'static str;
+    /// The Ability that makes them writable.
+    const ABILITY: Ability;
+    /// What they are called in errors (`timers`).
+    const WHAT: &'static str;
+    /// Their list in a device's schedules.
+    fn list(s: &super::Schedules) -> &[Self];
+    /// The same, to change.
+    fn list_mut(s: &mut super::Schedules) -> &mut Vec<Self>;
     /// Its id on the device.
     fn id(&self) -> &str;
     /// Known by id only (from a digest).
@@ -112,10 +125,7 @@ pub(crate) fn keep<T: Item>(list: &mut Vec<T>, item: T) -> Result<Option<String>
 }
 
 /// Holds `list` to a digest: what it no longer lists is gone, what is new is pending.
-pub(crate) fn follow_digest<T: Item>(
-    list: &mut Vec<T>,
-    value: &Value,
-) -> Result<Vec<String>, String> {
+fn follow_digest<T: Item>(list: &mut Vec<T>, value: &Value) -> Result<Vec<String>, String> {
     let ids = digest_ids(value)?;
     if ids.len() > MAX_ITEMS {
         return Err(format!(
@@ -139,24 +149,71 @@ pub(crate) fn follow_digest<T: Item>(
     Ok(changed)
 }
 
-/// The ids of those known by id only.
-pub(crate) fn pending_ids<T: Item>(list: &[T]) -> Vec<String> {
-    list.iter()
+/// Reads a digest (`Appliance.Digest.TimerX`, System.All's `timerx`; the same for
+/// rules): the device's list of ids. Those it no longer lists are gone; ids not known yet
+/// are kept as pending until asked.
+pub fn read_digest<T: Item>(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
+    let changed = follow_digest(T::list_mut(of_mut(families)), value)?;
+    tidy(families);
+    Ok(changed)
+}
+
+/// The GETs (`{"timerx": {"id": ..}}`) that fill in those known by id only.
+pub fn pending_asks<T: Item>(families: &Families) -> Vec<Value> {
+    let list = families
+        .schedules
+        .as_deref()
+        .map(T::list)
+        .unwrap_or_default();
+    (list.iter())
         .filter(|t| t.pending())
-        .map(|t| t.id().to_owned())
+        .map(|t| serde_json::json!({ T::KEY: {"id": t.id()} }))
         .collect()
 }
 
-/// The device's families, if its Ability lists `ability` (else the error naming `what`).
-pub(crate) fn writable(
-    device: &Device,
-    ability: Ability,
-    what: &str,
-) -> Result<Families, CommandError> {
-    if !device.ability.is_some_and(|a| a.has(ability)) {
-        return Err(not_kept(what));
+/// The device's families, if its Ability lists `T`'s namespace (else the error saying so).
+pub(crate) fn writable<T: Item>(device: &Device) -> Result<Families, CommandError> {
+    if !device.ability.is_some_and(|a| a.has(T::ABILITY)) {
+        return Err(not_kept(T::WHAT));
     }
     Ok(super::of(device))
+}
+
+/// Removes one by id (`DELETE`, `{"timerx": {"id": ..}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delete<T> {
+    /// Its id.
+    pub id: String,
+    kind: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Delete<T> {
+    /// The removal of `id`.
+    pub fn new(id: String) -> Delete<T> {
+        Delete {
+            id,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Item> super::Command for Delete<T> {
+    fn sets(&self, device: &Device) -> Result<Vec<super::Set>, CommandError> {
+        writable::<T>(device)?;
+        Ok(vec![super::Set {
+            namespace: T::NAMESPACE,
+            payload: serde_json::json!({ T::KEY: {"id": self.id} }),
+        }])
+    }
+
+    fn method(&self) -> crate::protocol::Method {
+        crate::protocol::Method::Delete
+    }
+
+    fn acknowledged(&self, families: &mut Families) {
+        T::list_mut(of_mut(families)).retain(|t| t.id() != self.id);
+        tidy(families);
+    }
 }
 
 /// "This device keeps no <what>", for a command to a device whose Ability lacks them.

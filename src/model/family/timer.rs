@@ -6,13 +6,10 @@
 //! System.All's digest), a SET writes a whole item and a DELETE removes one by id. Old
 //! firmware's `Appliance.Control.Timer` (`{"timer": [..]}`, no channel) is read only.
 
-use super::items::{
-    self, check_channel, follow_digest, keep, of_mut, pending_ids, tidy, DaysText, Item,
-};
+use super::items::{self, check_channel, keep, of_mut, tidy, DaysText, Item};
 use super::week::{names, parse_time, time_text, REPEAT};
 use super::{Command, CommandError, Families, Set};
 use crate::model::{Ability, Device};
-use crate::protocol::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -136,6 +133,16 @@ impl Wire {
 }
 
 impl Item for Timer {
+    const NAMESPACE: &'static str = NS_TIMERX;
+    const KEY: &'static str = "timerx";
+    const ABILITY: Ability = Ability::TimerX;
+    const WHAT: &'static str = "timers";
+    fn list(s: &super::Schedules) -> &[Timer] {
+        &s.timers
+    }
+    fn list_mut(s: &mut super::Schedules) -> &mut Vec<Timer> {
+        &mut s.timers
+    }
     fn id(&self) -> &str {
         &self.id
     }
@@ -175,14 +182,6 @@ pub fn read(families: &mut Families, value: &Value) -> Result<Vec<String>, Strin
     Ok(changed)
 }
 
-/// Reads the digest: the device's list of timer ids. Timers it no longer lists are gone;
-/// ids not known yet are kept as pending until asked.
-pub fn read_digest(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
-    let changed = follow_digest(&mut of_mut(families).timers, value)?;
-    tidy(families);
-    Ok(changed)
-}
-
 /// Reads old firmware's `Appliance.Control.Timer` list (all of them, on channel 0).
 pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
     let wires: Vec<Wire> = super::items(value)?;
@@ -207,15 +206,6 @@ pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>
     timers.extend(legacy);
     tidy(families);
     Ok(Vec::new())
-}
-
-/// The GETs that fill in timers known by id only.
-pub fn pending_asks(families: &Families) -> Vec<Value> {
-    let timers = families.schedules.as_deref().map(|s| &s.timers[..]);
-    pending_ids(timers.unwrap_or_default())
-        .into_iter()
-        .map(|id| json!({"timerx": {"id": id}}))
-        .collect()
 }
 
 /// A new timer, as the API and the CLI take it.
@@ -289,7 +279,7 @@ fn set(timer: &Timer) -> Result<Set, CommandError> {
 }
 
 fn writable(device: &Device) -> Result<Families, CommandError> {
-    items::writable(device, Ability::TimerX, "timers")
+    items::writable::<Timer>(device)
 }
 
 impl Command for NewTimer {
@@ -375,30 +365,7 @@ impl Command for TimerChange {
 }
 
 /// Removes a timer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteTimer {
-    /// Its id.
-    pub id: String,
-}
-
-impl Command for DeleteTimer {
-    fn sets(&self, device: &Device) -> Result<Vec<Set>, CommandError> {
-        writable(device)?;
-        Ok(vec![Set {
-            namespace: NS_TIMERX,
-            payload: json!({"timerx": {"id": self.id}}),
-        }])
-    }
-
-    fn method(&self) -> Method {
-        Method::Delete
-    }
-
-    fn acknowledged(&self, families: &mut Families) {
-        of_mut(families).timers.retain(|t| t.id != self.id);
-        tidy(families);
-    }
-}
+pub type DeleteTimer = items::Delete<Timer>;
 
 #[cfg(test)]
 mod tests;

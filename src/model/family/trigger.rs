@@ -5,13 +5,10 @@
 //! as timers are. Old firmware's `Appliance.Control.Trigger` (`rule: {_if_, _then_:
 //! {delay: {week, duration}}, _do_}`) is read only.
 
-use super::items::{
-    self, check_channel, follow_digest, keep, of_mut, pending_ids, tidy, DaysText, Item,
-};
+use super::items::{self, check_channel, keep, of_mut, tidy, DaysText, Item};
 use super::week::{names, REPEAT};
 use super::{within, Command, CommandError, Families, Set};
 use crate::model::{Ability, Device};
-use crate::protocol::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -114,6 +111,16 @@ impl Wire {
 }
 
 impl Item for Trigger {
+    const NAMESPACE: &'static str = NS_TRIGGERX;
+    const KEY: &'static str = "triggerx";
+    const ABILITY: Ability = Ability::TriggerX;
+    const WHAT: &'static str = "auto-off rules";
+    fn list(s: &super::Schedules) -> &[Trigger] {
+        &s.triggers
+    }
+    fn list_mut(s: &mut super::Schedules) -> &mut Vec<Trigger> {
+        &mut s.triggers
+    }
     fn id(&self) -> &str {
         &self.id
     }
@@ -153,13 +160,6 @@ pub fn read(families: &mut Families, value: &Value) -> Result<Vec<String>, Strin
     Ok(changed)
 }
 
-/// Reads the digest: the device's list of auto-off ids.
-pub fn read_digest(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
-    let changed = follow_digest(&mut of_mut(families).triggers, value)?;
-    tidy(families);
-    Ok(changed)
-}
-
 /// Reads old firmware's `Appliance.Control.Trigger` list (channel 0).
 pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>, String> {
     let items: Vec<Value> = super::items(value)?;
@@ -185,15 +185,6 @@ pub fn read_legacy(families: &mut Families, value: &Value) -> Result<Vec<String>
     triggers.extend(legacy);
     tidy(families);
     Ok(Vec::new())
-}
-
-/// The GETs that fill in rules known by id only.
-pub fn pending_asks(families: &Families) -> Vec<Value> {
-    let triggers = families.schedules.as_deref().map(|s| &s.triggers[..]);
-    pending_ids(triggers.unwrap_or_default())
-        .into_iter()
-        .map(|id| json!({"triggerx": {"id": id}}))
-        .collect()
 }
 
 /// A new auto-off rule, as the API and the CLI take it.
@@ -268,7 +259,7 @@ fn set(trigger: &Trigger) -> Result<Set, CommandError> {
 }
 
 fn writable(device: &Device) -> Result<Families, CommandError> {
-    items::writable(device, Ability::TriggerX, "auto-off rules")
+    items::writable::<Trigger>(device)
 }
 
 impl Command for NewTrigger {
@@ -340,27 +331,4 @@ impl Command for TriggerChange {
 }
 
 /// Removes an auto-off rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteTrigger {
-    /// Its id.
-    pub id: String,
-}
-
-impl Command for DeleteTrigger {
-    fn sets(&self, device: &Device) -> Result<Vec<Set>, CommandError> {
-        writable(device)?;
-        Ok(vec![Set {
-            namespace: NS_TRIGGERX,
-            payload: json!({"triggerx": {"id": self.id}}),
-        }])
-    }
-
-    fn method(&self) -> Method {
-        Method::Delete
-    }
-
-    fn acknowledged(&self, families: &mut Families) {
-        of_mut(families).triggers.retain(|t| t.id != self.id);
-        tidy(families);
-    }
-}
+pub type DeleteTrigger = items::Delete<Trigger>;

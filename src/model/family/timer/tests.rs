@@ -1,4 +1,13 @@
 use super::*;
+use crate::protocol::Method;
+
+fn read_digest(f: &mut Families, v: &Value) -> Result<Vec<String>, String> {
+    items::read_digest::<Timer>(f, v)
+}
+
+fn pending_asks(f: &Families) -> Vec<Value> {
+    items::pending_asks::<Timer>(f)
+}
 use crate::model::Channel;
 
 fn plug(channels: &[u32]) -> Device {
@@ -160,7 +169,7 @@ fn a_change_keeps_what_it_does_not_name_and_a_delete_is_a_delete() {
     assert_eq!(set.payload["timerx"]["time"], 390);
     assert_eq!(set.payload["timerx"]["enable"], 0);
     assert_eq!(set.payload["timerx"]["week"], 0b1011_1110);
-    let delete = DeleteTimer { id: "t1".into() };
+    let delete = DeleteTimer::new("t1".into());
     assert_eq!(delete.method(), Method::Delete);
     assert_eq!(
         delete.sets(&device).unwrap()[0].payload,
