@@ -14,7 +14,7 @@ pub(super) fn print(config: &Config, as_json: bool) -> Result<(), CliError> {
     let account = &accounts[0];
     let port = config.mqtt.tls_listen[0].port();
     // The address a plug is given when paired: on the home network (see `lan`).
-    let host = super::lan::choose(
+    let host = crate::host::lan::choose(
         &crate::host::addresses(),
         "http://10.10.10.1",
         &config.mqtt.tls_listen,

@@ -12,7 +12,6 @@ mod doctor;
 mod error;
 mod family;
 pub mod family_args;
-mod lan;
 mod pair;
 mod pair_ble;
 mod pair_moko;

@@ -210,7 +210,7 @@ pub(super) fn server(
             .ok_or_else(|| CliError::Other(format!("--server {text}: say HOST:PORT")))?;
         return Ok(Server { host, port });
     }
-    let host = super::lan::choose(&crate::host::addresses(), device, &config.mqtt.tls_listen)
+    let host = crate::host::lan::choose(&crate::host::addresses(), device, &config.mqtt.tls_listen)
         .map_err(CliError::Other)?
         .to_string();
     eprintln!("the plug will be told to dial {host}:{port} (--server to choose another)");

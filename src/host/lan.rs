@@ -23,7 +23,7 @@ fn device_ip(device: &str) -> Option<Ipv4Addr> {
 }
 
 /// The address to give the plug, or why none fits.
-pub(super) fn choose(
+pub fn choose(
     addresses: &[IpAddr],
     device: &str,
     tls_listen: &[SocketAddr],

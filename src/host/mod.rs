@@ -1,5 +1,8 @@
 //! This host's names and addresses: for the generated certificate, the API's URL and
-//! what `merossd account` tells a pairing tool.
+//! what `merossd account` tells a pairing tool; which of them a plug is told to dial
+//! (`lan`).
+
+pub mod lan;
 
 /// The host name, `localhost`, `127.0.0.1` and the host's own addresses.
 pub fn names() -> Vec<String> {
