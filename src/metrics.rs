@@ -100,6 +100,8 @@ counters! {
     /// Clients closed for a QoS 2 publish past the open ones allowed, or a packet not
     /// completed in time.
     sessions_over_budget,
+    /// Sign-ins to the web page refused: a wrong token.
+    sign_ins_refused,
 }
 
 /// Adds one to a counter.

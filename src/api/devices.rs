@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The list entry of a device.
-fn summary(d: &Device) -> Value {
+pub(super) fn summary(d: &Device) -> Value {
     let channels: Vec<Value> = d
         .channels
         .iter()

@@ -220,6 +220,11 @@ const COUNTERS: &[Metric] = &[
         "Clients closed: QoS 2 publishes left open, or a packet not completed in time",
         |s| s.sessions_over_budget,
     ),
+    (
+        "merossd_sign_ins_refused",
+        "Sign-ins to the web page refused: a wrong token",
+        |s| s.sign_ins_refused,
+    ),
 ];
 
 fn daemon_metrics(registry: &mut Registry, s: &Snapshot) {

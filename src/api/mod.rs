@@ -1,28 +1,37 @@
 //! The admin HTTP API (axum): JSON in and out under `/api/v1`, every route but `/health`
-//! behind a bearer token, bodies bounded, errors as `{"error":{"code","message"}}`.
+//! behind a bearer token or the web page's session (`auth`, `session`), bodies bounded,
+//! errors as `{"error":{"code","message"}}`. The web page itself (`page`) is served at
+//! `/` on the same listener, and follows the devices live (`live`).
 
+mod auth;
 mod devices;
 mod energy;
 pub mod error;
 mod families;
+mod live;
 mod metrics;
 mod moko;
+mod page;
 mod query;
 mod schedules;
 mod serve;
+pub mod session;
+mod system;
 mod trace;
 mod upgrade;
 mod view;
 mod why;
 
 pub use serve::{serve as serve_router, HEADER_TIMEOUT, IDLE_TIMEOUT};
+pub use system::{Pairing, PairingAccount};
 
 use crate::engine::Engine;
+use crate::gate::guard::LoginGuard;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -30,15 +39,10 @@ use error::ApiError;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 /// The largest request body taken.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// The one path answered without the token: a health probe has none, and the status,
-/// version, uptime and device counts it gets are no secret.
-const HEALTH_PATH: &str = "/api/v1/health";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -57,6 +61,14 @@ pub struct AppState {
     health: crate::broker::Health,
     /// Where firmware images are served during an upgrade (`api.firmware_port`; 0: any).
     pub firmware_port: u16,
+    /// The web page's sessions.
+    sessions: Arc<session::Sessions>,
+    /// The gate's login guard: failed sign-ins slow the next ones down.
+    guard: Arc<LoginGuard>,
+    /// What pairing a plug needs, for the page's "Add a device".
+    pub pairing: Arc<Pairing>,
+    /// Places for live streams (`live`).
+    live: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -68,6 +80,7 @@ impl AppState {
         request_timeout: Duration,
         metrics_public: bool,
         health: crate::broker::Health,
+        guard: Arc<LoginGuard>,
     ) -> AppState {
         AppState {
             engine,
@@ -78,6 +91,10 @@ impl AppState {
             metrics_public,
             health,
             firmware_port: 0,
+            sessions: Arc::default(),
+            guard,
+            pairing: Arc::default(),
+            live: live::places(),
         }
     }
 }
@@ -95,12 +112,19 @@ pub fn router(state: AppState) -> Router {
         .merge(why::routes())
         .merge(trace::routes())
         .merge(upgrade::routes())
+        .merge(session::routes())
+        .merge(live::routes())
+        .merge(system::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics::metrics))
+        .merge(page::routes())
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -124,41 +148,9 @@ pub async fn serve(
     .await
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let open = {
-        let path = request.uri().path();
-        path == HEALTH_PATH || (state.metrics_public && path == "/metrics")
-    };
-    if open {
-        return json_errors(next.run(request).await);
-    }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .unwrap_or("");
-    let ok = !given.is_empty()
-        && given.len() == state.token.len()
-        && bool::from(given.as_bytes().ct_eq(state.token.as_bytes()));
-    if !ok {
-        return ApiError::unauthorized().into_response();
-    }
-    json_errors(next.run(request).await)
-}
-
-/// The token of an `Authorization` header of the `Bearer` scheme, whose name is matched
-/// without regard to case, as HTTP auth schemes are (RFC 9110, section 11.1).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
 /// Axum's own rejections (a body over the limit, a wrong method, a path that does not
 /// decode) come as plain text: give them the JSON shape every other error has.
-fn json_errors(response: Response) -> Response {
+pub(super) fn json_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

@@ -158,7 +158,7 @@ impl Daemon {
         let gate = start.gate(&core, &accounts, tls, listeners)?;
         let bridge_stop = start.homeassistant(&mut core, &store);
         let cloud_addr = start.cloud(&core, &accounts, &gate, bound.cloud)?;
-        let api_addr = start.api(&core, &store, &api_token, bound.api)?;
+        let api_addr = start.api(&core, &store, &api_token, (&accounts, &gate), bound.api)?;
         start.mdns(
             gate.tls.first().map(SocketAddr::port),
             cloud_addr.map(|a| a.port()),

@@ -338,6 +338,7 @@ impl Start<'_> {
         core: &Core,
         store: &Store,
         api_token: &str,
+        (accounts, gate): (&[Account], &GateAddrs),
         listener: TcpListener,
     ) -> Result<SocketAddr, StartError> {
         let addr = listener.local_addr().map_err(|e| listener_error(&e))?;
@@ -349,11 +350,43 @@ impl Start<'_> {
             std::time::Duration::from_secs(api.request_timeout_s),
             api.metrics_public,
             core.router.health.clone(),
+            gate.guard.clone(),
         );
         state.firmware_port = api.firmware_port;
+        state.pairing = Arc::new(pairing(accounts, &self.config.mqtt, gate));
         let serve = crate::api::serve(listener, state, api.max_connections, self.shutdown.clone());
         self.tasks.spawn(serve);
         Ok(addr)
+    }
+}
+
+/// What the web page's "Add a device" shows: the address `merossd pair` would give a plug
+/// that pairs from its access point, the TLS port and the accounts.
+fn pairing(
+    accounts: &[Account],
+    mqtt: &crate::config::MqttConfig,
+    gate: &GateAddrs,
+) -> crate::api::Pairing {
+    let chosen = crate::host::lan::choose(
+        &crate::host::addresses(),
+        "http://10.10.10.1",
+        &mqtt.tls_listen,
+    );
+    let (host, host_problem) = match chosen {
+        Ok(ip) => (Some(ip.to_string()), None),
+        Err(why) => (None, Some(why)),
+    };
+    crate::api::Pairing {
+        host,
+        host_problem,
+        port: gate.tls.first().map(SocketAddr::port),
+        accounts: accounts
+            .iter()
+            .map(|a| crate::api::PairingAccount {
+                user_id: a.user_id.clone(),
+                key: a.key.clone(),
+            })
+            .collect(),
     }
 }
 

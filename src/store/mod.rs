@@ -248,6 +248,16 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// The database's size in bytes (its pages; the write-ahead log not counted).
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            let pages: u64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: u64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(pages * size)
+        })
+        .await
+    }
+
     /// A device's raw samples between `from` and `to` (epoch seconds, both included),
     /// see [`energy::raw_history`].
     pub async fn raw_history(

@@ -47,5 +47,6 @@ mod trace_record;
 mod traces;
 mod trust;
 mod upgrade;
+mod web;
 mod why;
 mod withdraw;

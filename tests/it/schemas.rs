@@ -120,6 +120,8 @@ async fn every_answer_matches_the_document() {
             None,
         ),
         call("GET", "/api/v1/devices".into(), "/api/v1/devices", None),
+        call("GET", "/api/v1/system".into(), "/api/v1/system", None),
+        call("GET", "/api/v1/pairing".into(), "/api/v1/pairing", None),
         call(
             "PATCH",
             format!("/api/v1/devices/{p}"),

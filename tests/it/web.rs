@@ -1,0 +1,345 @@
+//! The web page, in a real headless Chromium (Debian's `chromium` and `chromium-driver`)
+//! driven by Selenium (from PyPI, in a venv under target/), against a real daemon and
+//! simulated plugs: sign-in refused and accepted, a switch clicked turns the simulated
+//! relay, a relay switched on the plug itself shows within 2 s with no reload, a metering
+//! plug's chart draws its points, sign-out ends the session. Screenshots at 390 and 1280
+//! px go to `target/tmp/web-shots`. Plus, by hand, the cookie's attributes, the
+//! Content-Security-Policy and the refusal of another site's `Origin`.
+
+use crate::common::*;
+use merossd::daemon::Daemon;
+use merossd::sim::SimDevice;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SELENIUM: &str = "selenium==4.51.0";
+
+/// The venv's python with Selenium, made on first use (`.ci/run` makes it beforehand).
+fn python() -> PathBuf {
+    if let Some(given) = std::env::var_os("MEROSSD_WEB_PYTHON") {
+        return PathBuf::from(given);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let ok = |mut c: Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        let mut make = Command::new("python3");
+        make.args(["-m", "venv"]).arg(&venv);
+        assert!(ok(make), "python3 -m venv failed (Debian: python3-venv)");
+        let mut pip = Command::new(&python);
+        pip.args(["-m", "pip", "install", "-q", SELENIUM]);
+        assert!(ok(pip), "pip install {SELENIUM} failed");
+        std::fs::write(&ready, SELENIUM).unwrap();
+    }
+    python
+}
+
+/// A daemon whose API listens below 32768, reading power every second.
+async fn web_daemon() -> Daemon {
+    let mut c = config(temp_dir("web"));
+    c.api.listen = format!("127.0.0.1:{}", low_port()).parse().unwrap();
+    c.energy.poll_interval_s = 1;
+    Daemon::start(c).await.unwrap()
+}
+
+async fn named(d: &Daemon, plug: &SimDevice, name: &str) {
+    known(d, plug).await;
+    rename(d, plug, name).await;
+}
+
+async fn rename(d: &Daemon, plug: &SimDevice, name: &str) {
+    let body = json!({ "name": name }).to_string();
+    let path = format!("/api/v1/devices/{}", plug.uuid);
+    assert_eq!(api(d, "PATCH", &path, Some(&body), None).await.0, 200);
+}
+
+/// Devices of other families, by kind, for their pages' controls.
+async fn family_devices(d: &Daemon) -> Vec<(&'static str, &'static str, SimDevice)> {
+    let mut out = Vec::new();
+    for (kind, name, trace_name) in [
+        ("light", "Hall light", "msl450"),
+        ("garage", "Garage", "msg100"),
+        ("thermostat", "Bathroom", "mts200b"),
+    ] {
+        let dev =
+            merossd::sim::fleet(&sim_config(d, trace(trace_name)), &kind[..2], 1, 1).remove(0);
+        families_read(d, &dev).await;
+        rename(d, &dev, name).await;
+        out.push((kind, name, dev));
+    }
+    out
+}
+
+/// Answers the script's steps; returns what it measured.
+async fn drive(
+    d: &Daemon,
+    plugs: &[SimDevice],
+    names: &[&str],
+    families: &[(&str, &str, SimDevice)],
+) -> Value {
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let listed: Vec<Value> = plugs
+        .iter()
+        .zip(names)
+        .map(|(p, n)| json!({"uuid": p.uuid, "name": n, "metering": true}))
+        .collect();
+    let others: Vec<Value> = families
+        .iter()
+        .map(|(kind, name, dev)| json!({"uuid": dev.uuid, "name": name, "kind": kind}))
+        .collect();
+    let python = tokio::task::spawn_blocking(python).await.unwrap();
+    let mut child = Command::new(python)
+        .arg(format!("{}/tests/web/page.py", env!("CARGO_MANIFEST_DIR")))
+        .arg(format!("http://{}", d.api_addr))
+        .arg(&d.api_token)
+        .arg(&shots)
+        .arg(Value::Array(listed).to_string())
+        .arg(Value::Array(others).to_string())
+        // Selenium is given its driver and browser: it must not look for them online.
+        .env("SE_OFFLINE", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python for the page test");
+    let mut stdin = child.stdin.take().unwrap();
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut last = String::new();
+    // Every step is bounded: the whole script must be done in two minutes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.recv()).await {
+        let Ok(step) = serde_json::from_str::<Value>(&line) else {
+            last = line;
+            continue;
+        };
+        let Some(what) = step["step"].as_str() else {
+            last = line;
+            continue;
+        };
+        if what == "family" {
+            let (_, _, dev) = families.iter().find(|f| f.2.uuid == step["uuid"]).unwrap();
+            let namespace = step["namespace"].as_str().unwrap();
+            let ok = dev
+                .wait_for(Duration::from_secs(5), |_| !sets(dev, namespace).is_empty())
+                .await;
+            writeln!(stdin, "{}", json!({ "ok": ok })).unwrap();
+            continue;
+        }
+        let plug = plugs.iter().find(|p| p.uuid == step["uuid"]).unwrap();
+        let on = step["on"].as_bool().unwrap();
+        if what == "press" {
+            plug.press(0);
+        }
+        let ok = plug
+            .wait_for(Duration::from_secs(5), |s| s.relays.get(&0) == Some(&on))
+            .await;
+        writeln!(stdin, "{}", json!({ "ok": ok })).unwrap();
+        stdin.flush().unwrap();
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the page test failed: {last}\n{stderr}"
+    );
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("{e}: {last}\n{stderr}"))
+}
+
+#[tokio::test]
+async fn the_page_signs_in_shows_switches_follows_live_and_draws_power() {
+    let d = web_daemon().await;
+    let plugs = plugs(&d, "wb", 2);
+    let names = ["Kettle", "Desk lamp"];
+    for (plug, name) in plugs.iter().zip(names) {
+        named(&d, plug, name).await;
+        first_reading(&d, plug).await;
+    }
+    // A few readings in the history, for the chart.
+    let history = format!("/api/v1/devices/{}/history", plugs[0].uuid);
+    for _ in 0..100 {
+        let (_, h) = api(&d, "GET", &history, None, None).await;
+        if h["points"].as_array().is_some_and(|p| p.len() >= 3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let families = family_devices(&d).await;
+    let seen = drive(&d, &plugs, &names, &families).await;
+    println!("page: {seen}");
+    assert_eq!(seen["wrong_token_said"], "That is not the admin token.");
+    let listed = json!(["Bathroom", "Desk lamp", "Garage", "Hall light", "Kettle"]);
+    assert_eq!(seen["listed"], listed, "{seen}");
+    // A slider for each of brightness and white the light says it supports.
+    let light = d.engine.device(&families[0].2.uuid).unwrap();
+    let supports = merossd::model::family::of(&light).lights[0].supports;
+    let sliders = u64::from(supports & 4 != 0) + u64::from(supports & 2 != 0);
+    assert!(sliders >= 1);
+    assert_eq!(seen["families"]["light"]["sliders"], sliders, "{seen}");
+    assert_eq!(seen["families"]["thermostat"]["modes"], 5, "{seen}");
+    assert!(
+        seen["families"]["garage"]["said"]
+            .as_str()
+            .unwrap()
+            .starts_with("The door is"),
+        "{seen}"
+    );
+    let sentences = seen["sentences"].to_string();
+    assert!(sentences.contains("Kettle is off"), "{seen}");
+    assert!(seen["press_to_page_ms"].as_u64().unwrap() < 2000, "{seen}");
+    assert!(
+        seen["sentence_after"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kettle is on"),
+        "{seen}"
+    );
+    assert!(seen["chart_points"].as_u64().unwrap() >= 1, "{seen}");
+    assert!(seen["chart_drawn"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(seen["device_heading"], "Kettle");
+    assert!(
+        seen["pair_command"]
+            .as_str()
+            .unwrap()
+            .contains("--wifi-ssid 'Home Net'"),
+        "{seen}"
+    );
+    assert_eq!(seen["after_sign_out"], 401, "{seen}");
+    assert_eq!(seen["console_errors"], json!([]), "{seen}");
+    // The click reached the plug itself, not only merossd's idea of it.
+    assert!(plugs[0].state().relays[&0]);
+    d.stop().await;
+}
+
+/// One request with the headers given and no token; status, headers, body.
+async fn raw(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, ureq::http::HeaderMap, String) {
+    let url = format!("http://{}{path}", d.api_addr);
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        b = b.header(*name, *value);
+    }
+    let request = b.body(body.as_bytes().to_vec()).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent.run(request).unwrap();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (response.status().as_u16(), response.headers().clone(), text)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_strict_and_another_sites_origin_is_refused() {
+    let d = web_daemon().await;
+    let plug = &plugs(&d, "wc", 1)[0];
+    known(&d, plug).await;
+    let json = ("Content-Type", "application/json");
+    // The page: a strict policy, no inline script.
+    let (status, headers, html) = raw(&d, "GET", "/", &[], "").await;
+    assert_eq!(status, 200);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(html.contains("<script type=\"module\" src=\"/ui/app.js\">"));
+    // A wrong token: 401 naming the field, no cookie.
+    let (status, headers, body) = raw(
+        &d,
+        "POST",
+        "/api/v1/session",
+        &[json],
+        r#"{"token":"nope"}"#,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(headers.get("set-cookie").is_none());
+    assert!(body.contains("\"field\":\"token\""), "{body}");
+    // The right one: an HttpOnly, SameSite=Strict cookie that expires.
+    let signin = json!({ "token": d.api_token }).to_string();
+    let (status, headers, _) = raw(&d, "POST", "/api/v1/session", &[json], &signin).await;
+    assert_eq!(status, 200);
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(
+        !cookie.contains(&d.api_token),
+        "the token is not the cookie"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let with = |origin: Option<&'static str>| {
+        let mut h = vec![
+            ("Cookie", session.clone()),
+            ("Content-Type", "application/json".into()),
+        ];
+        if let Some(o) = origin {
+            h.push(("Origin", o.into()));
+        }
+        h
+    };
+    let ours = format!("http://{}", d.api_addr);
+    let toggle = format!("/api/v1/devices/{}/toggle", plug.uuid);
+    let on = r#"{"channel":0,"on":true}"#;
+    let send = |h: Vec<(&'static str, String)>| {
+        let d = &d;
+        let toggle = toggle.clone();
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            raw(d, "POST", &toggle, &h, on).await
+        }
+    };
+    // The cookie reads; another site's page cannot act with it, nor can a request
+    // without an Origin; the page's own can.
+    let (status, _, _) = raw(&d, "GET", "/api/v1/devices", &[("Cookie", &session)], "").await;
+    assert_eq!(status, 200);
+    let (status, _, body) = send(with(Some("http://evil.example"))).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("foreign_origin"), "{body}");
+    assert_eq!(send(with(None)).await.0, 403);
+    assert!(
+        !plug.state().relays[&0],
+        "a refused request switched the plug"
+    );
+    let mut ours_h = with(None);
+    ours_h.push(("Origin", ours.clone()));
+    assert_eq!(send(ours_h).await.0, 200);
+    // A foreign Origin is refused even with the bearer token (and before it is looked at).
+    let bearer = format!("Bearer {}", d.api_token);
+    let h = [
+        ("Authorization", bearer.as_str()),
+        json,
+        ("Origin", "http://evil.example"),
+    ];
+    assert_eq!(raw(&d, "POST", &toggle, &h, on).await.0, 403);
+    // Signing out ends the session.
+    let out = [("Cookie", session.as_str()), ("Origin", ours.as_str())];
+    assert_eq!(raw(&d, "DELETE", "/api/v1/session", &out, "").await.0, 200);
+    let (status, _, _) = raw(&d, "GET", "/api/v1/devices", &[("Cookie", &session)], "").await;
+    assert_eq!(status, 401);
+    d.stop().await;
+}

@@ -1,0 +1,181 @@
+"""merossd's web page in a real headless Chromium, driven by Selenium.
+
+Run by tests/it/web.rs, which starts the daemon and the simulated plugs and answers the
+steps this script asks of it on stdin (a JSON line per step, to stdout): "clicked" (is
+the simulated relay now as the page asked?) and "press" (switch the relay on the plug
+itself). The last line printed is a JSON object of what was measured; a failed check
+exits non-zero with the reason.
+
+    page.py BASE_URL TOKEN SHOTS_DIR PLUGS_JSON FAMILIES_JSON
+"""
+
+import json
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+PLUGS = json.loads(sys.argv[4])
+FAMILIES = json.loads(sys.argv[5])
+WAIT = 10
+
+
+def ask(step, **what):
+    print(json.dumps({"step": step, **what}), flush=True)
+    answer = json.loads(sys.stdin.readline() or "{}")
+    if not answer.get("ok"):
+        fail(f"the test said no to {step}: {answer}")
+    return answer
+
+
+def fail(why):
+    print(f"FAILED: {why}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def browser():
+    options = Options()
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--no-first-run", "--disable-extensions"]:
+        options.add_argument(arg)
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def until(driver, what, check, within=WAIT):
+    try:
+        return WebDriverWait(driver, within, poll_frequency=0.05).until(lambda d: check(d))
+    except Exception:
+        fail(f"timed out ({within} s) waiting for: {what}")
+
+
+def switch_of(driver, name):
+    return driver.find_element(By.CSS_SELECTOR, f'button[role="switch"][aria-label="{name}"]')
+
+
+def shot(driver, name, width):
+    driver.set_window_size(width, 900)
+    time.sleep(0.3)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height + 20, 600), 2400))
+    time.sleep(0.3)
+    driver.save_screenshot(f"{SHOTS}/{name}-{width}.png")
+    driver.set_window_size(1280, 900)
+
+
+def sign_in(driver, token):
+    field = until(driver, "the sign-in form", lambda d: d.find_element(By.ID, "token").is_displayed() and d.find_element(By.ID, "token"))
+    field.clear()
+    field.send_keys(token, Keys.ENTER)
+
+
+def main():
+    seen = {}
+    driver = browser()
+    try:
+        driver.get(BASE + "/")
+        # A wrong token is refused and shows nothing.
+        sign_in(driver, "not-the-token")
+        until(driver, "the refusal", lambda d: d.find_element(By.ID, "sign-in-error").text)
+        seen["wrong_token_said"] = driver.find_element(By.ID, "sign-in-error").text
+        if driver.find_elements(By.CSS_SELECTOR, "article.device"):
+            fail("devices shown after a wrong token")
+        # The right one shows every device.
+        sign_in(driver, TOKEN)
+        until(driver, "the device list", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "devices")
+        for p in PLUGS:
+            until(driver, f"{p['name']} listed", lambda d: p["name"] in d.find_element(By.ID, "devices").text)
+        seen["listed"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "article.device h2")]
+        seen["sentences"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "article.device .sentence")]
+        # A fresh load with the session: how long until the devices are on the screen.
+        driver.get(BASE + "/")
+        until(driver, "the device list again", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "devices")
+        seen["render_ms"] = driver.execute_script("return performance.getEntriesByName('devices-shown')[0].startTime")
+        paint = driver.execute_script("return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
+        seen["paint_ms"] = dict(paint)
+        shot(driver, "devices", 1280)
+        shot(driver, "devices", 390)
+
+        # Clicking a switch turns the simulated relay; the page shows it when the plug says so.
+        driver.execute_script("window.notReloaded = true")
+        plug = PLUGS[0]
+        button = switch_of(driver, plug["name"])
+        if button.get_attribute("aria-checked") != "false":
+            fail("the switch is not off at first")
+        clicked = time.monotonic()
+        button.click()
+        ask("clicked", uuid=plug["uuid"], on=True)
+        until(driver, "the switch on", lambda d: switch_of(d, plug["name"]).get_attribute("aria-checked") == "true")
+        seen["click_to_checked_ms"] = round((time.monotonic() - clicked) * 1000)
+        # Switched on the plug itself: shown within 2 s, with no reload.
+        pressed = time.monotonic()
+        ask("press", uuid=plug["uuid"], on=False)
+        until(driver, "the plug's own switch shown", lambda d: switch_of(d, plug["name"]).get_attribute("aria-checked") == "false", within=2)
+        seen["press_to_page_ms"] = round((time.monotonic() - pressed) * 1000)
+        if not driver.execute_script("return window.notReloaded === true"):
+            fail("the page reloaded")
+        # The keyboard alone: focus the switch and press space.
+        switch_of(driver, plug["name"]).send_keys(Keys.SPACE)
+        ask("clicked", uuid=plug["uuid"], on=True)
+        until(driver, "the switch on by keyboard", lambda d: switch_of(d, plug["name"]).get_attribute("aria-checked") == "true")
+        seen["sentence_after"] = driver.find_element(By.CSS_SELECTOR, f'article[data-uuid="{plug["uuid"]}"] .sentence').text
+
+        # A metering plug's page draws its power.
+        metering = next(p for p in PLUGS if p.get("metering"))
+        driver.find_element(By.LINK_TEXT, metering["name"]).click()
+        until(driver, "the device page", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "device")
+        chart = until(driver, "the power chart", lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
+        seen["chart_points"] = int(chart[0].get_attribute("data-points"))
+        seen["chart_drawn"] = len(driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline, svg.chart circle"))
+        seen["device_heading"] = driver.find_element(By.CSS_SELECTOR, "#view h1").text
+        seen["device_sections"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#view section h2") if e.text]
+        shot(driver, "device", 1280)
+        shot(driver, "device", 390)
+
+        # Other families' pages show their controls; a garage door's button sends its SET.
+        seen["families"] = {}
+        for f in FAMILIES:
+            driver.get(f"{BASE}/#/device/{f['uuid']}")
+            until(driver, f"the page of {f['name']}", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "device"
+                  and d.find_element(By.CSS_SELECTOR, "#view h1").text == f["name"])
+            got = {"sections": [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#view h3")]}
+            if f["kind"] == "light":
+                got["sliders"] = len(driver.find_elements(By.CSS_SELECTOR, '#view input[type="range"]'))
+            if f["kind"] == "thermostat":
+                got["modes"] = len(driver.find_elements(By.CSS_SELECTOR, "#view select option"))
+            if f["kind"] == "garage":
+                section = driver.find_element(By.XPATH, "//section[h3='Garage door']")
+                got["said"] = section.find_element(By.TAG_NAME, "p").text
+                section.find_element(By.TAG_NAME, "button").click()
+                ask("family", uuid=f["uuid"], namespace="Appliance.GarageDoor.State")
+            seen["families"][f["kind"]] = got
+
+        # The add-a-device page fills in the command.
+        driver.get(BASE + "/#/add")
+        until(driver, "the pairing page", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "add")
+        ssid = driver.find_element(By.XPATH, "//label[text()=\"Your Wi-Fi's name\"]/following-sibling::input")
+        ssid.send_keys("Home Net")
+        seen["pair_command"] = driver.find_element(By.ID, "pair-command").text
+
+        # Signing out ends the session: the page asks for the token, the API says 401.
+        driver.find_element(By.ID, "sign-out").click()
+        until(driver, "the sign-in form after sign-out", lambda d: d.find_element(By.ID, "sign-in").is_displayed())
+        seen["after_sign_out"] = driver.execute_async_script(
+            "const done = arguments[0]; fetch('/api/v1/devices').then(r => done(r.status), () => done(0))")
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+                  and "/api/v1/session" not in e["message"] and "/api/v1/devices" not in e["message"]
+                  and "/api/v1/live" not in e["message"]]
+        seen["console_errors"] = errors
+    finally:
+        driver.quit()
+    print(json.dumps(seen), flush=True)
+
+
+main()
