@@ -11,8 +11,10 @@
 //! device (`hub::pace`). The engine answers each device's session so current firmware
 //! stays bound, keeps what devices say, and hands device pushes on to app clients; the
 //! [`store`] remembers it in SQLite (keeping what a full disk will not take yet,
-//! `store::health`); the [`api`] serves it over HTTP, [`homeassistant`] over MQTT
-//! discovery, and [`cloud`] to MerossIot-based apps as the Meross cloud would.
+//! `store::health`); the [`api`] serves it over HTTP, with a web page for people on the
+//! same listener (`api::page`, signed in with a session, `api::session`, and live through
+//! `api::live`), [`homeassistant`] over MQTT discovery, and [`cloud`] to MerossIot-based
+//! apps as the Meross cloud would.
 //! Timers and auto-off rules live on the devices themselves: merossd reads and writes them
 //! (`model::family::timer`, `trigger`) and keeps a copy in step with what devices PUSH.
 //! MOKO MK102/MK112 plugs speak their own topics (`protocol::moko`): the gate admits them
@@ -38,11 +40,11 @@
 //!
 //! | floor | modules | what they are |
 //! |---|---|---|
-//! | 1 | [`protocol`], [`mqtt`], [`model`], [`config`], [`shutdown`], [`metrics`], [`timezone`], [`host`], [`process`], [`logging`] | vocabulary and leaves: the wire, the domain model, the configuration as data |
+//! | 1 | [`protocol`], [`mqtt`], [`model`], [`config`], [`shutdown`], [`metrics`], [`timezone`], [`host`], [`process`], [`logging`] | vocabulary and leaves: the wire, the domain model, the configuration as data, this host's addresses (and which a plug dials, `host::lan`) |
 //! | 2 | [`datadir`], [`registry`], [`store`], [`broker`] | infrastructure with state: files, who owns what, SQLite, the router |
 //! | 3 | [`hub`] | what joins the two halves of the device road: device messages and events, each device's queue, the pace of switch commands |
 //! | 4 | [`gate`], [`engine`] | the two halves, which never import each other: the front door and the brain |
-//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`], [`mdns`], [`firmware`] | the faces: HTTP, MQTT discovery, the Meross cloud API, systemd, the LAN's service browsers, the image server for upgrades |
+//! | 5 | [`api`], [`homeassistant`], [`cloud`], [`notify`], [`mdns`], [`firmware`] | the faces: HTTP and the web page, MQTT discovery, the Meross cloud API, systemd, the LAN's service browsers, the image server for upgrades |
 //! | 6 | [`daemon`], [`cli`], [`client`], [`backup`], [`pair`], [`sim`] | wiring and tools |
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

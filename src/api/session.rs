@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The cookie's name.
-pub const COOKIE: &str = "merossd_session";
+pub const COOKIE: &str = "merossd-session";
 /// How long a session lasts from its sign-in.
 pub const LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Sessions held at once; a new one past this ends the oldest.
@@ -190,13 +190,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(
             header::COOKIE,
-            HeaderValue::from_static("a=1; merossd_session=abc ; b=2"),
+            HeaderValue::from_static("a=1; merossd-session=abc ; b=2"),
         );
         assert_eq!(from_cookies(&h), Some("abc"));
         let mut none = HeaderMap::new();
         none.append(
             header::COOKIE,
-            HeaderValue::from_static("merossd_sessionx=1"),
+            HeaderValue::from_static("merossd-sessionx=1"),
         );
         assert_eq!(from_cookies(&none), None);
     }

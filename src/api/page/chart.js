@@ -5,7 +5,7 @@ import { h } from "./dom.js";
 import { watts, when } from "./words.js";
 
 const H = 180;
-const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
+const PAD = { left: 58, right: 8, top: 10, bottom: 22 };
 
 const svg = (tag, attrs, ...children) => h(`svg:${tag}`, attrs, ...children);
 
@@ -27,7 +27,8 @@ export function powerChart(points, from, to, label, width) {
   const x = (t) => PAD.left + ((t - from) / Math.max(1, to - from)) * (W - PAD.left - PAD.right);
   const y = (w) => H - PAD.bottom - (w / top) * (H - PAD.top - PAD.bottom);
   const line = points.map((p) => `${x(p.at).toFixed(1)},${y(p.w).toFixed(1)}`).join(" ");
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => from + f * (to - from));
+  const parts = W < 500 ? [0, 0.5, 1] : [0, 0.25, 0.5, 0.75, 1];
+  const ticks = parts.map((f) => from + f * (to - from));
   const dayLong = to - from > 2 * 86400;
   const tickText = (t) => {
     const d = new Date(t * 1000);
@@ -43,7 +44,7 @@ export function powerChart(points, from, to, label, width) {
         svg("text", { x: PAD.left - 6, y: y(top * f) + 4, class: "axis", "text-anchor": "end" }, watts(top * f)),
       ),
     ),
-    ticks.map((t, i) => svg("text", { x: x(t), y: H - 6, class: "axis", "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, tickText(t))),
+    ticks.map((t, i) => svg("text", { x: x(t), y: H - 6, class: "axis", "text-anchor": i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle" }, tickText(t))),
     points.length > 1 && svg("polyline", { points: line, class: "line" }),
     points.length === 1 && svg("circle", { cx: x(points[0].at), cy: y(points[0].w), r: 3, class: "dot" }),
   );
@@ -73,7 +74,7 @@ export function energyChart(days, label, width) {
       svg("g", {},
         svg("rect", { x: PAD.left + i * slot + slot * 0.15, y: y(d.wh), width: slot * 0.7, height: Math.max(0, H - PAD.bottom - y(d.wh)), class: "bar" },
           svg("title", {}, `${d.date}: ${kwh(d.wh)}`)),
-        svg("text", { x: PAD.left + i * slot + slot / 2, y: H - 6, class: "axis", "text-anchor": "middle" }, d.date.slice(5)),
+        svg("text", { x: PAD.left + i * slot + slot / 2, y: H - 6, class: "axis", "text-anchor": "middle" }, slot < 48 ? d.date.slice(8) : d.date.slice(5)),
       ),
     ),
   );

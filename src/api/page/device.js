@@ -40,7 +40,11 @@ export function mount(view, devices, uuid) {
     );
   }
 
+  let drawnAt = 0;
+  let drawnWidth = 0;
   async function drawPower() {
+    drawnAt = Date.now();
+    drawnWidth = width();
     const d = devices.get(uuid);
     const metering = d?.channels.some((c) => c.power_w !== undefined);
     power.hidden = !metering;
@@ -126,10 +130,17 @@ export function mount(view, devices, uuid) {
     const d = devices.get(uuid);
     const now = power.querySelector("#power-now");
     if (d && now) now.textContent = using(d);
+    // New readings reach the charts once a minute.
+    if (Date.now() - drawnAt > 60000) drawPower().catch((e) => say(e.message, true));
     // The events and the connection are in the detail: read it again, at most once a second.
     clearTimeout(again);
     again = setTimeout(() => load().catch((e) => say(e.message, true)), 1000);
   }
+
+  // Drawn again for a screen that changed width (a phone turned), so the text stays legible.
+  new ResizeObserver(() => {
+    if (power.isConnected && Math.abs(width() - drawnWidth) > 40) drawPower().catch((e) => say(e.message, true));
+  }).observe(power);
 
   drawTop();
   const ready = Promise.all([load(), drawPower()]).catch((e) => say(e.message, true));

@@ -10,7 +10,9 @@ export function mainControls(d) {
   const f = d.families ?? {};
   const controls = [];
   const lights = new Set((f.lights ?? []).map((l) => l.channel));
-  for (const c of d.channels) {
+  // A garage door's or a shutter's channel is the door or the shutter, not a relay.
+  const relays = f.garage_doors?.length || f.shutters?.length ? [] : d.channels;
+  for (const c of relays) {
     const label = channelName(d, c);
     const act = lights.has(c.channel)
       ? (on) => post(`/devices/${d.uuid}/light`, { channel: c.channel, on })
