@@ -139,6 +139,11 @@ async fn drive(
             continue;
         }
         let plug = plugs.iter().find(|p| p.uuid == step["uuid"]).unwrap();
+        if what == "stop" {
+            plug.stop();
+            writeln!(stdin, "{}", json!({ "ok": true })).unwrap();
+            continue;
+        }
         let on = step["on"].as_bool().unwrap();
         if what == "press" {
             plug.press(0);
@@ -217,6 +222,23 @@ async fn the_page_signs_in_shows_switches_follows_live_and_draws_power() {
             .contains("--wifi-ssid 'Home Net'"),
         "{seen}"
     );
+    let offline = seen["offline_sentence"].as_str().unwrap();
+    assert!(
+        offline.starts_with("Desk lamp is offline; last seen"),
+        "{seen}"
+    );
+    assert_eq!(seen["offline_switches"], 0, "{seen}");
+    let why = seen["why_offline"].as_str().unwrap();
+    assert!(
+        why.contains("the connection has closed since") && why.contains("Last seen"),
+        "{why}"
+    );
+    let strip = json!([
+        ["Desk strip: all outlets", "true"],
+        ["Desk strip: Lamp", "false"],
+        ["Desk strip: outlet 2", "true"]
+    ]);
+    assert_eq!(seen["strip_switches"], strip, "{seen}");
     assert_eq!(seen["after_sign_out"], 401, "{seen}");
     assert_eq!(seen["console_errors"], json!([]), "{seen}");
     // The click reached the plug itself, not only merossd's idea of it.

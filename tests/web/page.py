@@ -157,6 +157,32 @@ def main():
                 ask("family", uuid=f["uuid"], namespace="Appliance.GarageDoor.State")
             seen["families"][f["kind"]] = got
 
+        # A plug that goes away shows as offline at once, and its page says why.
+        gone = PLUGS[1]
+        driver.get(BASE + "/#/")
+        until(driver, "the list", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "devices")
+        ask("stop", uuid=gone["uuid"])
+        card = f'article[data-uuid="{gone["uuid"]}"]'
+        until(driver, "the plug shown offline", lambda d: "offline" in d.find_element(By.CSS_SELECTOR, card).get_attribute("class"))
+        seen["offline_sentence"] = driver.find_element(By.CSS_SELECTOR, f"{card} .sentence").text
+        seen["offline_switches"] = len(driver.find_elements(By.CSS_SELECTOR, f"{card} [role=switch]"))
+        driver.find_element(By.LINK_TEXT, gone["name"]).click()
+        until(driver, "why it is offline", lambda d: "Why it is offline" in d.find_element(By.ID, "view").text)
+        seen["why_offline"] = driver.find_element(By.CSS_SELECTOR, "#view section.warn").text
+
+        # A strip's switches are named after the strip and the outlet (no strip is simulated:
+        # the page's own code builds them for one as the API would list it).
+        seen["strip_switches"] = driver.execute_async_script("""
+            const done = arguments[0];
+            import('/ui/list.js').then(list => {
+              const strip = {uuid: 'strip1', display_name: 'Desk strip', online: true, families: {},
+                channels: [{channel: 0, on: true, name: null}, {channel: 1, on: false, name: 'Lamp'},
+                           {channel: 2, on: true, name: null}]};
+              const box = document.createElement('div');
+              box.append(...list.mainControls(strip));
+              done([...box.querySelectorAll('[role=switch]')].map(b => [b.getAttribute('aria-label'), b.getAttribute('aria-checked')]));
+            }, e => done(String(e)));""")
+
         # The add-a-device page fills in the command.
         driver.get(BASE + "/#/add")
         until(driver, "the pairing page", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "add")
