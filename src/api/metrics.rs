@@ -211,12 +211,12 @@ const COUNTERS: &[Metric] = &[
         |s| s.logins_throttled,
     ),
     (
-        "merossd-sessions_over_share",
+        "merossd_sessions_over_share",
         "Logins refused: the identity holds its share of sessions",
         |s| s.sessions_over_share,
     ),
     (
-        "merossd-sessions_over_budget",
+        "merossd_sessions_over_budget",
         "Clients closed: QoS 2 publishes left open, or a packet not completed in time",
         |s| s.sessions_over_budget,
     ),

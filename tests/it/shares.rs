@@ -46,7 +46,7 @@ async fn anonymous_sessions_and_one_plugs_password_cannot_fill_the_cap() {
     let plug = &plugs(&d, "sh", 1)[0];
     bound(plug).await;
     assert_eq!(plug.state().connects, 1);
-    assert!(metric(&d, "merossd-sessions_over_share").await >= 24);
+    assert!(metric(&d, "merossd_sessions_over_share").await >= 24);
 }
 
 #[tokio::test]
@@ -75,7 +75,7 @@ async fn qos2_publishes_left_without_pubrel_are_bounded() {
         "a client with 80 QoS 2 publishes open was kept ({pubrecs} PUBRECs)"
     );
     assert!(pubrecs <= 64, "{pubrecs}");
-    assert!(metric(&d, "merossd-sessions_over_budget").await >= 1);
+    assert!(metric(&d, "merossd_sessions_over_budget").await >= 1);
 }
 
 #[tokio::test]
