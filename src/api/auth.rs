@@ -3,12 +3,15 @@
 //! Open without either: the health probe, `/metrics` when configured public, the page's
 //! own files and the sign-in. A request that changes something and carries an `Origin`
 //! of another site is refused whoever sends it, and one made with the cookie must carry
-//! ours: another page in the same browser cannot act in the owner's name.
+//! ours: another page in the same browser cannot act in the owner's name. Cookies do not
+//! tell ports apart, so a request with the cookie that the browser says came from another
+//! site or port (`Sec-Fetch-Site`) is refused too, even to read. No answer under `/api/v1` is
+//! kept in a browser's cache (the pairing route holds the account keys).
 
 use super::error::ApiError;
 use super::{session, AppState};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -20,13 +23,20 @@ const HEALTH_PATH: &str = "/api/v1/health";
 const SESSION_PATH: &str = "/api/v1/session";
 
 /// How a request proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Caller {
     /// `Authorization: Bearer <token>`.
     Token,
-    /// The web page's session cookie.
-    Session,
+    /// The web page's session cookie, with the session's id.
+    Session(String),
+    /// A bearer token that is not ours (refused, and not tried as a cookie).
+    WrongToken,
 }
+
+/// The session a request came with, for handlers that must follow it (`live` ends its
+/// stream when the session ends).
+#[derive(Debug, Clone)]
+pub(super) struct SessionId(pub String);
 
 impl AppState {
     /// Whether `given` is the admin token, compared in constant time.
@@ -42,10 +52,16 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer);
         if let Some(token) = bearer {
-            return self.token_is(token).then_some(Caller::Token);
+            return Some(if self.token_is(token) {
+                Caller::Token
+            } else {
+                Caller::WrongToken
+            });
         }
         let id = session::from_cookies(headers)?;
-        self.sessions.valid(id).then_some(Caller::Session)
+        self.sessions
+            .valid(id)
+            .then(|| Caller::Session(id.to_owned()))
     }
 }
 
@@ -55,6 +71,20 @@ pub(super) async fn require_caller(
     request: Request,
     next: Next,
 ) -> Response {
+    let api = request.uri().path().starts_with("/api/v1/");
+    let mut response = admit(state, request, next).await;
+    if api && !response.headers().contains_key(header::CACHE_CONTROL) {
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    response
+}
+
+async fn admit(state: AppState, mut request: Request, next: Next) -> Response {
     let changes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -72,9 +102,18 @@ pub(super) async fn require_caller(
         return super::json_errors(next.run(request).await);
     }
     match state.caller(request.headers()) {
-        None => return ApiError::unauthorized().into_response(),
-        Some(Caller::Session) if changes && origin != Origin::Ours => return foreign_origin(),
-        Some(_) => {}
+        None | Some(Caller::WrongToken) => return ApiError::unauthorized().into_response(),
+        Some(Caller::Token) => {}
+        Some(Caller::Session(id)) => {
+            let cross_site = request
+                .headers()
+                .get("sec-fetch-site")
+                .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"));
+            if cross_site || (changes && origin != Origin::Ours) {
+                return foreign_origin();
+            }
+            request.extensions_mut().insert(SessionId(id));
+        }
     }
     super::json_errors(next.run(request).await)
 }
@@ -120,7 +159,7 @@ fn foreign_origin() -> Response {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "foreign_origin",
-        "A request that changes something must come from merossd's own page (its Origin is another site's).",
+        "This request must come from merossd's own page; it came from another site or port.",
     )
     .into_response()
 }

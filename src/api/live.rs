@@ -2,17 +2,22 @@
 //! first event is every device (`devices`); then each device that changed (`device`, its
 //! list entry) or was forgotten (`forgotten`, its uuid). A client that falls behind gets
 //! every device again rather than a gap. At most [`MAX_STREAMS`] are open at once, each
-//! with a comment every [`KEEP_ALIVE`] so that idle connections are not closed.
+//! with a comment every [`KEEP_ALIVE`] so that idle connections are not closed. A stream
+//! opened with the page's session ends when the session does (sign-out, expiry), checked
+//! at every event and every [`KEEP_ALIVE`].
 
+use super::auth::SessionId;
 use super::error::ApiError;
 use super::AppState;
 use crate::model::Notice;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -37,7 +42,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn live(
     State(state): State<AppState>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    session: Option<Extension<SessionId>>,
+) -> Result<impl IntoResponse, ApiError> {
     let permit = state.live.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -50,13 +56,20 @@ async fn live(
         state,
         notices,
         first: true,
+        session: session.map(|Extension(SessionId(id))| id),
         _permit: permit,
     };
     let events = stream::unfold(start, |mut f| async move {
         let event = f.next().await?;
-        Some((Ok(event), f))
+        Some((Ok::<_, Infallible>(event), f))
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    // A proxy in front (nginx) must pass each event on as it comes.
+    let unbuffered = (
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    Ok(([unbuffered], sse))
 }
 
 /// One stream's place in the engine's notices.
@@ -64,18 +77,39 @@ struct Follow {
     state: AppState,
     notices: broadcast::Receiver<Notice>,
     first: bool,
+    /// The page's session the stream was opened with (`None`: the bearer token).
+    session: Option<String>,
     /// Held for as long as the stream lives.
     _permit: OwnedSemaphorePermit,
 }
 
 impl Follow {
-    /// The next event, or `None` once the engine is gone.
+    /// Whether the stream may go on: its session, if it has one, has not ended.
+    fn allowed(&self) -> bool {
+        self.session
+            .as_deref()
+            .is_none_or(|id| self.state.sessions.valid(id))
+    }
+
+    /// The next event, or `None` once the engine is gone or the session has ended.
     async fn next(&mut self) -> Option<Event> {
         if std::mem::take(&mut self.first) {
             return Some(self.everything());
         }
         loop {
-            match self.notices.recv().await {
+            let notice = tokio::select! {
+                notice = self.notices.recv() => notice,
+                () = tokio::time::sleep(KEEP_ALIVE) => {
+                    if !self.allowed() {
+                        return None;
+                    }
+                    continue;
+                }
+            };
+            if !self.allowed() {
+                return None;
+            }
+            match notice {
                 Ok(Notice::Updated(uuid)) => {
                     if let Some(d) = self.state.engine.device(&uuid) {
                         return Some(event("device", &super::devices::summary(&d)));

@@ -274,6 +274,20 @@ async fn raw(
     .unwrap()
 }
 
+/// Reads `/api/v1/live` with the cookie until the server ends it; what it sent.
+fn live_until_closed(d: &Daemon, cookie: &str) -> tokio::task::JoinHandle<String> {
+    let url = format!("http://{}/api/v1/live", d.api_addr);
+    let cookie = cookie.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut response = agent.get(&url).header("Cookie", &cookie).call().unwrap();
+        response.body_mut().read_to_string().unwrap_or_default()
+    })
+}
+
 #[tokio::test]
 async fn the_session_cookie_is_strict_and_another_sites_origin_is_refused() {
     let d = web_daemon().await;
@@ -358,10 +372,38 @@ async fn the_session_cookie_is_strict_and_another_sites_origin_is_refused() {
         ("Origin", "http://evil.example"),
     ];
     assert_eq!(raw(&d, "POST", &toggle, &h, on).await.0, 403);
-    // Signing out ends the session.
+    // Cookies do not tell ports apart: a page on another port of this host sends ours, and
+    // the browser says so.
+    let other_port = [
+        ("Cookie", session.as_str()),
+        ("Sec-Fetch-Site", "same-site"),
+    ];
+    assert_eq!(
+        raw(&d, "GET", "/api/v1/devices", &other_port, "").await.0,
+        403
+    );
+    let same = [
+        ("Cookie", session.as_str()),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let (status, headers, _) = raw(&d, "GET", "/api/v1/pairing", &same, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["cache-control"], "no-store",
+        "the keys stay out of caches"
+    );
+    // Signing out ends the session, and the live stream opened with it.
+    let live = live_until_closed(&d, &session);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let out = [("Cookie", session.as_str()), ("Origin", ours.as_str())];
     assert_eq!(raw(&d, "DELETE", "/api/v1/session", &out, "").await.0, 200);
     let (status, _, _) = raw(&d, "GET", "/api/v1/devices", &[("Cookie", &session)], "").await;
     assert_eq!(status, 401);
+    switch_via_api(&d, &plug.uuid, false).await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), live)
+        .await
+        .expect("the live stream outlived its session")
+        .unwrap();
+    assert!(heard.starts_with("event: devices"), "{heard}");
     d.stop().await;
 }
