@@ -30,6 +30,7 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
     ("/ui/dom.js", JS, include_bytes!("page/dom.js")),
     ("/ui/list.js", JS, include_bytes!("page/list.js")),
     ("/ui/device.js", JS, include_bytes!("page/device.js")),
+    ("/ui/settings.js", JS, include_bytes!("page/settings.js")),
     ("/ui/controls.js", JS, include_bytes!("page/controls.js")),
     ("/ui/chart.js", JS, include_bytes!("page/chart.js")),
     ("/ui/add.js", JS, include_bytes!("page/add.js")),

@@ -219,7 +219,10 @@ def main():
     driver = browser()
     try:
         for step in [signing_in, switching, metering_page, family_pages, going_offline, pairing_and_sign_out]:
-            step(driver, seen)
+            try:
+                step(driver, seen)
+            except Exception as e:  # a Selenium error: say where, in one line
+                fail(f"{step.__name__}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     finally:
         driver.quit()
     print(json.dumps(seen), flush=True)

@@ -8,13 +8,15 @@ import { h, fill, say, field } from "./dom.js";
 /** A shell word: quoted so that any name or password survives the shell. */
 const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-async function copy(text, input) {
+/** Copies `text`; without the clipboard API (it needs HTTPS or localhost) `show()` puts
+ * it on the screen selected, for Ctrl+C. */
+async function copy(text, show) {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
-    // The clipboard API needs HTTPS or localhost: select the text for Ctrl+C instead.
-    input.type = "text";
-    input.select();
+    const shown = show();
+    if (shown instanceof HTMLInputElement) shown.select();
+    else window.getSelection()?.selectAllChildren(shown);
     say("Selected: press Ctrl+C (or ⌘C) to copy.");
     return;
   }
@@ -24,15 +26,20 @@ async function copy(text, input) {
 function secret(label, value) {
   const input = h("input", { type: "password", value, readonly: true, class: "mono", spellcheck: "false", autocomplete: "off" });
   const reveal = h("button", { type: "button", class: "secondary", "aria-pressed": "false", "aria-label": `Show ${label.toLowerCase()}` }, "Show");
-  reveal.addEventListener("click", () => {
-    const shown = input.type === "password";
+  const showing = (shown) => {
     input.type = shown ? "text" : "password";
     reveal.setAttribute("aria-pressed", String(shown));
     reveal.textContent = shown ? "Hide" : "Show";
-  });
+  };
+  reveal.addEventListener("click", () => showing(input.type === "password"));
   const copier = h("button", { type: "button", class: "secondary", "aria-label": `Copy ${label.toLowerCase()}` }, "Copy");
-  copier.addEventListener("click", () => copy(value, input));
-  return field(label, h("div", { class: "row secret" }, input, reveal, copier));
+  copier.addEventListener("click", () => copy(value, () => (showing(true), input)));
+  // The label names the input itself; the buttons sit beside it.
+  const row = field(label, input);
+  const line = h("div", { class: "row secret" });
+  input.replaceWith(line);
+  line.append(input, reveal, copier);
+  return row;
 }
 
 function plain(label, value) {
@@ -63,7 +70,7 @@ function draw(body, p) {
   pass.addEventListener("input", fillCommand);
   fillCommand();
   const copyCommand = h("button", { type: "button", class: "secondary" }, "Copy the command");
-  copyCommand.addEventListener("click", () => copy(command.dataset.full, ssid));
+  copyCommand.addEventListener("click", () => copy(command.dataset.full, () => ((command.textContent = command.dataset.full), command)));
   fill(body,
     h("section", { class: "card" },
       h("h2", {}, "What the plug is given"),

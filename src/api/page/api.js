@@ -2,7 +2,14 @@
 // stream of device changes. Nothing here holds the token: the cookie is HttpOnly.
 
 /** The session has ended (or never began): the page shows the sign-in form. */
-export class SignedOut extends Error {}
+export class SignedOut extends Error {
+  constructor() {
+    super("Your session has ended: sign in again.");
+  }
+}
+
+/** Said on `window` when a request finds the session ended. */
+export const SIGNED_OUT = "merossd-signed-out";
 
 /** A request the API refused, with its error code and the field it names. */
 export class Refused extends Error {
@@ -33,7 +40,10 @@ export async function call(method, path, body) {
   } catch {
     data = null;
   }
-  if (response.status === 401 && path !== "/session") throw new SignedOut();
+  if (response.status === 401 && path !== "/session") {
+    window.dispatchEvent(new Event(SIGNED_OUT));
+    throw new SignedOut();
+  }
   if (!response.ok) throw new Refused(response.status, data?.error);
   return data;
 }

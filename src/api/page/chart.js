@@ -23,7 +23,7 @@ const fit = (width) => Math.max(280, Math.min(1000, Math.round(width || 600)));
 /** Power over [from, to]: `points` are `{at, w}` (epoch seconds, watts), oldest first. */
 export function powerChart(points, from, to, label, width) {
   const W = fit(width);
-  const top = ceiling(Math.max(0, ...points.map((p) => p.w)));
+  const top = ceiling(points.reduce((m, p) => Math.max(m, p.w), 0));
   const x = (t) => PAD.left + ((t - from) / Math.max(1, to - from)) * (W - PAD.left - PAD.right);
   const y = (w) => H - PAD.bottom - (w / top) * (H - PAD.top - PAD.bottom);
   const line = points.map((p) => `${x(p.at).toFixed(1)},${y(p.w).toFixed(1)}`).join(" ");
@@ -61,7 +61,7 @@ function summary(points) {
 /** Energy per day: `days` are `{date, wh}`, oldest first. */
 export function energyChart(days, label, width) {
   const W = fit(width);
-  const top = ceiling(Math.max(0, ...days.map((d) => d.wh)));
+  const top = ceiling(days.reduce((m, d) => Math.max(m, d.wh), 0));
   const slot = (W - PAD.left - PAD.right) / Math.max(1, days.length);
   const y = (wh) => H - PAD.bottom - (wh / top) * (H - PAD.top - PAD.bottom);
   const kwh = (wh) => (wh >= 1000 ? `${(wh / 1000).toFixed(2)} kWh` : `${Math.round(wh)} Wh`);

@@ -22,14 +22,14 @@ function light(d, l) {
   const can = (bit) => (l.supports & bit) !== 0 || l.supports === 0;
   const part = h("section", { class: "family" }, h("h3", {}, d.channels.length > 1 ? `Light ${l.channel}` : "Light"));
   if (can(4)) {
-    part.append(field("Brightness (%)", sender(range(`${d.uuid}/light/b`, l.brightness, 1, 100), d, "light", (v) => ({ channel: l.channel, brightness: Number(v) }))));
+    part.append(field("Brightness (%)", sender(range(`${d.uuid}/light/${l.channel}/b`, l.brightness, 1, 100), d, "light", (v) => ({ channel: l.channel, brightness: Number(v) }))));
   }
   if ((l.supports & 1) !== 0) {
-    const colour = h("input", { type: "color", value: `#${l.rgb ?? "ffffff"}`, dataset: { key: `${d.uuid}/light/rgb` } });
+    const colour = h("input", { type: "color", value: `#${l.rgb ?? "ffffff"}`, dataset: { key: `${d.uuid}/light/${l.channel}/rgb` } });
     part.append(field("Colour", sender(colour, d, "light", (v) => ({ channel: l.channel, rgb: v.slice(1) }))));
   }
   if ((l.supports & 2) !== 0) {
-    part.append(field("White (warm to cold)", sender(range(`${d.uuid}/light/t`, l.temperature, 1, 100), d, "light", (v) => ({ channel: l.channel, temperature: Number(v) }))));
+    part.append(field("White (warm to cold)", sender(range(`${d.uuid}/light/${l.channel}/t`, l.temperature, 1, 100), d, "light", (v) => ({ channel: l.channel, temperature: Number(v) }))));
   }
   return part;
 }
@@ -37,12 +37,12 @@ function light(d, l) {
 function thermostat(d, t) {
   const modes = t.flavour === "modeB" ? ["heat_cool", "schedule", "timer"] : ["heat", "cool", "eco", "auto", "manual"];
   const names = { heat: "Heat", cool: "Cool", eco: "Eco", auto: "Auto (its schedule)", manual: "Manual", heat_cool: "Heat and cool", schedule: "Schedule", timer: "Timer" };
-  const mode = h("select", { dataset: { key: `${d.uuid}/thermostat/mode` } }, modes.map((m) => h("option", { value: m, selected: m === t.mode }, names[m])));
-  const target = h("input", { type: "number", min: t.min_c ?? 5, max: t.max_c ?? 35, step: 0.5, value: t.target_c ?? "", dataset: { key: `${d.uuid}/thermostat/target` } });
+  const mode = h("select", { dataset: { key: `${d.uuid}/thermostat/${t.channel}/mode` } }, modes.map((m) => h("option", { value: m, selected: m === t.mode }, names[m])));
+  const target = h("input", { type: "number", min: t.min_c ?? 5, max: t.max_c ?? 35, step: 0.5, value: t.target_c ?? "", dataset: { key: `${d.uuid}/thermostat/${t.channel}/target` } });
   return h("section", { class: "family" },
     h("h3", {}, "Thermostat"),
     h("p", {}, t.current_c != null ? `It is ${t.current_c} °C` : "", t.target_c != null ? `, set to ${t.target_c} °C` : "", t.heating ? "; heating now" : "", t.cooling ? "; cooling now" : "", t.window_open ? "; a window is open" : ""),
-    h("div", { class: "control" }, toggle(`${d.display_name} thermostat`, t.on !== false, `${d.uuid}/thermostat/on`, (on) => send(d, "thermostat", { channel: t.channel, on })), h("span", { "aria-hidden": "true" }, t.on === false ? "Off" : "On")),
+    h("div", { class: "control" }, toggle(`${d.display_name} thermostat`, t.on !== false, `${d.uuid}/thermostat/${t.channel}/on`, (on) => send(d, "thermostat", { channel: t.channel, on })), h("span", { "aria-hidden": "true" }, t.on === false ? "Off" : "On")),
     field("Mode", sender(mode, d, "thermostat", (v) => ({ channel: t.channel, mode: v }))),
     field("Set point (°C)", sender(target, d, "thermostat", (v) => ({ channel: t.channel, target_c: Number(v) }))),
   );
@@ -59,11 +59,11 @@ function door(d, g) {
 
 function shutter(d, s) {
   const move = (action) => {
-    const b = h("button", { type: "button", class: "secondary", dataset: { key: `${d.uuid}/shutter/${action}` } }, action[0].toUpperCase() + action.slice(1));
+    const b = h("button", { type: "button", class: "secondary", dataset: { key: `${d.uuid}/shutter/${s.channel}/${action}` } }, action[0].toUpperCase() + action.slice(1));
     b.addEventListener("click", () => busy(b, () => send(d, "shutter", { channel: s.channel, action })));
     return b;
   };
-  const position = sender(range(`${d.uuid}/shutter/position`, s.position, 0, 100), d, "shutter", (v) => ({ channel: s.channel, position: Number(v) }));
+  const position = sender(range(`${d.uuid}/shutter/${s.channel}/position`, s.position, 0, 100), d, "shutter", (v) => ({ channel: s.channel, position: Number(v) }));
   return h("section", { class: "family" },
     h("h3", {}, "Shutter"),
     h("p", {}, s.position != null ? `${s.position}% open` : "Position not known yet", s.motion && s.motion !== "idle" ? `, ${s.motion}` : ""),
@@ -74,7 +74,7 @@ function shutter(d, s) {
 
 function spray(d, s) {
   const modes = s.diffuser ? ["off", "eco", "full"] : ["off", "continuous", "intermittent"];
-  const select = h("select", { dataset: { key: `${d.uuid}/spray` } }, modes.map((m) => h("option", { value: m, selected: m === s.mode }, m[0].toUpperCase() + m.slice(1))));
+  const select = h("select", { dataset: { key: `${d.uuid}/spray/${s.channel}` } }, modes.map((m) => h("option", { value: m, selected: m === s.mode }, m[0].toUpperCase() + m.slice(1))));
   return h("section", { class: "family" }, h("h3", {}, "Spray"), field("Spray", sender(select, d, "spray", (v) => ({ channel: s.channel, mode: v }))));
 }
 

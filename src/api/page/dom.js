@@ -65,6 +65,12 @@ function morph(old, fresh) {
   for (const a of [...old.attributes]) if (!fresh.hasAttribute(a.name) && a.name !== "aria-busy") old.removeAttribute(a.name);
   for (const a of [...fresh.attributes]) if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
   patchChildren(old, fresh);
+  // A control once touched shows its value property, not its attribute: follow the device,
+  // unless the user is on it or a command of theirs is on its way.
+  const control = old instanceof HTMLInputElement || old instanceof HTMLSelectElement;
+  if (control && old !== document.activeElement && old.getAttribute("aria-busy") !== "true" && old.value !== fresh.value) {
+    old.value = fresh.value;
+  }
 }
 
 /**

@@ -5,8 +5,8 @@ import { post } from "./api.js";
 import { h, fill, patch, toggle, busy } from "./dom.js";
 import { kind, sentence, channelName, watts, ago } from "./words.js";
 
-/** The main controls of a device, shared with the device page. */
-export function mainControls(d) {
+/** The main controls of a device, shared with the device page (`doors: false` there). */
+export function mainControls(d, { doors = true } = {}) {
   const f = d.families ?? {};
   const controls = [];
   const lights = new Set((f.lights ?? []).map((l) => l.channel));
@@ -14,20 +14,20 @@ export function mainControls(d) {
   const relays = f.garage_doors?.length || f.shutters?.length ? [] : d.channels;
   for (const c of relays) {
     const label = channelName(d, c);
-    const act = lights.has(c.channel)
-      ? (on) => post(`/devices/${d.uuid}/light`, { channel: c.channel, on })
-      : (on) => post(`/devices/${d.uuid}/toggle`, { channel: c.channel, on });
+    // The route is in the key: a switch that moves to another is made anew.
+    const route = lights.has(c.channel) ? "light" : "toggle";
+    const act = (on) => post(`/devices/${d.uuid}/${route}`, { channel: c.channel, on });
     controls.push(
       h(
         "div",
         { class: "control" },
-        toggle(label, c.on, `${d.uuid}/switch/${c.channel}`, act),
+        toggle(label, c.on, `${d.uuid}/${route}/${c.channel}`, act),
         h("span", { class: "control-name", "aria-hidden": "true" }, d.channels.length > 1 ? label.slice(d.display_name.length + 2) : c.on ? "On" : "Off"),
         c.power_w !== undefined && c.power_w !== null && h("span", { class: "watts" }, watts(c.power_w)),
       ),
     );
   }
-  for (const door of f.garage_doors ?? []) {
+  for (const door of doors ? f.garage_doors ?? [] : []) {
     const open = door.moving_to ?? door.open;
     const what = open ? "Close" : "Open";
     const button = h("button", { type: "button", class: "secondary", dataset: { key: `${d.uuid}/door/${door.channel}`, open: String(!open) } }, `${what} ${d.display_name}`);
