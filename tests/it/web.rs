@@ -233,6 +233,10 @@ async fn the_page_signs_in_shows_switches_follows_live_and_draws_power() {
         why.contains("the connection has closed since") && why.contains("Last seen"),
         "{why}"
     );
+    let system = seen["system"].as_str().unwrap();
+    for said in ["4 of 5 online", "TLS handshakes by stack", "rustls", "Prometheus metrics"] {
+        assert!(system.contains(said), "{system}");
+    }
     let strip = json!([
         ["Desk strip: all outlets", "true"],
         ["Desk strip: Lamp", "false"],

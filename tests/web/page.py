@@ -197,6 +197,10 @@ def pairing_and_sign_out(driver, seen):
     # A strip's switches are named after the strip and the outlet (no strip is simulated:
     # the page's own code builds them for one as the API would list it).
     seen["strip_switches"] = driver.execute_async_script(STRIP)
+    # The system page says how the daemon is doing.
+    driver.get(BASE + "/#/system")
+    until(driver, "the system page", view_is("system"))
+    seen["system"] = driver.find_element(By.ID, "view").text
     # The add-a-device page fills in the command.
     driver.get(BASE + "/#/add")
     until(driver, "the pairing page", view_is("add"))
