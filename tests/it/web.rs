@@ -234,7 +234,12 @@ async fn the_page_signs_in_shows_switches_follows_live_and_draws_power() {
         "{why}"
     );
     let system = seen["system"].as_str().unwrap();
-    for said in ["4 of 5 online", "TLS handshakes by stack", "rustls", "Prometheus metrics"] {
+    for said in [
+        "4 of 5 online",
+        "TLS handshakes by stack",
+        "rustls",
+        "Prometheus metrics",
+    ] {
         assert!(system.contains(said), "{system}");
     }
     let strip = json!([
