@@ -2,10 +2,11 @@
 //! `src/api/page/`, served at `/` and `/ui/...` without the token (the page holds no
 //! secret; everything it shows comes from the API once signed in). Every file goes with
 //! a strict Content-Security-Policy: scripts and styles from merossd only, none inline,
-//! no framing, requests to merossd only.
+//! no framing, requests to merossd only. A browser asks again on every load and gets
+//! `304 Not Modified` while its copy is current (each file's ETag is its MD5).
 
 use super::AppState;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -47,12 +48,26 @@ pub fn routes() -> Router<AppState> {
     FILES
         .iter()
         .fold(Router::new(), |router, &(path, kind, bytes)| {
-            router.route(path, get(move || async move { file(kind, bytes) }))
+            // Worked out once, when the routes are made.
+            let tag = format!("\"{}\"", crate::protocol::md5_bytes_hex(bytes));
+            router.route(
+                path,
+                get(move |asked: HeaderMap| {
+                    let tag = tag.clone();
+                    async move { file(kind, bytes, &tag, &asked) }
+                }),
+            )
         })
 }
 
-fn file(kind: &'static str, bytes: &'static [u8]) -> Response {
+fn file(kind: &'static str, bytes: &'static [u8], tag: &str, asked: &HeaderMap) -> Response {
+    let current = asked
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let etag = HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"\""));
     let headers = [
+        (header::ETAG, etag),
         (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
         (
             header::CONTENT_SECURITY_POLICY,
@@ -74,6 +89,9 @@ fn file(kind: &'static str, bytes: &'static [u8]) -> Response {
             HeaderValue::from_static("same-origin"),
         ),
     ];
+    if current {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
     (headers, bytes).into_response()
 }
 

@@ -312,6 +312,10 @@ async fn the_session_cookie_is_strict_and_another_sites_origin_is_refused() {
         "{csp}"
     );
     assert!(html.contains("<script type=\"module\" src=\"/ui/app.js\">"));
+    // Asked again with its ETag, the page is not sent again.
+    let tag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) = raw(&d, "GET", "/", &[("If-None-Match", &tag)], "").await;
+    assert_eq!((status, body.as_str()), (304, ""));
     // A wrong token: 401 naming the field, no cookie.
     let (status, headers, body) = raw(
         &d,
