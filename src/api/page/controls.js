@@ -8,9 +8,20 @@ import { h, toggle, busy, field } from "./dom.js";
 
 const send = (d, route, body) => post(`/devices/${d.uuid}/${route}`, body);
 
-/** A form control that sends `make(value)` when it is changed (not on every key). */
+/**
+ * A form control that sends `make(value)` when it is changed (not on every key). A change
+ * made while a command is on its way is sent when that one is answered.
+ */
 function sender(control, d, route, make) {
-  control.addEventListener("change", () => busy(control, () => send(d, route, make(control.value))));
+  control.addEventListener("change", () =>
+    busy(control, async () => {
+      let sent;
+      do {
+        sent = control.value;
+        await send(d, route, make(sent));
+      } while (control.value !== sent);
+    }),
+  );
   return control;
 }
 
