@@ -99,10 +99,14 @@ function startLive() {
     if (up || opened !== stream || opened.readyState !== EventSource.CLOSED) return;
     // Closed for good (a 401, a 503): a session that ended shows the sign-in, else try again.
     say("Not live: trying again in a few seconds.", true);
-    get("/system").then(
-      () => (retry = setTimeout(() => signedIn() && !document.hidden && startLive(), RETRY_MS)),
-      () => {},
-    );
+    const again = () => {
+      // A newer stream has taken this one's place meanwhile: nothing to do.
+      if (opened !== stream) return;
+      clearTimeout(retry);
+      retry = setTimeout(() => signedIn() && !document.hidden && startLive(), RETRY_MS);
+    };
+    // Anything but an ended session (a proxy's 502 while merossd restarts) is tried again.
+    get("/system").then(again, (err) => err instanceof SignedOut || again());
   });
   stream = opened;
 }

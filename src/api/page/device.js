@@ -152,7 +152,10 @@ async function load(page, first = false) {
       ? h("ul", { class: "events" }, d.events.slice(0, 12).map((e) => h("li", {}, h("time", { datetime: new Date(e.at * 1000).toISOString() }, when(e.at)), " ", event(e))))
       : h("p", {}, "Nothing yet."));
   // Not drawn again while the device changes: that would wipe a name being typed.
-  if (first) fill(page.settings, ...settings(d, () => load(page, true)));
+  if (first || !page.settingsDrawn) {
+    page.settingsDrawn = true;
+    fill(page.settings, ...settings(d, () => load(page, true)));
+  }
 }
 
 function drawWhy(why, d) {
