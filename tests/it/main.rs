@@ -48,5 +48,6 @@ mod traces;
 mod trust;
 mod upgrade;
 mod web;
+mod web_session;
 mod why;
 mod withdraw;
