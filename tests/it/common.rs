@@ -461,3 +461,26 @@ pub async fn trace_with(d: &Daemon, uuid: &str, part: &str) -> String {
     }
     text
 }
+
+/// The python of a venv under target/ holding `requirement` (`pkg==version`), made on
+/// first use unless `env_var` names one (`.ci/run` makes them beforehand).
+pub fn venv_python(env_var: &str, venv: &str, requirement: &str) -> PathBuf {
+    use std::process::{Command, Stdio};
+    if let Some(given) = std::env::var_os(env_var) {
+        return PathBuf::from(given);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(venv);
+    let python = venv.join("bin/python");
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let ok = |mut c: Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        let mut make = Command::new("python3");
+        make.args(["-m", "venv"]).arg(&venv);
+        assert!(ok(make), "python3 -m venv failed (Debian: python3-venv)");
+        let mut pip = Command::new(&python);
+        pip.args(["-m", "pip", "install", "-q", requirement]);
+        assert!(ok(pip), "pip install {requirement} failed");
+        std::fs::write(&ready, requirement).unwrap();
+    }
+    python
+}

@@ -15,23 +15,7 @@ const MEROSS_IOT: &str = "meross-iot==0.4.10.4";
 
 /// The venv's python, made on first use (`.ci/run` makes it beforehand).
 pub fn python() -> PathBuf {
-    if let Some(given) = std::env::var_os("MEROSSD_MEROSSIOT_PYTHON") {
-        return PathBuf::from(given);
-    }
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("merossiot-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed");
-    if !ready.exists() {
-        let ok = |mut c: Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-        let mut make = Command::new("python3");
-        make.args(["-m", "venv"]).arg(&venv);
-        assert!(ok(make), "python3 -m venv failed (Debian: python3-venv)");
-        let mut pip = Command::new(&python);
-        pip.args(["-m", "pip", "install", "-q", MEROSS_IOT]);
-        assert!(ok(pip), "pip install {MEROSS_IOT} failed");
-        std::fs::write(&ready, MEROSS_IOT).unwrap();
-    }
-    python
+    venv_python("MEROSSD_MEROSSIOT_PYTHON", "merossiot-venv", MEROSS_IOT)
 }
 
 pub async fn cloud_daemon() -> merossd::daemon::Daemon {

@@ -17,25 +17,9 @@ use std::time::Duration;
 
 const SELENIUM: &str = "selenium==4.51.0";
 
-/// The venv's python with Selenium, made on first use (`.ci/run` makes it beforehand).
+/// The venv's python, made on first use (`.ci/run` makes it beforehand).
 fn python() -> PathBuf {
-    if let Some(given) = std::env::var_os("MEROSSD_WEB_PYTHON") {
-        return PathBuf::from(given);
-    }
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed");
-    if !ready.exists() {
-        let ok = |mut c: Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-        let mut make = Command::new("python3");
-        make.args(["-m", "venv"]).arg(&venv);
-        assert!(ok(make), "python3 -m venv failed (Debian: python3-venv)");
-        let mut pip = Command::new(&python);
-        pip.args(["-m", "pip", "install", "-q", SELENIUM]);
-        assert!(ok(pip), "pip install {SELENIUM} failed");
-        std::fs::write(&ready, SELENIUM).unwrap();
-    }
-    python
+    venv_python("MEROSSD_WEB_PYTHON", "web-venv", SELENIUM)
 }
 
 /// A daemon whose API listens below 32768, reading power every second.
