@@ -37,18 +37,34 @@ async fn raw(
     .unwrap()
 }
 
-/// Reads `/api/v1/live` with the cookie until the server ends it; what it sent.
-fn live_until_closed(d: &Daemon, cookie: &str) -> tokio::task::JoinHandle<String> {
+/// Reads `/api/v1/live` with the cookie until the server ends it: told once its first
+/// event came (the stream is open), then what it sent in all.
+fn live_until_closed(
+    d: &Daemon,
+    cookie: &str,
+) -> (
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::task::JoinHandle<String>,
+) {
+    use std::io::{BufRead, Read};
     let url = format!("http://{}/api/v1/live", d.api_addr);
     let cookie = cookie.to_owned();
-    tokio::task::spawn_blocking(move || {
+    let (opened, open) = tokio::sync::oneshot::channel();
+    let reading = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
         let mut response = agent.get(&url).header("Cookie", &cookie).call().unwrap();
-        response.body_mut().read_to_string().unwrap_or_default()
-    })
+        let mut body = std::io::BufReader::new(response.body_mut().as_reader());
+        let mut first = String::new();
+        body.read_line(&mut first).unwrap_or_default();
+        let _ = opened.send(());
+        let mut rest = String::new();
+        body.read_to_string(&mut rest).unwrap_or_default();
+        first + &rest
+    });
+    (open, reading)
 }
 
 #[tokio::test]
@@ -160,8 +176,11 @@ async fn the_session_cookie_is_strict_and_another_sites_origin_is_refused() {
         "the keys stay out of caches"
     );
     // Signing out ends the session, and the live stream opened with it.
-    let live = live_until_closed(&d, &session);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (open, live) = live_until_closed(&d, &session);
+    tokio::time::timeout(Duration::from_secs(10), open)
+        .await
+        .expect("the live stream opened")
+        .unwrap();
     let out = [("Cookie", session.as_str()), ("Origin", ours.as_str())];
     assert_eq!(raw(&d, "DELETE", "/api/v1/session", &out, "").await.0, 200);
     let (status, _, _) = raw(&d, "GET", "/api/v1/devices", &[("Cookie", &session)], "").await;
