@@ -13,12 +13,11 @@ import json
 import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
+
+from chromium import browser
 
 BASE, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
 PLUGS = json.loads(sys.argv[4])
@@ -37,16 +36,6 @@ def ask(step, **what):
 def fail(why):
     print(f"FAILED: {why}", file=sys.stderr, flush=True)
     sys.exit(1)
-
-
-def browser():
-    options = Options()
-    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--no-first-run", "--disable-extensions"]:
-        options.add_argument(arg)
-    options.binary_location = "/usr/bin/chromium"
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def until(driver, what, check, within=WAIT):
