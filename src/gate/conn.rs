@@ -48,6 +48,7 @@ pub(super) async fn handle(
     shutdown: Shutdown,
 ) {
     let deadline = Instant::now() + gate.handshake_timeout;
+    pending.listen(&stream, deadline).await;
     match kind {
         Listener::Plain { open } => {
             let session = Session {

@@ -1,24 +1,36 @@
 //! Connections between accept and login hold a place in a bounded pool, shared fairly
 //! across sources. One host must not be able to lock plugs out with sockets that never
-//! speak (or TLS handshakes it never finishes), however many addresses it has:
+//! speak (or TLS handshakes it never finishes), however many addresses it has; and a
+//! crowd of plugs behind one address (a guest network behind NAT) must not be punished
+//! for being many:
 //! - a source is an IPv4 address or an IPv6 /64 (privacy addresses are free to make);
-//! - a source past its own share gives up its oldest waiting connection to its newest;
-//! - when the pool is full, the source holding the most places gives up its oldest.
+//! - a connection that has sent nothing for [`SILENT_AFTER`] is *silent*; one that has
+//!   spoken is at work (its TLS handshake or CONNECT is under way);
+//! - a source past its share gives up its silent connections, oldest first, down to its
+//!   share; if none is silent, its connections are all at work and the new one is taken
+//!   past the share (the pool and its deadline still bound them);
+//! - when the pool is full, the source holding the most places gives up its oldest
+//!   silent connection, or else its oldest.
 //!
-//! So a flood only ever displaces itself, and a plug from anywhere else gets a place at
-//! once. A displaced connection is closed (and counted) by its task.
+//! So a flood only ever displaces itself, a plug from anywhere else gets a place at
+//! once, and a thousand plugs from one address are never closed mid-handshake to make
+//! room for each other. A displaced connection is closed (and counted) by its task.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Connections one source may have waiting to log in: enough for any home.
+/// Connections one source may have waiting to log in and silent: enough for any home.
 pub const MAX_PENDING_PER_SOURCE: usize = 16;
-/// The same for this host, which runs the simulator, benchmarks and local tools.
-pub const MAX_PENDING_LOOPBACK: usize = 512;
 /// Places in the pool, in all (also at most the connection cap).
 pub const MAX_PENDING: usize = 1024;
+/// How long a connection may send nothing before it counts as silent. A plug sends its
+/// ClientHello (or CONNECT) within a round trip of connecting; this leaves room for a
+/// lost packet's retransmission and a busy host.
+pub const SILENT_AFTER: Duration = Duration::from_secs(2);
 
 /// Who a connection comes from, for fairness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,8 +60,22 @@ impl Source {
     }
 }
 
-/// One waiting connection: its number, and how to tell it to go.
-type Waiting = (u64, oneshot::Sender<()>);
+/// One waiting connection.
+#[derive(Debug)]
+struct Waiting {
+    id: u64,
+    /// Tells it to go.
+    go: oneshot::Sender<()>,
+    since: Instant,
+    /// Set by its task when its first bytes arrive.
+    heard: Arc<AtomicBool>,
+}
+
+impl Waiting {
+    fn silent(&self, now: Instant) -> bool {
+        !self.heard.load(Ordering::Relaxed) && now.duration_since(self.since) >= SILENT_AFTER
+    }
+}
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -59,28 +85,60 @@ struct Inner {
 }
 
 impl Inner {
-    /// Tells the oldest connection of `source` to go; whether there was one.
-    fn evict_oldest(&mut self, source: Source) -> bool {
+    fn waiting(&self, source: Source) -> usize {
+        self.by_source.get(&source).map_or(0, VecDeque::len)
+    }
+
+    /// Tells the connection at `index` in `source`'s queue to go; whether there was one.
+    fn evict_at(&mut self, source: Source, index: usize) -> bool {
         let Some(queue) = self.by_source.get_mut(&source) else {
             return false;
         };
-        let Some((_, go)) = queue.pop_front() else {
+        let Some(gone) = queue.remove(index) else {
             return false;
         };
         if queue.is_empty() {
             self.by_source.remove(&source);
         }
         self.total -= 1;
-        let _ = go.send(());
+        let _ = gone.go.send(());
         true
     }
 
-    /// The source holding the most places.
-    fn largest(&self) -> Option<Source> {
-        self.by_source
+    /// Where in `source`'s queue its oldest silent connection is, else (with
+    /// `or_oldest`) its oldest not `keep`.
+    fn victim(
+        &self,
+        source: Source,
+        now: Instant,
+        or_oldest: bool,
+        keep: Option<u64>,
+    ) -> Option<usize> {
+        let queue = self.by_source.get(&source)?;
+        let mine = |w: &Waiting| Some(w.id) == keep;
+        queue
             .iter()
-            .max_by_key(|(_, q)| q.len())
-            .map(|(s, _)| *s)
+            .position(|w| w.silent(now) && !mine(w))
+            .or_else(|| or_oldest.then(|| queue.iter().position(|w| !mine(w)))?)
+    }
+
+    /// Sources by the places they hold, the most first.
+    fn largest_first(&self) -> Vec<Source> {
+        let mut sources: Vec<(Source, usize)> =
+            self.by_source.iter().map(|(s, q)| (*s, q.len())).collect();
+        sources.sort_by_key(|s| std::cmp::Reverse(s.1));
+        sources.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Displaces one connection of the source holding the most (its oldest silent one,
+    /// else its oldest), never `keep`; whether there was one.
+    fn evict_from_largest(&mut self, now: Instant, keep: Option<u64>) -> bool {
+        for source in self.largest_first() {
+            if let Some(index) = self.victim(source, now, true, keep) {
+                return self.evict_at(source, index);
+            }
+        }
+        false
     }
 }
 
@@ -103,6 +161,8 @@ pub struct Pending {
     table: Option<(Arc<PendingTable>, Source, u64)>,
     /// Answered if the pool gave this place to another connection.
     evicted: Option<oneshot::Receiver<()>>,
+    /// Shared with its entry in the pool: whether it has spoken.
+    heard: Arc<AtomicBool>,
 }
 
 impl PendingTable {
@@ -120,67 +180,60 @@ impl PendingTable {
     /// A place for a new connection from `ip`, and how many others had to give up
     /// theirs for it.
     pub fn take(self: &Arc<Self>, ip: IpAddr) -> (Pending, u32) {
+        self.take_at(ip, Instant::now())
+    }
+
+    fn take_at(self: &Arc<Self>, ip: IpAddr, now: Instant) -> (Pending, u32) {
         let source = Source::of(ip);
-        let share = if ip.is_loopback() {
-            MAX_PENDING_LOOPBACK
-        } else {
-            MAX_PENDING_PER_SOURCE
-        };
         let mut inner = self.lock();
         let mut evicted = 0;
-        if inner.by_source.get(&source).map_or(0, VecDeque::len) >= share {
-            evicted += u32::from(inner.evict_oldest(source));
+        while inner.waiting(source) >= MAX_PENDING_PER_SOURCE {
+            let Some(index) = inner.victim(source, now, false, None) else {
+                break; // all at work: a crowd, not a flood
+            };
+            evicted += u32::from(inner.evict_at(source, index));
         }
         while inner.total >= self.capacity {
-            let Some(largest) = inner.largest() else {
+            if !inner.evict_from_largest(now, None) {
                 break;
-            };
-            evicted += u32::from(inner.evict_oldest(largest));
+            }
+            evicted += 1;
         }
         let (go, gone) = oneshot::channel();
+        let heard = Arc::new(AtomicBool::new(false));
         let id = inner.next;
         inner.next += 1;
         inner
             .by_source
             .entry(source)
             .or_default()
-            .push_back((id, go));
+            .push_back(Waiting {
+                id,
+                go,
+                since: now,
+                heard: heard.clone(),
+            });
         inner.total += 1;
         let pending = Pending {
             table: Some((self.clone(), source, id)),
             evicted: Some(gone),
+            heard,
         };
         (pending, evicted)
     }
 
-    /// Tells the oldest connection of the source holding the most places to go (the
-    /// connection cap is reached), never `keep` itself; whether there was one.
+    /// Tells a connection of the source holding the most places to go (the connection
+    /// cap is reached): its oldest silent one, else its oldest; never `keep` itself.
+    /// Whether there was one.
     pub fn make_room(&self, keep: &Pending) -> bool {
         let own = keep.table.as_ref().map(|(_, _, id)| *id);
-        let mut inner = self.lock();
-        let mut sources: Vec<(Source, usize)> =
-            inner.by_source.iter().map(|(s, q)| (*s, q.len())).collect();
-        sources.sort_by_key(|s| std::cmp::Reverse(s.1));
-        for (source, _) in sources {
-            let oldest = inner
-                .by_source
-                .get(&source)
-                .and_then(|q| q.front())
-                .map(|(n, _)| *n);
-            if oldest.is_some() && oldest != own {
-                return inner.evict_oldest(source);
-            }
-        }
-        false
+        self.lock().evict_from_largest(Instant::now(), own)
     }
 
     /// How many connections from `ip`'s source wait now.
     #[cfg(test)]
     pub fn waiting(&self, ip: IpAddr) -> usize {
-        self.lock()
-            .by_source
-            .get(&Source::of(ip))
-            .map_or(0, VecDeque::len)
+        self.lock().waiting(Source::of(ip))
     }
 }
 
@@ -197,13 +250,31 @@ impl Pending {
             return false; // displaced already
         };
         let before = queue.len();
-        queue.retain(|(n, _)| *n != id);
+        queue.retain(|w| w.id != id);
         let removed = before - queue.len();
         if queue.is_empty() {
             inner.by_source.remove(&source);
         }
         inner.total -= removed;
         removed == 1
+    }
+
+    /// Its first bytes arrived: it is at work, not silent (see the module).
+    pub fn heard(&self) {
+        self.heard.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits (until `deadline`) for the connection's first bytes and marks it heard. The
+    /// yield after lets every connection of a crowd say so before any of them spends the
+    /// CPU of a handshake, however long the queue of handshakes is.
+    pub async fn listen(&self, stream: &tokio::net::TcpStream, deadline: tokio::time::Instant) {
+        // A peek, not `readable()`: a new socket is reported ready with nothing to read.
+        let mut first = [0u8; 1];
+        let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)).await;
+        if let Ok(Ok(1)) = peeked {
+            self.heard();
+        }
+        tokio::task::yield_now().await;
     }
 
     /// Takes the eviction notice out, for a task that waits on it beside the connection.
@@ -242,22 +313,36 @@ mod tests {
         s.parse().unwrap()
     }
 
+    const LATER: Duration = Duration::from_secs(3);
+
     #[test]
-    fn a_source_past_its_share_displaces_its_own_oldest() {
+    fn a_silent_source_past_its_share_gives_up_its_silent_ones_down_to_its_share() {
         let table = Arc::new(PendingTable::default());
         let lan = ip("192.0.2.7");
-        let mut held: Vec<Pending> = (0..MAX_PENDING_PER_SOURCE)
-            .map(|_| table.take(lan).0)
-            .collect();
-        let (_newest, evicted) = table.take(lan);
-        assert_eq!(evicted, 1);
+        let t0 = Instant::now();
+        let held: Vec<Pending> = (0..20).map(|_| table.take_at(lan, t0).0).collect();
+        assert_eq!(table.waiting(lan), 20, "none has been silent long yet");
+        held[3].heard();
+        let (_newest, evicted) = table.take_at(lan, t0 + LATER);
+        assert_eq!(evicted, 5);
         assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE);
-        let (_other, evicted) = table.take(ip("192.0.2.8"));
+        let (_other, evicted) = table.take_at(ip("192.0.2.8"), t0 + LATER);
         assert_eq!(evicted, 0, "others are not affected");
-        held[1].release(); // logged in
-        assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE - 1);
-        drop(held);
-        assert_eq!(table.waiting(lan), 1);
+        let mut held = held;
+        assert!(held[3].release(), "the one that spoke kept its place");
+        assert!(!held[0].release(), "the oldest silent one went");
+    }
+
+    #[test]
+    fn a_crowd_at_work_behind_one_address_is_taken_past_its_share() {
+        let table = Arc::new(PendingTable::default());
+        let nat = ip("192.0.2.9");
+        let t0 = Instant::now();
+        let crowd: Vec<Pending> = (0..200).map(|_| table.take_at(nat, t0).0).collect();
+        crowd.iter().for_each(Pending::heard);
+        let (_one_more, evicted) = table.take_at(nat, t0 + LATER);
+        assert_eq!(evicted, 0);
+        assert_eq!(table.waiting(nat), 201);
     }
 
     #[tokio::test]
@@ -272,6 +357,20 @@ mod tests {
             .await
             .expect("the oldest of the flood was told to go");
         assert_eq!(table.waiting(ip("127.0.0.9")), 7);
+    }
+
+    #[test]
+    fn a_full_pool_takes_a_silent_connection_before_one_at_work() {
+        let table = Arc::new(PendingTable::new(3));
+        let busy = ip("192.0.2.10");
+        let t0 = Instant::now();
+        let mut held: Vec<Pending> = (0..3).map(|_| table.take_at(busy, t0).0).collect();
+        held[0].heard();
+        held[2].heard();
+        let (_plug, evicted) = table.take_at(ip("192.0.2.11"), t0 + LATER);
+        assert_eq!(evicted, 1);
+        assert!(!held[1].release(), "the silent one went");
+        assert!(held[0].release() && held[2].release());
     }
 
     #[test]
