@@ -9,6 +9,13 @@
 //! - toggle round trip: MEROSSD_STORM_TOGGLES (default 1,000) sequential `POST /toggle`
 //!   with the N plugs connected, p50 and p99.
 //!
+//! - the storm against its floor: the server's CPU for one RSA-2048 handshake (measured
+//!   here, `floor.rs`) times N, over the cores;
+//! - behind one address (`crowd.rs`): the storm again with every plug dialling from one
+//!   address, against the storm from an address each; and a new plug's bind from another
+//!   address, alone and past MEROSSD_STORM_SILENT (default 500) silent sockets from one
+//!   address (MEROSSD_STORM_CROWD=0 skips both).
+//!
 //! When `mosquitto` is installed, the same storm runs against mosquitto plus a minimal
 //! responder answering Bind and Clock (`anchor.rs`), and the ratio of the two storms is
 //! printed (MEROSSD_STORM_ANCHOR=0 skips it). MEROSSD_STORM_TRACE=1 prints how many plugs
@@ -16,9 +23,12 @@
 //!
 //! The simulated plugs run in this process, on the same two cores as the server. Each
 //! dials from its own loopback address (127.1.0.0 and up), as real plugs come from an
-//! address each.
+//! address each, but for the storm behind one address.
 
 mod anchor;
+mod crowd;
+mod floor;
+mod report;
 
 use merossd::sim::{self, Profile, SimConfig, SimDevice, Timings};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -36,6 +46,10 @@ pub struct Figures {
     pub storm: Option<Duration>,
     /// p50 and p99 in ms; `None` where the server has no admin API.
     pub toggle: Option<(f64, f64)>,
+    /// The storm again with every plug behind one address (merossd only).
+    pub one_address: Option<Duration>,
+    /// A new plug's bind alone and past the silent sockets (merossd only).
+    pub silent: Option<(Duration, Duration)>,
 }
 
 pub fn free_port() -> u16 {
@@ -68,10 +82,24 @@ pub fn wait_port(addr: SocketAddr, since: Instant) -> Duration {
     since.elapsed()
 }
 
-/// N simulated metering plugs of account 1234 dialing `port`, each from its own loopback
-/// address. The same timings for every server: reconnect 200 ms after a drop, Bind again
-/// after 1 s unanswered.
-pub fn fleet(port: u16, n: u32) -> Vec<SimDevice> {
+/// Where a fleet's plugs dial from.
+#[derive(Clone, Copy)]
+pub enum Sources {
+    /// An address each (127.1.0.1 and up), as plugs on a home network.
+    Each,
+    /// One address for all, as plugs behind a NAT (a guest or IoT network).
+    One(Ipv4Addr),
+}
+
+/// N simulated metering plugs of account 1234 dialing `port`, numbered from `first`
+/// (uuids differ between fleets). The same timings for every server: reconnect 200 ms
+/// after a drop, Bind again after 1 s unanswered.
+pub fn fleet(port: u16, n: u32, from: Sources) -> Vec<SimDevice> {
+    fleet_from(port, 1, n, from)
+}
+
+/// As [`fleet`], numbered `first..first + n`.
+pub fn fleet_from(port: u16, first: u32, n: u32, from: Sources) -> Vec<SimDevice> {
     let mut base = SimConfig::new(
         "127.0.0.1",
         port,
@@ -85,14 +113,18 @@ pub fn fleet(port: u16, n: u32) -> Vec<SimDevice> {
         connect_timeout: Duration::from_secs(30),
         ..Timings::default()
     };
-    let first = u32::from(Ipv4Addr::new(127, 1, 0, 0));
-    (1..=n)
+    let each = u32::from(Ipv4Addr::new(127, 1, 0, 0));
+    (first..first + n)
         .map(|i| {
             let (uuid, mac) = sim::identity("5703000000000000000", i);
+            let source = match from {
+                Sources::Each => Ipv4Addr::from(each + i),
+                Sources::One(address) => address,
+            };
             SimDevice::start(SimConfig {
                 uuid,
                 mac,
-                source: Some(Ipv4Addr::from(first + i).into()),
+                source: Some(source.into()),
                 ..base.clone()
             })
         })
@@ -177,26 +209,33 @@ pub async fn storm(
 ) -> Option<(Figures, Vec<SimDevice>)> {
     std::thread::sleep(Duration::from_millis(300));
     let idle_kb = server.rss_kb();
-    let fleet = fleet(server.tls.port(), n);
+    let fleet = fleet(server.tls.port(), n, Sources::Each);
     all_bound(&fleet, PATIENCE).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let per_plug_kb = server.rss_kb().saturating_sub(idle_kb) as f64 / f64::from(n);
-
-    server.kill();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let restarted = Instant::now();
-    server.start();
-    let storm = all_bound(&fleet, PATIENCE)
-        .await
-        .map(|_| restarted.elapsed());
+    let storm = restart_storm(server, &fleet).await;
     let figures = Figures {
         cold,
         idle_kb,
         per_plug_kb,
         storm,
         toggle: None,
+        one_address: None,
+        silent: None,
     };
     Some((figures, fleet))
+}
+
+/// Kills the server with `fleet` bound to it and starts it again: the time until every
+/// plug is bound again.
+pub async fn restart_storm(server: &mut Server, fleet: &[SimDevice]) -> Option<Duration> {
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let restarted = Instant::now();
+    server.start();
+    all_bound(fleet, PATIENCE)
+        .await
+        .map(|_| restarted.elapsed())
 }
 
 /// merossd configured for the storm (account 1234, no Home Assistant); and its API.
@@ -251,7 +290,17 @@ async fn toggle_round_trips(api: SocketAddr, uuids: Vec<String>, toggles: usize)
     (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
-async fn merossd(n: u32, toggles: usize) -> Option<Figures> {
+/// How many silent sockets the crowd figures open (MEROSSD_STORM_SILENT, default 500).
+pub fn silent_sockets() -> usize {
+    std::env::var("MEROSSD_STORM_SILENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
+
+/// The figures against merossd; with `crowd`, also the storm from one address and the
+/// cost of silent sockets.
+async fn merossd(n: u32, toggles: usize, crowd: bool) -> Option<Figures> {
     let dir = std::env::temp_dir().join(format!("merossd-storm-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let (mut d, api) = merossd_server(&dir);
@@ -263,6 +312,11 @@ async fn merossd(n: u32, toggles: usize) -> Option<Figures> {
             tokio::time::sleep(Duration::from_secs(3)).await;
             let uuids = fleet.iter().map(|p| p.uuid.clone()).collect();
             figures.toggle = Some(toggle_round_trips(api, uuids, toggles).await);
+            if crowd {
+                figures.silent = crowd::silent_cost(&d, silent_sockets()).await;
+                drop(fleet);
+                figures.one_address = crowd::one_address_storm(&mut d, n).await;
+            }
             Some(figures)
         }
         None => None,
@@ -270,23 +324,6 @@ async fn merossd(n: u32, toggles: usize) -> Option<Figures> {
     d.kill();
     let _ = std::fs::remove_dir_all(&dir);
     figures
-}
-
-fn row(server: &str, n: u32, f: &Figures) {
-    let storm = f
-        .storm
-        .map(|s| format!("{:.2} s", s.as_secs_f64()))
-        .unwrap_or_else(|| "> 300 s".into());
-    let (p50, p99) = f
-        .toggle
-        .map(|(a, b)| (format!("{a:.2} ms"), format!("{b:.2} ms")))
-        .unwrap_or_else(|| ("-".into(), "-".into()));
-    println!(
-        "{server:<9} | {n:>5} | {:>7.1} ms | {:>5.1} MB | {:>6.1} KB | {storm:>10} | {p50:>10} | {p99:>10}",
-        f.cold.as_secs_f64() * 1e3,
-        f.idle_kb as f64 / 1024.0,
-        f.per_plug_kb,
-    );
 }
 
 #[tokio::main]
@@ -308,19 +345,34 @@ async fn main() {
     if mosquitto.is_none() {
         println!("(no mosquitto, or MEROSSD_STORM_ANCHOR=0: the comparison is skipped)");
     }
+    let crowd = std::env::var("MEROSSD_STORM_CROWD").as_deref() != Ok("0");
+    let per_handshake = floor::per_handshake(200);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "handshake floor: {:.3} ms of server CPU per RSA-2048 handshake (rustls, one core), {:.3} ms the client's, {cores} cores",
+        per_handshake.server.as_secs_f64() * 1e3,
+        per_handshake.client.as_secs_f64() * 1e3
+    );
     println!(
         "server    | plugs | cold start | RSS idle | RSS/plug  | storm bind | toggle p50 | toggle p99"
     );
     for n in sizes {
-        let ours = merossd(n, toggles).await;
+        let ours = merossd(n, toggles, crowd).await;
         match &ours {
-            Some(f) => row("merossd", n, f),
+            Some(f) => {
+                report::row("merossd", n, f);
+                let floors = [
+                    floor::storm_floor(per_handshake.server, n, cores),
+                    floor::storm_floor(per_handshake.server + per_handshake.client, n, cores),
+                ];
+                report::fairness(n, f, floors);
+            }
             None => println!("merossd   | {n:>5} | not all bound within {PATIENCE:?}"),
         }
         let Some(binary) = &mosquitto else { continue };
         let theirs = anchor::run(binary, n).await;
         match &theirs {
-            Some(f) => row("mosquitto", n, f),
+            Some(f) => report::row("mosquitto", n, f),
             None => println!("mosquitto | {n:>5} | not all bound within {PATIENCE:?}"),
         }
         let storms = ours.and_then(|f| f.storm).zip(theirs.and_then(|f| f.storm));
