@@ -34,8 +34,14 @@ pub async fn serve(gate: Arc<Gate>, listener: TcpListener, kind: Listener, mut s
         };
         // A place among those waiting to log in first: taking it may displace the oldest
         // of a source holding too many (see `pending`).
-        let (mut pending, displaced) = gate.pending.take(addr.ip());
+        let (pending, displaced) = gate.pending.take(addr.ip());
         count_displaced(&gate, displaced);
+        let Some(mut pending) = pending else {
+            // Every place is held by a connection at work: this one gives way (it has
+            // cost nothing yet; the plug dials again).
+            count_displaced(&gate, 1);
+            continue;
+        };
         let Some(permit) = permit(&gate, &pending).await else {
             if let Some(total) = inc_logged(&gate.counters.connections_over_cap) {
                 warn!(%addr, total, "connection cap reached; closing the new connection");

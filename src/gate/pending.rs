@@ -9,12 +9,14 @@
 //! - a source past its share gives up its silent connections, oldest first, down to its
 //!   share; if none is silent, its connections are all at work and the new one is taken
 //!   past the share (the pool and its deadline still bound them);
-//! - when the pool is full, the source holding the most places gives up its oldest
-//!   silent connection, or else its oldest.
+//! - when the pool (or the connection cap) is full, a silent connection makes room, else
+//!   the oldest of a source past its share, else one that has not spoken yet, else one
+//!   waiting past [`STALLED_AFTER`]; if none, all are at work and the newcomer is closed.
 //!
 //! So a flood only ever displaces itself, a plug from anywhere else gets a place at
-//! once, and a thousand plugs from one address are never closed mid-handshake to make
-//! room for each other. A displaced connection is closed (and counted) by its task.
+//! once, and plugs of a storm, from one address or ten thousand, are not closed in the
+//! middle of their handshakes to make room for each other (that only makes them all
+//! start again). A displaced connection is closed (and counted) by its task.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -31,6 +33,10 @@ pub const MAX_PENDING: usize = 1024;
 /// ClientHello (or CONNECT) within a round trip of connecting; this leaves room for a
 /// lost packet's retransmission and a busy host.
 pub const SILENT_AFTER: Duration = Duration::from_secs(2);
+/// How long a connection may wait to log in, speaking or not, before it may be closed
+/// to make room. A storm's handshakes are done well within it; one stalled in the middle
+/// of its handshake is not.
+pub const STALLED_AFTER: Duration = Duration::from_secs(5);
 
 /// Who a connection comes from, for fairness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,21 +111,15 @@ impl Inner {
         true
     }
 
-    /// Where in `source`'s queue its oldest silent connection is, else (with
-    /// `or_oldest`) its oldest not `keep`.
-    fn victim(
+    /// Where in `source`'s queue its oldest connection passing `pick` is, never `keep`.
+    fn find(
         &self,
         source: Source,
-        now: Instant,
-        or_oldest: bool,
         keep: Option<u64>,
+        pick: impl Fn(&Waiting) -> bool,
     ) -> Option<usize> {
         let queue = self.by_source.get(&source)?;
-        let mine = |w: &Waiting| Some(w.id) == keep;
-        queue
-            .iter()
-            .position(|w| w.silent(now) && !mine(w))
-            .or_else(|| or_oldest.then(|| queue.iter().position(|w| !mine(w)))?)
+        queue.iter().position(|w| Some(w.id) != keep && pick(w))
     }
 
     /// Sources by the places they hold, the most first.
@@ -130,15 +130,53 @@ impl Inner {
         sources.into_iter().map(|(s, _)| s).collect()
     }
 
-    /// Displaces one connection of the source holding the most (its oldest silent one,
-    /// else its oldest), never `keep`; whether there was one.
-    fn evict_from_largest(&mut self, now: Instant, keep: Option<u64>) -> bool {
-        for source in self.largest_first() {
-            if let Some(index) = self.victim(source, now, true, keep) {
-                return self.evict_at(source, index);
+    /// The oldest connection anywhere that passes `pick`, never `keep`.
+    fn oldest(
+        &self,
+        keep: Option<u64>,
+        pick: impl Fn(&Waiting) -> bool,
+    ) -> Option<(Source, usize)> {
+        let mut found: Option<(Instant, Source, usize)> = None;
+        for (source, queue) in &self.by_source {
+            let first = queue
+                .iter()
+                .enumerate()
+                .find(|(_, w)| Some(w.id) != keep && pick(w));
+            if let Some((index, w)) = first {
+                if found.is_none_or(|(since, ..)| w.since < since) {
+                    found = Some((w.since, *source, index));
+                }
             }
         }
-        false
+        found.map(|(_, source, index)| (source, index))
+    }
+
+    /// Makes room in a full pool, or under a full connection cap, never displacing
+    /// `keep`. In order: a silent connection (the sources holding most first); the
+    /// oldest of a source past its share (a flood that says a little); the oldest that
+    /// has not spoken yet (nothing was spent on it); the oldest still waiting after
+    /// [`STALLED_AFTER`]. Whether one went: if not, every connection is at work and
+    /// young (a crowd), and it is the newcomer that must give way.
+    fn make_room(&mut self, now: Instant, keep: Option<u64>) -> bool {
+        let sources = self.largest_first();
+        for source in &sources {
+            if let Some(index) = self.find(*source, keep, |w| w.silent(now)) {
+                return self.evict_at(*source, index);
+            }
+        }
+        if let Some(&largest) = sources.first() {
+            if self.waiting(largest) > MAX_PENDING_PER_SOURCE {
+                if let Some(index) = self.find(largest, keep, |_| true) {
+                    return self.evict_at(largest, index);
+                }
+            }
+        }
+        let unheard = self.oldest(keep, |w| !w.heard.load(Ordering::Relaxed));
+        let stalled = || self.oldest(keep, |w| now.duration_since(w.since) >= STALLED_AFTER);
+        match unheard.or_else(stalled) {
+            Some((source, index)) => self.evict_at(source, index),
+            None => false,
+        }
     }
 }
 
@@ -177,25 +215,26 @@ impl PendingTable {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A place for a new connection from `ip`, and how many others had to give up
+    /// A place for a new connection from `ip` (`None`: the pool is full of connections
+    /// at work, and this one is to be closed), and how many others had to give up
     /// theirs for it.
-    pub fn take(self: &Arc<Self>, ip: IpAddr) -> (Pending, u32) {
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> (Option<Pending>, u32) {
         self.take_at(ip, Instant::now())
     }
 
-    fn take_at(self: &Arc<Self>, ip: IpAddr, now: Instant) -> (Pending, u32) {
+    fn take_at(self: &Arc<Self>, ip: IpAddr, now: Instant) -> (Option<Pending>, u32) {
         let source = Source::of(ip);
         let mut inner = self.lock();
         let mut evicted = 0;
         while inner.waiting(source) >= MAX_PENDING_PER_SOURCE {
-            let Some(index) = inner.victim(source, now, false, None) else {
+            let Some(index) = inner.find(source, None, |w| w.silent(now)) else {
                 break; // all at work: a crowd, not a flood
             };
             evicted += u32::from(inner.evict_at(source, index));
         }
         while inner.total >= self.capacity {
-            if !inner.evict_from_largest(now, None) {
-                break;
+            if !inner.make_room(now, None) {
+                return (None, evicted);
             }
             evicted += 1;
         }
@@ -219,15 +258,14 @@ impl PendingTable {
             evicted: Some(gone),
             heard,
         };
-        (pending, evicted)
+        (Some(pending), evicted)
     }
 
-    /// Tells a connection of the source holding the most places to go (the connection
-    /// cap is reached): its oldest silent one, else its oldest; never `keep` itself.
-    /// Whether there was one.
+    /// Makes room under a full connection cap (see `Inner::make_room`), never displacing
+    /// `keep`; whether a connection was told to go.
     pub fn make_room(&self, keep: &Pending) -> bool {
         let own = keep.table.as_ref().map(|(_, _, id)| *id);
-        self.lock().evict_from_largest(Instant::now(), own)
+        self.lock().make_room(Instant::now(), own)
     }
 
     /// How many connections from `ip`'s source wait now.
@@ -306,86 +344,4 @@ impl Drop for Pending {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    const LATER: Duration = Duration::from_secs(3);
-
-    #[test]
-    fn a_silent_source_past_its_share_gives_up_its_silent_ones_down_to_its_share() {
-        let table = Arc::new(PendingTable::default());
-        let lan = ip("192.0.2.7");
-        let t0 = Instant::now();
-        let held: Vec<Pending> = (0..20).map(|_| table.take_at(lan, t0).0).collect();
-        assert_eq!(table.waiting(lan), 20, "none has been silent long yet");
-        held[3].heard();
-        let (_newest, evicted) = table.take_at(lan, t0 + LATER);
-        assert_eq!(evicted, 5);
-        assert_eq!(table.waiting(lan), MAX_PENDING_PER_SOURCE);
-        let (_other, evicted) = table.take_at(ip("192.0.2.8"), t0 + LATER);
-        assert_eq!(evicted, 0, "others are not affected");
-        let mut held = held;
-        assert!(held[3].release(), "the one that spoke kept its place");
-        assert!(!held[0].release(), "the oldest silent one went");
-    }
-
-    #[test]
-    fn a_crowd_at_work_behind_one_address_is_taken_past_its_share() {
-        let table = Arc::new(PendingTable::default());
-        let nat = ip("192.0.2.9");
-        let t0 = Instant::now();
-        let crowd: Vec<Pending> = (0..200).map(|_| table.take_at(nat, t0).0).collect();
-        crowd.iter().for_each(Pending::heard);
-        let (_one_more, evicted) = table.take_at(nat, t0 + LATER);
-        assert_eq!(evicted, 0);
-        assert_eq!(table.waiting(nat), 201);
-    }
-
-    #[tokio::test]
-    async fn a_full_pool_takes_from_the_largest_source_and_tells_the_one_displaced() {
-        let table = Arc::new(PendingTable::new(8));
-        let flood: Vec<Pending> = (0..8).map(|_| table.take(ip("127.0.0.9")).0).collect();
-        let mut oldest = flood.into_iter();
-        let mut first = oldest.next().unwrap();
-        let (_plug, evicted) = table.take(ip("127.0.0.1"));
-        assert_eq!(evicted, 1);
-        tokio::time::timeout(std::time::Duration::from_secs(1), first.eviction().wait())
-            .await
-            .expect("the oldest of the flood was told to go");
-        assert_eq!(table.waiting(ip("127.0.0.9")), 7);
-    }
-
-    #[test]
-    fn a_full_pool_takes_a_silent_connection_before_one_at_work() {
-        let table = Arc::new(PendingTable::new(3));
-        let busy = ip("192.0.2.10");
-        let t0 = Instant::now();
-        let mut held: Vec<Pending> = (0..3).map(|_| table.take_at(busy, t0).0).collect();
-        held[0].heard();
-        held[2].heard();
-        let (_plug, evicted) = table.take_at(ip("192.0.2.11"), t0 + LATER);
-        assert_eq!(evicted, 1);
-        assert!(!held[1].release(), "the silent one went");
-        assert!(held[0].release() && held[2].release());
-    }
-
-    #[test]
-    fn an_ipv6_64_is_one_source() {
-        assert_eq!(
-            Source::of(ip("2001:db8:1:2::1")),
-            Source::of(ip("2001:db8:1:2:ffff::7"))
-        );
-        assert_ne!(
-            Source::of(ip("2001:db8:1:2::1")),
-            Source::of(ip("2001:db8:1:3::1"))
-        );
-        assert_eq!(
-            Source::of(ip("::ffff:192.0.2.1")),
-            Source::of(ip("192.0.2.1"))
-        );
-    }
-}
+mod tests;
