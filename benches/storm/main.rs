@@ -19,7 +19,8 @@
 //! When `mosquitto` is installed, the same storm runs against mosquitto plus a minimal
 //! responder answering Bind and Clock (`anchor.rs`), and the ratio of the two storms is
 //! printed (MEROSSD_STORM_ANCHOR=0 skips it). MEROSSD_STORM_TRACE=1 prints how many plugs
-//! are connected and bound every 250 ms while waiting.
+//! are connected and bound every 250 ms while waiting. MEROSSD_STORM_BINARY runs another
+//! build of merossd as the server (another profile, say) with this bench's plugs.
 //!
 //! The simulated plugs run in this process, on the same two cores as the server. Each
 //! dials from its own loopback address (127.1.0.0 and up), as real plugs come from an
@@ -125,10 +126,22 @@ pub fn fleet_from(port: u16, first: u32, n: u32, from: Sources) -> Vec<SimDevice
                 uuid,
                 mac,
                 source: Some(source.into()),
+                user_id: account(i).to_string(),
                 ..base.clone()
             })
         })
         .collect()
+}
+
+/// Plugs per account: an account holds at most 4,096 devices (`registry`), so larger
+/// fleets are spread over accounts 1234, 1235, ... that share the key.
+const PLUGS_PER_ACCOUNT: u32 = 4000;
+/// Accounts the bench's merossd knows (enough for 40,000 plugs, and the crowd's).
+const ACCOUNTS: u32 = 11;
+
+/// The account of plug number `i`.
+fn account(i: u32) -> u32 {
+    1234 + ((i - 1) / PLUGS_PER_ACCOUNT) % ACCOUNTS
 }
 
 /// Waits until every plug is bound; how long that took, or `None` past `within`.
@@ -246,13 +259,18 @@ fn merossd_server(dir: &std::path::Path) -> (Server, SocketAddr) {
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"\"\nmax_connections = 20000\n[api]\nlisten = \"{api}\"\ntoken = \"storm\"\n[homeassistant]\nenabled = false\n[[accounts]]\nuser_id = \"1234\"\nkey = \"stormkey\"\n",
-            dir.join("data")
+            "data_dir = {:?}\n[mqtt]\ntls_listen = [\"{tls}\"]\nlocal_listen = \"\"\nmax_connections = 20000\n[api]\nlisten = \"{api}\"\ntoken = \"storm\"\n[homeassistant]\nenabled = false\n{}",
+            dir.join("data"),
+            (0..ACCOUNTS)
+                .map(|a| format!("[[accounts]]\nuser_id = \"{}\"\nkey = \"stormkey\"\n", 1234 + a))
+                .collect::<String>()
         ),
     )
     .expect("config");
+    let binary = std::env::var_os("MEROSSD_STORM_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_merossd").into());
     let command = [
-        env!("CARGO_BIN_EXE_merossd").as_ref(),
+        binary.as_os_str(),
         "--config".as_ref(),
         config.as_os_str(),
         "serve".as_ref(),
